@@ -1,0 +1,124 @@
+"""Typed errors: each carries a message a person can act on and whether a retry may help."""
+
+from __future__ import annotations
+
+
+class BulkscribeError(Exception):
+    """Base of every error the engine records on an item.
+
+    ``transient`` says whether trying the same thing again later may succeed;
+    ``hint`` says what the user can do about it.
+    """
+
+    transient: bool = False
+    kind: str = "error"
+
+    def __init__(self, message: str, *, hint: str = "", transient: bool | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+        if transient is not None:
+            self.transient = transient
+
+    def __str__(self) -> str:
+        return self.message
+
+    @property
+    def user_text(self) -> str:
+        """Message plus hint, as shown to a person."""
+        return f"{self.message} ({self.hint})" if self.hint else self.message
+
+
+class UsageError(BulkscribeError):
+    """Bad command line or unreadable input list: the whole run cannot start."""
+
+    kind = "usage"
+
+
+class InputError(BulkscribeError):
+    """One input row or path is unusable (missing file, malformed URL, bad scheme)."""
+
+    kind = "input"
+
+
+class MediaError(BulkscribeError):
+    """Media cannot be decoded: corrupt, empty, no audio track."""
+
+    kind = "media"
+
+
+class SourceError(BulkscribeError):
+    """A remote source (YouTube, a podcast host) refused or could not be reached."""
+
+    kind = "source"
+
+
+class ProviderError(BulkscribeError):
+    """The transcription service answered with an error."""
+
+    kind = "provider"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        hint: str = "",
+        transient: bool | None = None,
+        status: int | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(message, hint=hint, transient=transient)
+        self.status = status
+        self.retry_after = retry_after
+
+
+class RateLimited(ProviderError):
+    """HTTP 429: the service asks us to slow down (Retry-After honoured)."""
+
+    kind = "rate-limited"
+    transient = True
+
+
+class AuthError(ProviderError):
+    """401/403: the key is wrong or lacks access; retrying cannot help."""
+
+    kind = "auth"
+    transient = False
+
+
+class TooLarge(ProviderError):
+    """413: the upload is over the service's size limit."""
+
+    kind = "too-large"
+    transient = False
+
+
+class OutputError(BulkscribeError):
+    """Output folder not writable or disk full."""
+
+    kind = "output"
+
+
+class Cancelled(BulkscribeError):
+    """The item was cancelled by the user or the engine is stopping."""
+
+    kind = "cancelled"
+
+
+def describe(exc: BaseException) -> tuple[str, str, bool]:
+    """Return (error class, user text, transient) for any exception.
+
+    Unknown exceptions are reported by class name and message, and counted as
+    permanent so a programming error cannot loop forever.
+    """
+    if isinstance(exc, BulkscribeError):
+        return exc.kind, exc.user_text, exc.transient
+    if isinstance(exc, TimeoutError | ConnectionError):
+        return "network", f"{type(exc).__name__}: {exc}", True
+    if isinstance(exc, FileNotFoundError):
+        return "input", f"file not found: {exc.filename}", False
+    if isinstance(exc, PermissionError):
+        return "output", f"permission denied: {exc.filename}", False
+    if isinstance(exc, OSError) and getattr(exc, "errno", None) == 28:
+        return "output", "no space left on device", False
+    return "internal", f"{type(exc).__name__}: {exc}", False

@@ -1,0 +1,1 @@
+"""ASR engines behind one small contract: an audio chunk in, timed segments out."""

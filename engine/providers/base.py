@@ -1,0 +1,50 @@
+"""The contract every ASR engine meets: a 16 kHz mono FLAC chunk in, timed segments out."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+from engine.segments import Segment
+
+
+@dataclass(frozen=True, slots=True)
+class Chunk:
+    """A slice of an item's audio, written to disk as 16 kHz mono FLAC.
+
+    ``start`` and ``end`` are seconds in the source media; ``index`` counts from 0.
+    """
+
+    index: int
+    start: float
+    end: float
+    path: Path
+
+    @property
+    def duration(self) -> float:
+        return self.end - self.start
+
+
+@dataclass(frozen=True, slots=True)
+class Transcript:
+    """What an engine returns for one chunk; segment times are relative to the chunk start."""
+
+    segments: tuple[Segment, ...]
+    language: str | None = None
+    extra: dict[str, object] = field(default_factory=dict)
+
+
+class Transcriber(Protocol):
+    """An ASR engine. Implementations must be safe to call from several threads at once."""
+
+    name: str
+    """Short engine name recorded on each item: ``openai``, ``whisper``, ``sphinx``."""
+
+    service: str | None
+    """Rate-limited service this engine spends (``"asr"``), or None for local engines."""
+
+    max_upload_bytes: int | None
+    """Largest chunk file the engine accepts, or None when there is no limit."""
+
+    def transcribe(self, chunk: Chunk, language: str | None = None) -> Transcript: ...

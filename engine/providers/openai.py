@@ -1,0 +1,185 @@
+"""OpenAI-compatible transcription over HTTP (OpenAI, Groq, self-hosted servers) with httpx."""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import time
+from collections.abc import Sequence
+
+import httpx
+
+from engine.errors import AuthError, ProviderError, RateLimited, TooLarge
+from engine.providers.base import Chunk, Transcript
+from engine.segments import Segment
+
+OPENAI_UPLOAD_LIMIT = 25 * 1024 * 1024
+SERVICE = "asr"
+
+
+class OpenAITranscriber:
+    """POSTs each chunk to ``{api_base}/audio/transcriptions`` as multipart form data."""
+
+    name = "openai"
+    service: str | None = SERVICE
+
+    def __init__(
+        self,
+        api_base: str,
+        api_keys: Sequence[str],
+        *,
+        model: str = "whisper-1",
+        response_format: str = "verbose_json",
+        timeout: float = 300.0,
+        max_upload_bytes: int | None = OPENAI_UPLOAD_LIMIT,
+        max_connections: int = 64,
+    ) -> None:
+        if not api_keys:
+            raise AuthError(
+                "no API key for the transcription API",
+                hint="set OPENAI_API_KEY or pass --api-key, or choose --asr sphinx to work offline",
+            )
+        self.api_base = api_base.rstrip("/")
+        self.url = f"{self.api_base}/audio/transcriptions"
+        self._keys = list(api_keys)
+        self.model = model
+        self.response_format = response_format
+        self.max_upload_bytes = max_upload_bytes
+        self._client = httpx.Client(
+            timeout=httpx.Timeout(timeout, connect=min(30.0, timeout)),
+            limits=httpx.Limits(
+                max_connections=max_connections, max_keepalive_connections=max_connections
+            ),
+            follow_redirects=True,
+        )
+
+    @property
+    def key_count(self) -> int:
+        return len(self._keys)
+
+    def close(self) -> None:
+        self._client.close()
+
+    def transcribe(
+        self, chunk: Chunk, language: str | None = None, *, key_index: int = 0
+    ) -> Transcript:
+        key = self._keys[key_index % len(self._keys)]
+        data = {"model": self.model, "response_format": self.response_format}
+        if language:
+            data["language"] = language.split("-")[0]
+        with open(chunk.path, "rb") as handle:
+            files = {"file": (chunk.path.name, handle, _mime(chunk.path.suffix))}
+            try:
+                response = self._client.post(
+                    self.url, data=data, files=files, headers={"Authorization": f"Bearer {key}"}
+                )
+            except httpx.TimeoutException as exc:
+                raise ProviderError(
+                    f"the transcription API did not answer in time ({type(exc).__name__})",
+                    transient=True,
+                ) from exc
+            except httpx.TransportError as exc:
+                raise ProviderError(
+                    f"network problem talking to {self.api_base}: {type(exc).__name__}: {exc}",
+                    transient=True,
+                ) from exc
+        if response.status_code != 200:
+            raise _error_for(response, self.api_base)
+        return self._parse(response, chunk)
+
+    def _parse(self, response: httpx.Response, chunk: Chunk) -> Transcript:
+        content_type = response.headers.get("content-type", "")
+        if self.response_format == "text" or "json" not in content_type:
+            if self.response_format != "text":
+                raise ProviderError(
+                    f"the API answered with {content_type or 'no content type'} instead of JSON",
+                    hint="check --api-base points at an OpenAI-compatible /v1 endpoint",
+                    transient=True,
+                )
+            text = response.text.strip()
+            return Transcript((Segment(0.0, chunk.duration, text),) if text else ())
+        try:
+            body = response.json()
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise ProviderError("the API sent an unreadable JSON reply", transient=True) from exc
+        if not isinstance(body, dict):
+            raise ProviderError("the API sent JSON of an unexpected shape", transient=True)
+        language = body.get("language")
+        raw_segments = body.get("segments")
+        if isinstance(raw_segments, list) and raw_segments:
+            segments = tuple(
+                Segment(
+                    float(s.get("start", 0.0)),
+                    float(s.get("end", 0.0)),
+                    str(s.get("text", "")).strip(),
+                )
+                for s in raw_segments
+                if isinstance(s, dict)
+            )
+        else:
+            text = str(body.get("text", "")).strip()
+            segments = (Segment(0.0, chunk.duration, text),) if text else ()
+        return Transcript(segments, language if isinstance(language, str) else None)
+
+
+def _mime(suffix: str) -> str:
+    return {
+        ".flac": "audio/flac",
+        ".mp3": "audio/mpeg",
+        ".ogg": "audio/ogg",
+        ".wav": "audio/wav",
+    }.get(suffix.lower(), "application/octet-stream")
+
+
+def _server_message(response: httpx.Response) -> str:
+    try:
+        body = response.json()
+        if isinstance(body, dict) and isinstance(body.get("error"), dict):
+            return str(body["error"].get("message", ""))[:300]
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        pass
+    return response.text[:200].strip()
+
+
+def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
+    """Retry-After as seconds (``"7"``) or an HTTP date; None when absent or unreadable."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - (now if now is not None else time.time()))
+
+
+def _error_for(response: httpx.Response, api_base: str) -> ProviderError:
+    status = response.status_code
+    detail = _server_message(response)
+    said = f": {detail}" if detail else ""
+    if status == 429:
+        retry_after = parse_retry_after(response.headers.get("retry-after"))
+        return RateLimited(
+            f"rate limited by the API (429){said}", status=status, retry_after=retry_after
+        )
+    if status in (401, 403):
+        return AuthError(
+            f"the API refused the key ({status}){said}",
+            hint="check OPENAI_API_KEY / --api-key and that the key may use this model",
+            status=status,
+        )
+    if status == 413:
+        return TooLarge(f"the audio chunk is too large for the API (413){said}", status=status)
+    if status == 404:
+        return ProviderError(
+            f"no transcription endpoint at {api_base}/audio/transcriptions (404)",
+            hint="--api-base should be the API root, e.g. https://api.openai.com/v1",
+            status=status,
+        )
+    if status in (408, 409) or status >= 500:
+        return ProviderError(f"the API failed ({status}){said}", transient=True, status=status)
+    return ProviderError(f"the API rejected the request ({status}){said}", status=status)
