@@ -1,0 +1,69 @@
+"""Read every argument (links, paths, folders, lists, tables, stdin) into one InputBatch."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import TextIO
+
+from engine.inputs.classify import has_url_scheme, looks_like_url
+from engine.inputs.folders import folder_sources
+from engine.inputs.lists import line_sources, read_json_list, read_text_list
+from engine.inputs.source import InputBatch, Place, Source, drop_duplicates, entry_source
+from engine.inputs.tables import read_csv_table, read_xlsx_table
+
+ListReader = Callable[[Path, Place, Mapping[str, str] | None], list[Source]]
+
+# suffix -> (reader, the word messages use for one entry)
+LIST_READERS: Mapping[str, tuple[ListReader, str]] = {
+    ".txt": (read_text_list, "line"),
+    ".list": (read_text_list, "line"),
+    ".csv": (read_csv_table, "row"),
+    ".tsv": (read_csv_table, "row"),
+    ".xlsx": (read_xlsx_table, "row"),
+    ".xlsm": (read_xlsx_table, "row"),
+    ".json": (read_json_list, "item"),
+}
+
+
+def read_inputs(
+    args: Sequence[str],
+    *,
+    columns: Mapping[str, str] | None = None,
+    stdin: TextIO | None = None,
+    cwd: Path | None = None,
+) -> InputBatch:
+    """Parse every argument in order; only an unreadable list file raises (UsageError)."""
+    base = Path(os.path.abspath(cwd or Path.cwd()))
+    sources: list[Source] = []
+    for arg in args:
+        sources.extend(_read_arg(arg, base, columns, stdin))
+    return drop_duplicates(sources)
+
+
+def _read_arg(
+    arg: str, base: Path, columns: Mapping[str, str] | None, stdin: TextIO | None
+) -> list[Source]:
+    args_place = Place("args", "arguments", "", (base,))
+    if arg == "-":
+        text = (stdin if stdin is not None else sys.stdin).read()
+        return line_sources(text, Place("stdin", "stdin", "line", (base,)))
+    if has_url_scheme(arg) or not arg.strip():
+        return [entry_source(arg, args_place, None)]
+    path = base / os.path.expanduser(arg.strip())
+    try:
+        is_folder, exists = path.is_dir(), path.exists()
+    except (OSError, ValueError):
+        is_folder = exists = False
+    if is_folder:
+        return folder_sources(path, args_place, arg)
+    reader = LIST_READERS.get(path.suffix.lower())
+    # "www.example.org/feed.json" is a web address unless such a file really exists here.
+    if reader is None or (not exists and looks_like_url(arg)):
+        return [entry_source(arg, args_place, None)]
+    read, unit = reader
+    list_dir = Path(os.path.abspath(path.parent))
+    bases = (list_dir,) if list_dir == base else (list_dir, base)
+    return read(path, Place(os.path.abspath(path), arg, unit, bases), columns)
