@@ -25,12 +25,18 @@ MODES = (SHARED, INDEPENDENT)
 
 # A permit granted at t and one granted at t + window may reach the server in the other order or
 # closer together than they left us; a small guard on each window keeps the server's count honest.
+# Thread scheduling alone moves a request by tens of milliseconds on a busy machine (60 ms measured
+# on 2 loaded cores), so the guard never drops below _GUARD_MIN, even on a one-second window.
 _GUARD_SHARE = 0.01
+_GUARD_MIN = 0.1
 _GUARD_MAX = 0.25
 # After a 429 the effective rate is cut by this factor and grows back by _RECOVER per quiet period.
 _BACKOFF = 0.5
 _RECOVER = 1.25
 _FLOOR = 0.05
+# History kept at least this long: stats report the last minute, and a change to a per-minute
+# spec (the usual API quota) must count the permits already sent under a shorter one.
+_MIN_HISTORY = 60.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,12 +82,15 @@ class Limiter:
         self._mode = mode
         self._clock = clock or MonotonicClock()
         self._lock = threading.Lock()
-        self._buckets: dict[str, InMemoryBucket] = {}
+        self._buckets: dict[str, list[InMemoryBucket]] = {}
         # (time, pool key, granted in shared mode) for every permit within the longest window.
         self._history: deque[tuple[float, str, bool]] = deque()
         self._factor = 1.0
         self._paused_until = 0.0
         self._last_throttle = -1e18
+        self._last_recover = -1e18
+        # (until, seconds): history a replaced spec's longer window still needs after a change.
+        self._retain: list[tuple[float, float]] = []
         self._recovery_period = recovery_period
         self._waiting = 0
         self.granted = 0
@@ -104,6 +113,9 @@ class Limiter:
     def set_spec(self, spec: RateSpec | str) -> None:
         new = parse_rate(spec) if isinstance(spec, str) else spec
         with self._lock:
+            # Permits granted under the old spec stay in its windows: keep them for one of its
+            # windows so a quick change back (300/min -> 5/s -> 300/min) still counts them.
+            self._retain.append((self._clock.now() + self._spec.longest, self._spec.longest))
             self._spec = new
             self._buckets.clear()
 
@@ -143,15 +155,14 @@ class Limiter:
                         delay = self._paused_until - now
                     else:
                         pool = key if self._mode == INDEPENDENT else SHARED
-                        bucket = self._bucket(pool, now)
                         item = RateItem(self.service, _ms(now))
-                        if bucket.put(item):
+                        wait_ms = _admit(self._bucket(pool, now), item)
+                        if wait_ms == 0:
                             self._history.append((now, pool, self._mode == SHARED))
                             self._trim(now)
                             self.granted += 1
                             return Permit(self.service, pool, now - started)
-                        wait_ms = bucket.waiting(item)
-                        delay = max(0.001, (wait_ms if wait_ms > 0 else 1) / 1000.0)
+                        delay = max(0.001, wait_ms / 1000.0)
                     if not announced:
                         announced = True
                         self._waiting += 1
@@ -220,30 +231,38 @@ class Limiter:
 
             raise UsageError(f"unknown rate mode {mode!r}", hint="use shared or independent")
 
-    def _bucket(self, pool: str, now: float) -> InMemoryBucket:
-        bucket = self._buckets.get(pool)
-        if bucket is None:
-            spec = self.effective_spec()
-            rates = [
-                Rate(rule.limit, _ms(rule.interval + min(_GUARD_MAX, rule.interval * _GUARD_SHARE)))
-                for rule in spec.rules
-            ]
-            bucket = InMemoryBucket(rates)
+    def _bucket(self, pool: str, now: float) -> list[InMemoryBucket]:
+        buckets = self._buckets.get(pool)
+        if buckets is None:
+            # One single-rate bucket per rule: pyrate-limiter refuses a rate list whose density
+            # rises with the interval (``5/s,300/min`` once the guard is added, or any scaled spec).
             # Seed with every recent permit that counts against this pool: all of them for the shared
             # pool; for an independent pool its own plus those granted while the mode was shared.
             shared = pool == SHARED
-            bucket.items.extend(
+            seed = [
                 RateItem(self.service, _ms(t))
                 for t, owner, was_shared in self._history
                 if shared or owner == pool or was_shared
-            )
-            self._buckets[pool] = bucket
-        elif self.granted % 64 == 0:
-            bucket.leak(_ms(now))
-        return bucket
+            ]
+            buckets = []
+            for rule in self.effective_spec().rules:
+                guard = min(_GUARD_MAX, max(_GUARD_MIN, rule.interval * _GUARD_SHARE))
+                bucket = InMemoryBucket([Rate(rule.limit, _ms(rule.interval + guard))])
+                bucket.items.extend(seed)
+                buckets.append(bucket)
+            self._buckets[pool] = buckets
+        else:
+            for bucket in buckets:
+                # Keep memory bounded: drop entries that have left the window now and then.
+                if len(bucket.items) > 2 * bucket.rates[0].limit + 64:
+                    bucket.leak(_ms(now))
+        return buckets
 
     def _trim(self, now: float) -> None:
-        horizon = now - self._spec.longest - _GUARD_MAX - 1.0
+        if self._retain:
+            self._retain = [(until, span) for until, span in self._retain if until > now]
+        keep = max([_MIN_HISTORY, self._spec.longest, *(span for _, span in self._retain)])
+        horizon = now - keep - _GUARD_MAX - 1.0
         history = self._history
         while history and history[0][0] < horizon:
             history.popleft()
@@ -252,10 +271,28 @@ class Limiter:
         if self._factor >= 1.0:
             return
         period = self._recovery_period or max(5.0, min(self._spec.longest / 4, 60.0))
-        if now - self._last_throttle >= period and now >= self._paused_until:
+        quiet_since = max(self._last_throttle, self._last_recover)
+        if now - quiet_since >= period and now >= self._paused_until:
             self._factor = min(1.0, self._factor * _RECOVER)
-            self._last_throttle = now
+            # Kept apart from _last_throttle so a 429 right after a step up still cuts the rate.
+            self._last_recover = now
             self._buckets.clear()
+
+
+def _admit(buckets: list[InMemoryBucket], item: RateItem) -> int:
+    """Put ``item`` in every bucket, or in none; return 0 when admitted, else the wait in ms."""
+    admitted: list[InMemoryBucket] = []
+    wait_ms = 0
+    for bucket in buckets:
+        if bucket.put(item):
+            admitted.append(bucket)
+        else:
+            wait_ms = max(wait_ms, bucket.waiting(item), 1)
+    if wait_ms:
+        # Refused by one rule: take the permit back from the rules that had admitted it.
+        for bucket in admitted:
+            bucket.items.pop()
+    return wait_ms
 
 
 def _ms(seconds: float) -> int:

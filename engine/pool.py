@@ -225,11 +225,13 @@ class Engine:
     # -- lifecycle -------------------------------------------------------------------------
 
     def start(self) -> None:
+        """Start the workers; after stop() or drain() this carries on with the queue."""
         with self._cv:
-            if self._started:
+            if self._started and not self._stopping:
                 return
             self._started = True
             self._stopping = False
+            self._draining = False
             self._spawn()
         self._publish()
 
@@ -366,7 +368,10 @@ class Engine:
             final["finished_at"] = time.time()
         final["worker"] = None
         with self._cv:
-            self.board.update(item_id, **final)
+            item = self.board.update(item_id, **final)
+            if item.state is State.QUEUED:
+                # Interrupted by stop(): back in the queue so a later start() runs it again.
+                self._push(item)
             self._running.pop(item_id, None)
             self._cv.notify_all()
             self._check_finished()
