@@ -1,0 +1,129 @@
+"""Real engine, real limiter, real clock and real HTTP: the local API never sees a window over the limit."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from engine.items import Item, State
+from engine.job import Job
+from engine.limiter import INDEPENDENT, SHARED, Limiter
+from engine.pool import Engine
+from engine.providers.base import Chunk
+from engine.providers.openai import SERVICE, OpenAITranscriber
+from tests.mediagen import write_tone
+from tests.servers.openai_api import OpenAIServer
+
+KEYS = ["sk-key-a", "sk-key-b", "sk-key-c"]
+
+
+@pytest.fixture(scope="module")
+def chunk(tmp_path_factory: pytest.TempPathFactory) -> Chunk:
+    path = write_tone(tmp_path_factory.mktemp("compliance") / "chunk.flac", seconds=0.3)
+    return Chunk(0, 0.0, 0.3, path)
+
+
+def transcribe_work(client: OpenAITranscriber, chunk: Chunk) -> Callable[[Job], None]:
+    """What a pipeline does per chunk: take a permit, then send one request with the worker's key."""
+
+    def work(job: Job) -> None:
+        job.acquire(SERVICE)
+        client.transcribe(chunk, key_index=job.key_index(SERVICE))
+
+    return work
+
+
+@pytest.fixture
+def run() -> Iterator[Callable[..., tuple[Engine, OpenAIServer]]]:
+    started: list[tuple[Engine, OpenAIServer, OpenAITranscriber]] = []
+
+    def start(
+        server: OpenAIServer, chunk: Chunk, limiter: Limiter, items: int, **engine_args: object
+    ) -> tuple[Engine, OpenAIServer]:
+        server.start()
+        client = OpenAITranscriber(server.base_url, KEYS, response_format="json", timeout=10.0)
+        engine = Engine(
+            transcribe_work(client, chunk),
+            limiters=[limiter],
+            key_counts={SERVICE: len(KEYS)},
+            retries=0,
+            **engine_args,  # type: ignore[arg-type]
+        )
+        engine.add(Item(-1, f"chunk-{i}") for i in range(items))
+        started.append((engine, server, client))
+        engine.start()
+        return engine, server
+
+    yield start
+    for engine, server, client in started:
+        engine.stop(timeout=5.0)
+        client.close()
+        server.stop()
+
+
+def failures(engine: Engine) -> list[str]:
+    return [f"{item.source}: {item.error}" for item in engine.board.select([State.FAILED])]
+
+
+def arrival_span(server: OpenAIServer) -> float:
+    times = [a.t for a in server.arrivals if a.status == 200]
+    return max(times) - min(times)
+
+
+def test_shared_mode_keeps_eight_workers_within_the_limit(run, chunk) -> None:
+    server = OpenAIServer(limit=20, window=2.0)
+    limiter = Limiter(SERVICE, "20/2s", mode=SHARED)
+    engine, server = run(server, chunk, limiter, 50, workers=8)
+    assert engine.wait_finished(15.0)
+    assert failures(engine) == []
+    assert engine.board.count(State.DONE) == 50
+    assert server.count(429) == 0
+    assert server.count(200) == 50
+    assert server.max_in_window(2.0) <= 20
+    # 50 requests at 20 per 2 s cannot all go out within two windows: the limit did bind.
+    assert arrival_span(server) >= 4.0
+
+
+def test_independent_mode_gives_each_key_its_own_limit(run, chunk) -> None:
+    server = OpenAIServer(limit=10, window=2.0, per_key=True, keys=KEYS)
+    limiter = Limiter(SERVICE, "10/2s", mode=INDEPENDENT)
+    engine, server = run(server, chunk, limiter, 60, workers=6)
+    assert engine.wait_finished(15.0)
+    assert failures(engine) == []
+    assert engine.board.count(State.DONE) == 60
+    assert server.count(429) == 0
+    for key in KEYS:
+        assert server.max_in_window(2.0, key=key) <= 10
+    # Three keys together send more than one key's limit: the pools really are separate.
+    assert server.max_in_window(2.0) > 10
+
+
+def test_live_changes_never_push_a_window_over_the_limit(run, chunk) -> None:
+    server = OpenAIServer(limit=20, window=2.0, per_key=True, keys=KEYS)
+    limiter = Limiter(SERVICE, "20/2s", mode=SHARED)
+    engine, server = run(server, chunk, limiter, 400, workers=4)
+    changes: list[Callable[[], object]] = [
+        lambda: engine.set_rate_mode(INDEPENDENT),
+        lambda: engine.set_workers(8),
+        lambda: engine.set_rate_spec("12/2s"),
+        lambda: engine.set_rate_mode(SHARED),
+        lambda: engine.set_workers(2),
+        lambda: engine.set_rate_spec("20/2s"),
+        lambda: engine.set_rate_mode(INDEPENDENT),
+    ]
+    stop = threading.Event()
+    for change in changes:
+        if stop.wait(0.9):
+            break
+        change()
+    engine.stop(timeout=5.0)
+    assert server.count(429) == 0
+    assert server.count(200) >= 40
+    for key in KEYS:
+        assert server.max_in_window(2.0, key=key) <= 20
+    # The changes happened and the engine saw them.
+    assert limiter.mode == INDEPENDENT
+    assert str(limiter.spec) == "20/2s"
+    assert failures(engine) == []
