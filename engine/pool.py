@@ -67,7 +67,7 @@ class Engine:
         backoff_cap: float = 30.0,
     ) -> None:
         self.work = work
-        self.board = board or Board()
+        self.board = board if board is not None else Board()
         if parallel is None:
             parallel = workers is not None and workers > 1
         self._last_parallel = _clamp(workers) if workers and workers > 1 else DEFAULT_PARALLEL

@@ -1,0 +1,144 @@
+"""A batch: settings turned into a transcriber, limiters, an engine and a pipeline, plus its reports."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from engine.board import Board
+from engine.errors import UsageError
+from engine.items import Item, State
+from engine.limiter import Limiter
+from engine.pipeline import MEDIA_SERVICE, Checkpoints, Pipeline, items_from_sources
+from engine.pool import Engine
+from engine.providers.base import Transcriber
+from engine.settings import Settings
+
+
+def choose_transcriber(settings: Settings) -> Transcriber:
+    """The ASR engine for this run. ``auto``: the API when a key is set, else whisper, else sphinx."""
+    engine = settings.asr
+    if engine == "auto":
+        if settings.api_keys:
+            engine = "openai"
+        else:
+            from engine.providers.whisper import whisper_available
+
+            engine = "whisper" if whisper_available(settings.whisper_model) else "sphinx"
+    if engine == "openai":
+        from engine.providers.openai import OpenAITranscriber
+
+        return OpenAITranscriber(settings.api_base, settings.api_keys, model=settings.model)
+    if engine == "whisper":
+        from engine.providers.whisper import WhisperTranscriber
+
+        return WhisperTranscriber(settings.whisper_model)
+    if engine == "sphinx":
+        from engine.providers.sphinx import SphinxTranscriber
+
+        return SphinxTranscriber()
+    raise UsageError(f"unknown ASR engine {engine!r}")
+
+
+class Batch:
+    """Everything one run needs, wired together; the faces (TUI, headless) drive ``engine``."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        output_dir: Path,
+        *,
+        transcriber: Transcriber | None = None,
+        board: Board | None = None,
+        checkpoints: Checkpoints | None = None,
+        temp_root: Path | None = None,
+    ) -> None:
+        self.settings = settings.validate()
+        self.output_dir = output_dir
+        output_dir.mkdir(parents=True, exist_ok=True)
+        self.transcriber = transcriber or choose_transcriber(settings)
+        self.limiters: list[Limiter] = [Limiter(MEDIA_SERVICE, settings.media_rate_limit)]
+        key_counts: dict[str, int] = {}
+        service = self.transcriber.service
+        if service is not None:
+            self.limiters.append(Limiter(service, settings.rate_limit, mode=settings.rate_mode))
+            key_counts[service] = max(1, len(settings.api_keys))
+        self.board = board if board is not None else Board()
+        self.pipeline = Pipeline(
+            settings, output_dir, self.transcriber, checkpoints=checkpoints, temp_root=temp_root
+        )
+        self.engine = Engine(
+            self.pipeline,
+            board=self.board,
+            workers=settings.workers,
+            parallel=settings.parallel and settings.workers > 1,
+            limiters=self.limiters,
+            key_counts=key_counts,
+            order=settings.order,
+            retries=settings.retries,
+        )
+        self.pipeline.engine_add = self.engine.add
+        self.started_at = datetime.now(UTC)
+
+    def add_sources(self, sources: Sequence[Any]) -> list[Item]:
+        return self.engine.add(items_from_sources(sources))
+
+    def close(self) -> None:
+        close = getattr(self.transcriber, "close", None)
+        if close is not None:
+            close()
+
+    # -- reports ------------------------------------------------------------------------------
+
+    def item_rows(self) -> list[dict[str, Any]]:
+        return [item_row(item) for item in self.board.items()]
+
+    def write_reports(self, session: dict[str, Any] | None = None) -> Path:
+        """Write manifest.json and items.csv for the batch as it stands now."""
+        from engine.outputs import write_items_csv, write_manifest
+
+        rows = self.item_rows()
+        info = {
+            "started_at": self.started_at.replace(microsecond=0).isoformat(),
+            "written_at": datetime.now(UTC).replace(microsecond=0).isoformat(),
+            "output_dir": str(self.output_dir),
+            "asr": self.transcriber.name,
+            "settings": self.settings.saved(),
+            **(session or {}),
+        }
+        path = write_manifest(self.output_dir, info, rows)
+        write_items_csv(self.output_dir, rows)
+        return path
+
+    def counts(self) -> Counter[str]:
+        return Counter(item.state.value for item in self.board.items())
+
+
+def item_row(item: Item) -> dict[str, Any]:
+    return {
+        "id": item.id,
+        "source": item.source,
+        "row": item.row,
+        "origin": item.origin,
+        "kind": item.kind,
+        "title": item.title,
+        "status": item.state.value,
+        "method": item.method,
+        "engine": item.engine,
+        "language": item.language,
+        "attempts": item.attempts,
+        "error": item.error,
+        "error_class": item.error_class,
+        "duration": round(item.duration, 3) if item.duration is not None else None,
+        "chunks": item.chunks_total or None,
+        "outputs": dict(item.outputs),
+    }
+
+
+def exit_code(items: Sequence[Item]) -> int:
+    """0 when every item is done (or skipped), 1 when some failed or were cancelled."""
+    bad = {State.FAILED, State.CANCELLED, State.QUEUED, State.RUNNING, State.WAITING}
+    return 1 if any(item.state in bad for item in items) else 0

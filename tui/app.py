@@ -1,0 +1,291 @@
+"""The bulkscribe Textual app: composes the main screen and turns keys and commands into engine verbs."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+from textual.app import App, SystemCommand
+from textual.screen import Screen
+
+from engine.batch import Batch
+from engine.errors import BulkscribeError
+from engine.items import State
+from engine.limiter import INDEPENDENT, SHARED
+from engine.pool import MAX_WORKERS, MIN_WORKERS
+from engine.ratespec import parse_rate
+from tui.keys import bindings
+from tui.screens.add_inputs import AddInputsScreen
+from tui.screens.confirm import ConfirmScreen
+from tui.screens.help import HelpScreen
+from tui.screens.main import MainScreen
+from tui.screens.prompt import PromptScreen
+
+
+class BulkscribeApp(App[int]):
+    """Watch and steer a running batch. Quitting stops the engine cleanly; the session is kept."""
+
+    CSS_PATH = "app.tcss"
+    TITLE = "bulkscribe"
+    BINDINGS = bindings()
+
+    def __init__(
+        self,
+        batch: Batch,
+        *,
+        session_name: str = "",
+        read_inputs: Callable[[list[str]], object] | None = None,
+        on_exit: Callable[[], None] | None = None,
+        autostart: bool = True,
+    ) -> None:
+        super().__init__()
+        self.batch = batch
+        self.engine = batch.engine
+        self.sub_title = session_name
+        self._read_inputs = read_inputs
+        self._on_exit = on_exit
+        self._autostart = autostart
+
+    def get_default_screen(self) -> Screen:
+        return MainScreen(self.batch.board)
+
+    def on_mount(self) -> None:
+        if self._autostart:
+            self.engine.start()
+
+    @property
+    def main(self) -> MainScreen:
+        return self.screen_stack[0]  # type: ignore[return-value]
+
+    # -- parallelism and rate ----------------------------------------------------------------------
+
+    def action_toggle_parallel(self) -> None:
+        n = self.engine.set_parallel(not self.engine.parallel)
+        self.notify(
+            f"Parallel {'on' if n > 1 else 'off'}: {n} worker{'s' if n > 1 else ''}", timeout=2
+        )
+
+    def action_workers(self, delta: int) -> None:
+        target = max(MIN_WORKERS, min(MAX_WORKERS, self.engine.workers + delta))
+        if target == self.engine.workers:
+            self.bell()
+            return
+        self.engine.set_workers(target)
+        self.notify(f"{target} worker{'s' if target > 1 else ''}", timeout=1.5)
+
+    def action_set_workers(self) -> None:
+        def validate(value: str) -> None:
+            if not value.isdigit() or not MIN_WORKERS <= int(value) <= MAX_WORKERS:
+                raise ValueError(f"enter a whole number from {MIN_WORKERS} to {MAX_WORKERS}")
+
+        def done(value: str | None) -> None:
+            if value:
+                self.engine.set_workers(int(value))
+                self.notify(f"{self.engine.workers} workers", timeout=1.5)
+
+        self.push_screen(
+            PromptScreen(
+                "Number of workers",
+                value=str(self.engine.workers),
+                validate=validate,
+                help=f"{MIN_WORKERS}-{MAX_WORKERS}; 1 turns parallel off.",
+            ),
+            done,
+        )
+
+    def action_toggle_rate_mode(self) -> None:
+        limiters = list(self.engine.limiters.values())
+        if not limiters:
+            return
+        current = limiters[-1].mode
+        mode = INDEPENDENT if current == SHARED else SHARED
+        self.engine.set_rate_mode(mode)
+        self.notify(f"Rate mode: {mode}", timeout=2)
+
+    def action_set_rate(self, service: str = "asr") -> None:
+        limiter = self.engine.limiters.get(service) or next(
+            iter(self.engine.limiters.values()), None
+        )
+        if limiter is None:
+            return
+
+        def done(value: str | None) -> None:
+            if value:
+                self.engine.set_rate_spec(value, limiter.service)
+                self.notify(f"{limiter.service} limit {limiter.spec}", timeout=2)
+
+        self.push_screen(
+            PromptScreen(
+                f"Rate limit for {limiter.service}",
+                value=str(limiter.spec),
+                validate=parse_rate,
+                help="requests/period, e.g. 300/min, 50/s or 5/s,300/min",
+            ),
+            done,
+        )
+
+    def action_set_order(self, order: str) -> None:
+        self.engine.set_order(order)
+        self.notify(f"Order: {order}", timeout=2)
+
+    # -- flow ---------------------------------------------------------------------------------------
+
+    def action_toggle_pause(self) -> None:
+        if self.engine.paused:
+            self.engine.resume()
+            self.notify("Resumed", timeout=1.5)
+        else:
+            self.engine.pause()
+            self.notify("Paused: running items finish, nothing new starts", timeout=2)
+
+    def action_retry(self) -> None:
+        item = self.main.selected_item
+        if item is not None and item.state in (State.FAILED, State.CANCELLED, State.SKIPPED):
+            n = self.engine.retry([item.id])
+        else:
+            n = self.engine.retry()
+        self.notify(
+            f"Retrying {n} item{'s' if n != 1 else ''}" if n else "Nothing to retry", timeout=2
+        )
+
+    def action_cancel_item(self) -> None:
+        item = self.main.selected_item
+        if item is None or item.state.terminal:
+            self.notify("Select a queued or running item to cancel", timeout=2)
+            return
+        self.engine.cancel(item.id)
+        self.notify(f"Cancelled #{item.id + 1}", timeout=2)
+
+    def action_add_inputs(self) -> None:
+        def done(lines: list[str] | None) -> None:
+            if not lines or self._read_inputs is None:
+                return
+            try:
+                batch_inputs = self._read_inputs(lines)
+            except BulkscribeError as exc:
+                self.notify(exc.user_text, severity="error", timeout=6)
+                return
+            added = self.batch.add_sources(batch_inputs.sources)  # type: ignore[attr-defined]
+            self.notify(f"Added {len(added)} item{'s' if len(added) != 1 else ''}", timeout=2)
+
+        self.push_screen(AddInputsScreen(), done)
+
+    def action_open_output(self) -> None:
+        item = self.main.selected_item
+        target = (
+            Path(next(iter(item.outputs.values())))
+            if item and item.outputs
+            else self.batch.output_dir
+        )
+        opener = "open" if sys.platform == "darwin" else "xdg-open"
+        if shutil.which(opener) and _has_display():
+            subprocess.Popen(
+                [opener, str(target)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+            )
+            self.notify(f"Opening {target}", timeout=3)
+        else:
+            self.notify(str(target), title="Output", timeout=8)
+
+    # -- panes --------------------------------------------------------------------------------------
+
+    def action_focus_detail(self) -> None:
+        self.main.show_tab("detail")
+        self.main.query_one("#detail").focus()
+
+    def action_filter(self) -> None:
+        self.main.open_filter()
+
+    def action_view(self, name: str) -> None:
+        from tui.widgets.status_table import StatusTable
+
+        self.main.query_one(StatusTable).view_name = name
+        self.notify(f"View: {name}", timeout=1.5)
+
+    def action_show_tab(self, name: str) -> None:
+        self.main.show_tab(name)
+
+    def action_toggle_log(self) -> None:
+        from textual.widgets import TabbedContent
+
+        tabs = self.main.query_one(TabbedContent)
+        self.main.show_tab("detail" if tabs.active == "tab-log" else "log")
+
+    def action_help(self) -> None:
+        self.push_screen(HelpScreen())
+
+    def action_quit_app(self) -> None:
+        running = self.batch.board.count(State.RUNNING) + self.batch.board.count(State.WAITING)
+        if not running:
+            self._finish()
+            return
+
+        def done(yes: bool | None) -> None:
+            if yes:
+                self._finish()
+
+        self.push_screen(
+            ConfirmScreen(
+                "Quit bulkscribe?",
+                f"{running} item(s) are running. They will stop and go back to the queue; "
+                "finished work is kept and the session can be resumed.",
+                yes="Quit",
+                no="Keep running",
+            ),
+            done,
+        )
+
+    def _finish(self) -> None:
+        self.engine.stop()
+        if self._on_exit is not None:
+            self._on_exit()
+        self.exit(0)
+
+    # -- command palette ----------------------------------------------------------------------------
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        yield SystemCommand(
+            "Toggle parallel", "Parallel on/off (key p)", self.action_toggle_parallel
+        )
+        yield SystemCommand(
+            "Set number of workers…", "Any count from 1 to 64", self.action_set_workers
+        )
+        yield SystemCommand("Add a worker", "key +", lambda: self.action_workers(1))
+        yield SystemCommand("Remove a worker", "key -", lambda: self.action_workers(-1))
+        yield SystemCommand(
+            "Switch rate mode",
+            "Shared pool or one per worker/key (key m)",
+            self.action_toggle_rate_mode,
+        )
+        yield SystemCommand("Set rate limit…", "e.g. 300/min or 5/s,300/min", self.action_set_rate)
+        yield SystemCommand("Pause / resume", "key space", self.action_toggle_pause)
+        yield SystemCommand("Retry failed items", "key r", self.action_retry)
+        yield SystemCommand("Cancel selected item", "key x", self.action_cancel_item)
+        yield SystemCommand("Add inputs…", "Paste URLs or a path (key a)", self.action_add_inputs)
+        yield SystemCommand("Open output", "key o", self.action_open_output)
+        yield SystemCommand("Filter rows…", "key /", self.action_filter)
+        for view in ("all", "active", "failed", "done", "queued"):
+            yield SystemCommand(
+                f"View: {view}", f"Show {view} items", lambda v=view: self.action_view(v)
+            )
+        for order in ("input", "shortest", "longest"):
+            yield SystemCommand(
+                f"Order: {order} first" if order != "input" else "Order: input order",
+                "Order of items still queued",
+                lambda o=order: self.action_set_order(o),
+            )
+        yield SystemCommand("Show workers", "key w", lambda: self.action_show_tab("workers"))
+        yield SystemCommand("Toggle event log", "key l", self.action_toggle_log)
+        yield SystemCommand("Help", "All keys (key ?)", self.action_help)
+        yield SystemCommand("Quit", "key q", self.action_quit_app)
+
+
+def _has_display() -> bool:
+    import os
+
+    return sys.platform == "darwin" or bool(
+        os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
+    )

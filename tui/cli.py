@@ -1,0 +1,248 @@
+"""The ``bulkscribe`` command: parse flags, build the batch, open the app or run headless."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+
+from engine.errors import BulkscribeError, UsageError
+from engine.settings import ASR_ENGINES, FORMATS
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise UsageError(message, hint="see bulkscribe --help")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(
+        prog="bulkscribe",
+        description="Bulk-transcribe videos and podcasts into Markdown transcripts.",
+        epilog="Manage saved sessions with: bulkscribe sessions --help",
+    )
+    p.add_argument(
+        "inputs",
+        nargs="*",
+        metavar="INPUT",
+        help="URLs, media files, folders, lists (.txt .csv .tsv .xlsx .json) or - for stdin",
+    )
+    p.add_argument(
+        "--headless",
+        action="store_true",
+        help="no full-screen app: progress on stderr, for scripts",
+    )
+    p.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="parse and count inputs, estimate requests and time; touch no API",
+    )
+    g = p.add_argument_group("transcription")
+    g.add_argument(
+        "--asr",
+        choices=ASR_ENGINES,
+        help="ASR engine (default auto: captions, then API if a key is set, else whisper, else sphinx)",
+    )
+    g.add_argument(
+        "--api-base", help="OpenAI-compatible API root (default https://api.openai.com/v1)"
+    )
+    g.add_argument(
+        "--api-key",
+        dest="api_keys",
+        action="append",
+        help="API key (repeat or comma-separate for several keys); default $OPENAI_API_KEY",
+    )
+    g.add_argument("--model", help="transcription model for the API (default whisper-1)")
+    g.add_argument(
+        "--whisper-model", help="faster-whisper model name or local folder (default small)"
+    )
+    g.add_argument(
+        "--lang", dest="languages", help="preferred caption/ASR languages, e.g. en,en-US"
+    )
+    g.add_argument(
+        "--no-captions",
+        dest="captions",
+        action="store_const",
+        const=False,
+        help="always transcribe audio, never use existing captions",
+    )
+    g.add_argument(
+        "--chunk-seconds",
+        type=float,
+        help="cut long media into chunks of this many seconds (default 600)",
+    )
+    g.add_argument("--cookies", help="cookies.txt for sites that need a signed-in browser session")
+    g.add_argument("--columns", help="spreadsheet column mapping, e.g. url=Link,title=Name")
+    o = p.add_argument_group("output")
+    o.add_argument("-o", "--output", help="output folder (default ./transcripts-DATE-TIME)")
+    o.add_argument("--formats", help=f"comma-separated, from {','.join(FORMATS)} (default md)")
+    o.add_argument(
+        "--timestamps", action="store_const", const=True, help="timestamps at each paragraph"
+    )
+    e = p.add_argument_group("engine")
+    e.add_argument(
+        "--workers",
+        type=int,
+        help="worker threads, 1-64 (above 1 turns parallel on; default 2 when parallel)",
+    )
+    e.add_argument(
+        "--parallel",
+        dest="parallel",
+        action="store_const",
+        const=True,
+        help="run items in parallel (default off)",
+    )
+    e.add_argument(
+        "--no-parallel",
+        dest="parallel",
+        action="store_const",
+        const=False,
+        help="one item at a time",
+    )
+    e.add_argument(
+        "--rate-limit",
+        help="transcription API limit, e.g. 300/min or 5/s,300/min (default 300/min)",
+    )
+    e.add_argument("--media-rate-limit", help="limit for YouTube and media hosts (default 60/min)")
+    e.add_argument(
+        "--rate-mode",
+        choices=("shared", "independent"),
+        help="one pool for all workers (shared) or one per worker/key",
+    )
+    e.add_argument(
+        "--order", choices=("input", "shortest", "longest"), help="processing order (default input)"
+    )
+    e.add_argument(
+        "--retries", type=int, help="retries of transient errors per request (default 3)"
+    )
+    p.add_argument("--version", action="version", version=f"bulkscribe {_version()}")
+    return p
+
+
+def _version() -> str:
+    try:
+        from importlib.metadata import version
+
+        return version("bulkscribe")
+    except Exception:  # noqa: BLE001 - running from a source tree without metadata
+        return "dev"
+
+
+def _flags(args: argparse.Namespace) -> dict[str, object]:
+    keys = None
+    if args.api_keys:
+        keys = tuple(k.strip() for raw in args.api_keys for k in raw.split(",") if k.strip())
+    return {
+        "asr": args.asr,
+        "api_base": args.api_base,
+        "api_keys": keys,
+        "model": args.model,
+        "whisper_model": args.whisper_model,
+        "languages": args.languages,
+        "captions": args.captions,
+        "chunk_seconds": args.chunk_seconds,
+        "cookies": args.cookies,
+        "output": args.output,
+        "formats": args.formats,
+        "timestamps": args.timestamps,
+        "workers": args.workers,
+        "parallel": args.parallel,
+        "rate_limit": args.rate_limit,
+        "media_rate_limit": args.media_rate_limit,
+        "rate_mode": args.rate_mode,
+        "order": args.order,
+        "retries": args.retries,
+    }
+
+
+def default_output() -> Path:
+    return Path.cwd() / f"transcripts-{datetime.now():%Y-%m-%d-%H%M%S}"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    from rich.console import Console
+
+    err = Console(stderr=True)
+    try:
+        if argv[:1] == ["sessions"]:
+            return _sessions(argv[1:], err)
+        args = build_parser().parse_args(argv)
+        from engine.inputs import parse_columns, read_inputs
+        from tui.config import resolve_settings
+
+        settings = resolve_settings(_flags(args))
+        columns = parse_columns(args.columns) if args.columns else None
+        batch_inputs = read_inputs(args.inputs, columns=columns, stdin=sys.stdin)
+        if args.dry_run:
+            from tui.dryrun import dry_run
+
+            return dry_run(batch_inputs, settings, Console())
+        if not args.headless:
+            err.print("[yellow]The full-screen app is not built yet; running headless.[/]")
+        if not batch_inputs.sources:
+            raise UsageError(
+                "nothing to transcribe", hint="give URLs, files, folders or a list; see --help"
+            )
+        output = Path(settings.output).expanduser() if settings.output else default_output()
+        from tui.headless import run_headless
+
+        return run_headless(settings.evolve(output=str(output)), batch_inputs, err)
+    except UsageError as exc:
+        err.print(f"[bold red]error:[/] {exc.user_text}")
+        return EXIT_USAGE
+    except BulkscribeError as exc:
+        err.print(f"[bold red]error:[/] {exc.user_text}")
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        return EXIT_INTERRUPTED
+
+
+def run_app(
+    settings: object, batch_inputs: object, columns: dict[str, str] | None, err: object
+) -> int:
+    """Open the full-screen app on a new batch; reports are written when it closes."""
+    from engine.batch import Batch, exit_code
+    from engine.inputs import read_inputs
+    from tui.app import BulkscribeApp
+
+    batch = Batch(settings, Path(settings.output))  # type: ignore[attr-defined]
+    batch.add_sources(batch_inputs.sources)  # type: ignore[attr-defined]
+    app = BulkscribeApp(
+        batch,
+        session_name=Path(settings.output).name,  # type: ignore[attr-defined]
+        read_inputs=lambda lines: read_inputs(lines, columns=columns),
+    )
+    try:
+        app.run()
+    finally:
+        batch.engine.stop()
+        batch.close()
+        manifest = batch.write_reports()
+    counts = batch.counts()
+    summary = ", ".join(f"{n} {state}" for state, n in sorted(counts.items()))
+    err.print(
+        f"bulkscribe: {summary or 'nothing to do'}; outputs in {batch.output_dir} ({manifest.name})"
+    )  # type: ignore[attr-defined]
+    return exit_code(batch.board.items())
+
+
+def _sessions(argv: list[str], err: object) -> int:
+    from rich.console import Console
+
+    from sessions import commands
+
+    parser = _Parser(prog="bulkscribe")
+    sub = parser.add_subparsers(dest="command", required=True)
+    commands.register(sub)
+    args = parser.parse_args(["sessions", *argv])
+    return commands.run(args, Console())
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,38 @@
+"""How numbers and states read on screen: durations, rates, glyph plus word."""
+
+from __future__ import annotations
+
+from engine.items import GLYPH, Item, State
+
+
+def hms(seconds: float | None) -> str:
+    """``1:02:03`` for an hour or more, ``2:03`` under an hour, ``--`` when unknown."""
+    if seconds is None:
+        return "--"
+    seconds = int(round(seconds))
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+def state_text(item: Item) -> str:
+    return f"{GLYPH[item.state]} {item.state.value}"
+
+
+def percent(item: Item) -> str:
+    progress = item.progress
+    if progress is None:
+        return ""
+    return f"{int(progress * 100)}%"
+
+
+def stage_text(item: Item) -> str:
+    if item.state is State.WAITING:
+        return "rate limit"
+    return item.stage or ""
+
+
+def short_error(item: Item) -> str:
+    if not item.error:
+        return ""
+    return item.error.splitlines()[0]

@@ -1,0 +1,54 @@
+"""The key map in one place: bindings, footer, help screen and docs all read it."""
+
+from __future__ import annotations
+
+from textual.binding import Binding
+
+# (keys, action, description, shown in footer)
+KEYMAP: tuple[tuple[str, str, str, bool], ...] = (
+    ("p", "toggle_parallel", "parallel on/off (off = 1 worker; on = last count, 2 at first)", True),
+    ("plus,equals_sign", "workers(1)", "one more worker (up to 64)", True),
+    ("minus", "workers(-1)", "one worker fewer (down to 1)", True),
+    ("m", "toggle_rate_mode", "rate mode shared/independent", True),
+    ("space", "toggle_pause", "pause / resume (running items finish)", True),
+    ("r", "retry", "retry the selected failed item, or all failed items", True),
+    ("x", "cancel_item", "cancel or skip the selected item", False),
+    ("a", "add_inputs", "add inputs (paste URLs or a path)", True),
+    ("o", "open_output", "open the selected item's output (or show its path)", False),
+    ("enter", "focus_detail", "focus the item detail", False),
+    ("slash", "filter", "filter rows by text", False),
+    ("1", "view('all')", "view: all items", False),
+    ("2", "view('active')", "view: running and waiting", False),
+    ("3", "view('failed')", "view: failed and cancelled", False),
+    ("4", "view('done')", "view: done", False),
+    ("5", "view('queued')", "view: queued", False),
+    ("w", "show_tab('workers')", "show the workers pane", False),
+    ("l", "toggle_log", "show / hide the event log", False),
+    ("question_mark", "help", "help: all keys", True),
+    ("q", "quit_app", "quit (asks when work is running; the session is kept)", True),
+)
+
+_FOOTER_NAMES = {
+    "toggle_parallel": "Parallel",
+    "workers(1)": "+Worker",
+    "workers(-1)": "-Worker",
+    "toggle_rate_mode": "Rate mode",
+    "toggle_pause": "Pause",
+    "retry": "Retry",
+    "add_inputs": "Add",
+    "help": "Help",
+    "quit_app": "Quit",
+}
+
+
+def bindings() -> list[Binding]:
+    result = []
+    for keys, action, description, show in KEYMAP:
+        name = _FOOTER_NAMES.get(action, description.split(" (")[0].capitalize())
+        key_id = action.split("(")[0] + (
+            "." + action.split("(")[1].strip(")'") if "(" in action else ""
+        )
+        result.append(
+            Binding(keys, action, name, show=show, tooltip=description, id=f"bulkscribe.{key_id}")
+        )
+    return result

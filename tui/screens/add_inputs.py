@@ -1,0 +1,64 @@
+"""The add-inputs modal: paste URLs, or give a path to a file, folder or list."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, Label, Static, TextArea
+
+
+class AddInputsScreen(ModalScreen[list[str] | None]):
+    """Returns the non-empty lines typed or pasted, or None when cancelled."""
+
+    DEFAULT_CSS = """
+    AddInputsScreen { align: center middle; }
+    AddInputsScreen > Vertical { width: 80; max-width: 95%; height: auto; max-height: 90%;
+        padding: 1 2; border: thick $primary; background: $surface; }
+    AddInputsScreen TextArea { height: 8; }
+    AddInputsScreen #add-help { color: $text-muted; height: auto; }
+    AddInputsScreen #add-error { color: $error; height: auto; }
+    AddInputsScreen Horizontal { height: auto; align-horizontal: right; }
+    """
+    BINDINGS = [
+        Binding("escape", "cancel", "Cancel", id="add.cancel"),
+        Binding("ctrl+s", "submit", "Add", id="add.submit"),
+    ]
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Label("Add inputs", classes="title")
+            yield TextArea(id="add-text", soft_wrap=False, show_line_numbers=False)
+            yield Static(
+                "One per line: YouTube or media URLs, files, folders, or lists (.txt .csv .tsv .xlsx .json).",
+                id="add-help",
+            )
+            yield Static("", id="add-error")
+            with Horizontal():
+                yield Button("Cancel", id="add-cancel")
+                yield Button("Add (ctrl+s)", variant="primary", id="add-ok")
+
+    def on_mount(self) -> None:
+        self.query_one(TextArea).focus()
+
+    def show_error(self, text: str) -> None:
+        self.query_one("#add-error", Static).update(text)
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "add-ok":
+            self.action_submit()
+        else:
+            self.action_cancel()
+
+    def action_submit(self) -> None:
+        lines = [
+            line.strip() for line in self.query_one(TextArea).text.splitlines() if line.strip()
+        ]
+        if not lines:
+            self.show_error("Nothing to add yet: paste at least one URL or path.")
+            return
+        self.dismiss(lines)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)

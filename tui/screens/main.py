@@ -1,0 +1,144 @@
+"""The main screen: progress on top, the status table, and a side pane with detail, workers and log.
+
+A timer pulls what changed from the engine's Board about ten times a second and applies it inside one
+batch update; workers never touch a widget.
+"""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.containers import Container
+from textual.screen import Screen
+from textual.widgets import Footer, Header, Input, TabbedContent, TabPane
+
+from engine.board import Board
+from engine.items import Item
+from tui.widgets.event_log import EventLog
+from tui.widgets.item_detail import ItemDetail
+from tui.widgets.progress_panel import ProgressPanel
+from tui.widgets.status_table import StatusTable
+from tui.widgets.workers_view import WorkersView
+
+TICK = 0.1
+WIDE = 120
+
+
+class MainScreen(Screen[None]):
+    DEFAULT_CSS = """
+    MainScreen #body { layout: vertical; height: 1fr; }
+    MainScreen.-wide #body { layout: horizontal; }
+    MainScreen #side { height: 10; border-top: solid $primary; }
+    MainScreen.-wide #side { height: 1fr; width: 45%; border-top: none; border-left: solid $primary; }
+    MainScreen #filter { display: none; dock: bottom; }
+    MainScreen #filter.-visible { display: block; }
+    MainScreen TabbedContent ContentSwitcher { height: 1fr; }
+    """
+
+    def __init__(self, board: Board) -> None:
+        super().__init__()
+        self.board = board
+        self._cursor = board.cursor()
+        self._user_selected = False
+        self._latest_started: int | None = None
+        self._latest_started_at = 0.0
+        self._shown_detail: tuple[int, int] | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Header(show_clock=False, icon="≡")
+        yield ProgressPanel()
+        with Container(id="body"):
+            yield StatusTable(id="table")
+            with TabbedContent(id="side", initial="tab-detail"):
+                with TabPane("Detail", id="tab-detail"):
+                    yield ItemDetail(id="detail")
+                with TabPane("Workers", id="tab-workers"):
+                    yield WorkersView(id="workers")
+                with TabPane("Log", id="tab-log"):
+                    yield EventLog(id="log")
+        yield Input(
+            placeholder="filter: text in title, source, state or error (Enter applies, Escape clears)",
+            id="filter",
+        )
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one(StatusTable).focus()
+        self._apply_width(self.size.width)
+        self.pull()
+        self.set_interval(TICK, self.pull, name="board-pull")
+
+    def on_resize(self) -> None:
+        self._apply_width(self.size.width)
+
+    def _apply_width(self, width: int) -> None:
+        self.set_class(width >= WIDE, "-wide")
+
+    # -- the tick ---------------------------------------------------------------------------------
+
+    def pull(self) -> None:
+        changes = self._cursor.pull()
+        table = self.query_one(StatusTable)
+        with self.app.batch_update():
+            if changes.items:
+                for item in changes.items:
+                    if item.started_at and (
+                        self._latest_started is None
+                        or (table.item(self._latest_started) or item).started_at
+                        or item.started_at >= 0
+                    ):
+                        self._latest_started = item.id
+                table.apply(changes.items)
+            self.query_one(ProgressPanel).show(changes.stats)
+            self.query_one(WorkersView).show(changes.workers, table.item)
+            if changes.events or changes.dropped_events:
+                self.query_one(EventLog).add(changes.events, changes.dropped_events)
+            self._show_detail()
+
+    def _show_detail(self) -> None:
+        table = self.query_one(StatusTable)
+        item_id = table.cursor_item_id if self._user_selected else self._latest_started
+        if item_id is None:
+            item_id = table.cursor_item_id
+        item: Item | None = table.item(item_id) if item_id is not None else None
+        key = (item.id, item.version) if item is not None else None
+        if key != self._shown_detail:
+            self._shown_detail = key
+            self.query_one(ItemDetail).show(item)
+
+    # -- selection and filter ------------------------------------------------------------------------
+
+    def on_status_table_selected(self, message: StatusTable.Selected) -> None:
+        if message.by_user:
+            self._user_selected = True
+        self._show_detail()
+
+    @property
+    def selected_item(self) -> Item | None:
+        table = self.query_one(StatusTable)
+        item_id = table.cursor_item_id if self._user_selected else None
+        return table.item(item_id) if item_id is not None else None
+
+    def open_filter(self) -> None:
+        field = self.query_one("#filter", Input)
+        field.add_class("-visible")
+        field.focus()
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        if event.input.id == "filter":
+            self.query_one(StatusTable).filter_text = event.value.strip()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        if event.input.id == "filter":
+            self.query_one(StatusTable).focus()
+            if not event.value.strip():
+                event.input.remove_class("-visible")
+
+    def key_escape(self) -> None:
+        field = self.query_one("#filter", Input)
+        if field.has_focus or field.has_class("-visible"):
+            field.value = ""
+            field.remove_class("-visible")
+            self.query_one(StatusTable).focus()
+
+    def show_tab(self, name: str) -> None:
+        self.query_one(TabbedContent).active = f"tab-{name}"

@@ -1,0 +1,1 @@
+"""Widgets of the bulkscribe screen, one idea per module."""

@@ -1,0 +1,100 @@
+"""Global progress: the bar, counts by state, throughput, ETA, and each service's requests against its limit."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.widgets import ProgressBar, Sparkline, Static
+
+from engine.board import Stats
+from engine.items import GLYPH, State
+from tui.format import hms
+
+_ORDER = (
+    State.DONE,
+    State.FAILED,
+    State.RUNNING,
+    State.WAITING,
+    State.QUEUED,
+    State.SKIPPED,
+    State.CANCELLED,
+)
+_STYLE = {
+    State.DONE: "$success",
+    State.FAILED: "$error",
+    State.RUNNING: "bold",
+    State.WAITING: "$warning",
+}
+
+
+class ProgressPanel(Vertical):
+    """Top of the screen: how far along, how fast, and how close to each rate limit."""
+
+    DEFAULT_CSS = """
+    ProgressPanel { height: auto; padding: 0 1; background: $boost; }
+    ProgressPanel Horizontal { height: 1; }
+    ProgressPanel ProgressBar { width: 1fr; }
+    ProgressPanel ProgressBar Bar { width: 1fr; }
+    ProgressPanel #progress-counts { width: 1fr; height: 1; }
+    ProgressPanel #progress-rates { width: 1fr; height: 1; }
+    ProgressPanel Sparkline { width: 24; height: 1; }
+    """
+
+    def compose(self) -> ComposeResult:
+        with Horizontal():
+            yield ProgressBar(total=None, show_eta=False, id="progress-bar")
+        with Horizontal():
+            yield Static(id="progress-counts")
+        with Horizontal():
+            yield Static(id="progress-rates")
+            yield Sparkline([0], id="throughput")
+
+    def show(self, stats: Stats) -> None:
+        bar = self.query_one("#progress-bar", ProgressBar)
+        bar.update(total=max(1, stats.total), progress=stats.finished)
+        counts = Text()
+        counts.append(f"{stats.finished}/{stats.total}  ", style="bold")
+        for state in _ORDER:
+            n = stats.count(state)
+            if n or state in (State.DONE, State.FAILED, State.RUNNING, State.QUEUED):
+                counts.append(f"{GLYPH[state]} {n} {state.value}  ", style=_rich(state, self))
+        counts.append(f"{stats.items_per_min:.1f}/min  ")
+        counts.append(f"ETA {hms(stats.eta)}  " if stats.eta is not None else "ETA --  ")
+        counts.append(f"elapsed {hms(stats.elapsed)}", style="dim")
+        self.query_one("#progress-counts", Static).update(counts)
+        self.query_one("#progress-rates", Static).update(rates_text(stats))
+        if stats.throughput:
+            self.query_one("#throughput", Sparkline).data = list(stats.throughput)
+
+
+def rates_text(stats: Stats) -> Text:
+    text = Text()
+    engine = stats.engine
+    mode = "on" if engine.parallel else "off"
+    paused = "  PAUSED" if engine.paused else ""
+    text.append(
+        f"workers {engine.workers} (parallel {mode}){paused}  ", style="bold" if paused else ""
+    )
+    for service in stats.services:
+        text.append(
+            f"{service.service} {service.last_minute}/{service.limit_per_min:g} per min {service.mode}"
+        )
+        if service.factor < 1:
+            text.append(f" slowed→{service.effective_per_min:.0f}", style="yellow")
+        if service.paused_for > 0:
+            text.append(f" 429 pause {service.paused_for:.0f}s", style="yellow")
+        if service.waiting:
+            text.append(f" ⏳{service.waiting}")
+        text.append("  ")
+    return text
+
+
+def _rich(state: State, widget: ProgressPanel) -> str:
+    variable = _STYLE.get(state)
+    if variable is None:
+        return "dim"
+    if variable.startswith("$"):
+        colors = widget.app.theme_variables
+        return colors.get(variable[1:], "")
+    return variable
