@@ -182,16 +182,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             from tui.dryrun import dry_run
 
             return dry_run(batch_inputs, settings, Console())
-        if not args.headless:
-            err.print("[yellow]The full-screen app is not built yet; running headless.[/]")
-        if not batch_inputs.sources:
+        if not batch_inputs.sources and args.headless:
             raise UsageError(
                 "nothing to transcribe", hint="give URLs, files, folders or a list; see --help"
             )
         output = Path(settings.output).expanduser() if settings.output else default_output()
-        from tui.headless import run_headless
+        settings = settings.evolve(output=str(output))
+        if args.headless:
+            from tui.headless import run_headless
 
-        return run_headless(settings.evolve(output=str(output)), batch_inputs, err)
+            return run_headless(settings, batch_inputs, err)
+        return run_app(settings, batch_inputs, columns, err)
     except UsageError as exc:
         err.print(f"[bold red]error:[/] {exc.user_text}")
         return EXIT_USAGE
