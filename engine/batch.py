@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -55,6 +55,7 @@ class Batch:
         board: Board | None = None,
         checkpoints: Checkpoints | None = None,
         temp_root: Path | None = None,
+        stems: Mapping[int, tuple[str, str]] | None = None,
     ) -> None:
         self.settings = settings.validate()
         self.output_dir = output_dir
@@ -68,7 +69,12 @@ class Batch:
             key_counts[service] = max(1, len(settings.api_keys))
         self.board = board if board is not None else Board()
         self.pipeline = Pipeline(
-            settings, output_dir, self.transcriber, checkpoints=checkpoints, temp_root=temp_root
+            settings,
+            output_dir,
+            self.transcriber,
+            checkpoints=checkpoints,
+            temp_root=temp_root,
+            stems=stems,
         )
         self.engine = Engine(
             self.pipeline,

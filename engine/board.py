@@ -93,6 +93,7 @@ class _Cursor:
     dirty: set[int]
     events: deque[Event] = field(default_factory=lambda: deque(maxlen=_EVENT_BACKLOG))
     dropped: int = 0
+    wake: threading.Event | None = None
 
 
 class Cursor:
@@ -143,6 +144,7 @@ class Board:
                 added.append(item)
                 for cursor in self._cursors:
                     cursor.dirty.add(item.id)
+            self._wake()
         return added
 
     def update(self, item_id: int, **changes: Any) -> Item:
@@ -158,6 +160,8 @@ class Board:
                     self._note_finish()
             for cursor in self._cursors:
                 cursor.dirty.add(item_id)
+                if cursor.wake is not None:
+                    cursor.wake.set()
             return new
 
     def post(self, kind: str, text: str, item_id: int | None = None) -> None:
@@ -167,6 +171,7 @@ class Board:
                 if len(cursor.events) == cursor.events.maxlen:
                     cursor.dropped += 1
                 cursor.events.append(event)
+            self._wake()
 
     def set_worker(self, view: WorkerView) -> None:
         with self._lock:
@@ -193,10 +198,13 @@ class Board:
 
     # -- readers -----------------------------------------------------------------------------
 
-    def cursor(self) -> Cursor:
-        """A new reader; its first pull returns every item."""
+    def cursor(self, wake: threading.Event | None = None) -> Cursor:
+        """A new reader; its first pull returns every item.
+
+        With ``wake``, the event is set whenever something changes, so a reader can sleep until then.
+        """
         with self._lock:
-            state = _Cursor(dirty=set(range(len(self._items))))
+            state = _Cursor(dirty=set(range(len(self._items))), wake=wake)
             self._cursors.append(state)
         return Cursor(self, state)
 
@@ -241,6 +249,11 @@ class Board:
             stats = self._stats()
         return Changes(items, events, workers, stats, dropped)
 
+    def _wake(self) -> None:
+        for cursor in self._cursors:
+            if cursor.wake is not None:
+                cursor.wake.set()
+
     def _forget(self, state: _Cursor) -> None:
         with self._lock:
             if state in self._cursors:
@@ -264,7 +277,7 @@ class Board:
         finishes = list(self._finishes)
         recent = len(finishes) - bisect_left(finishes, now - _RATE_WINDOW)
         span = min(_RATE_WINDOW, elapsed) if elapsed > 0 else 0.0
-        per_min = recent * 60.0 / span if span >= 1.0 else 0.0
+        per_min = recent * 60.0 / max(span, 1.0) if recent else 0.0
         counts = {state.value: n for state, n in self._counts.items() if n}
         remaining = sum(n for state, n in self._counts.items() if not state.terminal)
         eta = (

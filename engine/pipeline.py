@@ -37,6 +37,12 @@ class Checkpoints(Protocol):
         self, item_id: int, chunk: Chunk, segments: Sequence[Segment], language: str | None
     ) -> None: ...
 
+    def drop(self, item_id: int) -> None: ...
+
+    def save_stem(self, item_id: int, stem: str) -> None:
+        """Keep the file-name stem given to an item, so a redo after a crash reuses it."""
+        ...
+
 
 @dataclass(frozen=True, slots=True)
 class ChunkResult:
@@ -56,6 +62,7 @@ class Pipeline:
         *,
         checkpoints: Checkpoints | None = None,
         temp_root: Path | None = None,
+        stems: Mapping[int, tuple[str, str]] | None = None,
     ) -> None:
         from engine.outputs import NameBook
 
@@ -64,7 +71,9 @@ class Pipeline:
         self.transcriber = transcriber
         self.checkpoints = checkpoints
         self.temp_root = temp_root
-        self.names = NameBook(output_dir)
+        # Stems given out in an earlier run of this session (item id -> (location, stem)).
+        claimed = {name_key(i, loc): stem for i, (loc, stem) in (stems or {}).items()}
+        self.names = NameBook(output_dir, claimed=claimed)
         self._lock = threading.Lock()
         self.engine_add: Any = None  # set by the runner: queues items found in playlists
 
@@ -181,7 +190,7 @@ class Pipeline:
                     "rechunk",
                     f"chunk too large for the service; retrying with {chunk_seconds:.0f}s chunks",
                 )
-                if self.checkpoints is not None and hasattr(self.checkpoints, "drop"):
+                if self.checkpoints is not None:
                     self.checkpoints.drop(job.item_id)
         languages = [r.language for r in results if r.language]
         stitched = stitch([(r.chunk, r.segments) for r in results], self.settings.overlap)
@@ -243,7 +252,11 @@ class Pipeline:
             extras=extras,
             segments=tuple(segments),
         )
-        stem = self.names.claim(title, key=f"item-{item.id}:{item.location}")
+        stem = self.names.claim(title, key=name_key(item.id, item.location))
+        if item.meta.get("stem") != stem:
+            job.update(meta={**item.meta, "stem": stem})
+            if self.checkpoints is not None:
+                self.checkpoints.save_stem(item.id, stem)
         paths = write_outputs(
             doc, self.output_dir, stem, self.settings.formats, timestamps=self.settings.timestamps
         )
@@ -275,6 +288,10 @@ class Pipeline:
 
     def _cookies(self) -> Path | None:
         return Path(self.settings.cookies) if self.settings.cookies else None
+
+
+def name_key(item_id: int, location: str) -> str:
+    return f"item-{item_id}:{location}"
 
 
 def _same_span(saved: tuple[float, float, Any, Any], chunk: Chunk) -> bool:

@@ -5,8 +5,6 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
-from datetime import datetime
-from pathlib import Path
 
 from engine.errors import BulkscribeError, UsageError
 from engine.settings import ASR_ENGINES, FORMATS
@@ -36,6 +34,14 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="no full-screen app: progress on stderr, for scripts",
     )
+    p.add_argument(
+        "--resume",
+        nargs="?",
+        const="latest",
+        metavar="ID",
+        help="carry on the last unfinished session (or session ID) without asking",
+    )
+    p.add_argument("--new", action="store_true", help="start a new session; never offer to resume")
     p.add_argument(
         "--dry-run",
         action="store_true",
@@ -159,10 +165,6 @@ def _flags(args: argparse.Namespace) -> dict[str, object]:
     }
 
 
-def default_output() -> Path:
-    return Path.cwd() / f"transcripts-{datetime.now():%Y-%m-%d-%H%M%S}"
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     from rich.console import Console
@@ -172,27 +174,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if argv[:1] == ["sessions"]:
             return _sessions(argv[1:], err)
         args = build_parser().parse_args(argv)
-        from engine.inputs import parse_columns, read_inputs
-        from tui.config import resolve_settings
+        from tui.launch import launch
 
-        settings = resolve_settings(_flags(args))
-        columns = parse_columns(args.columns) if args.columns else None
-        batch_inputs = read_inputs(args.inputs, columns=columns, stdin=sys.stdin)
-        if args.dry_run:
-            from tui.dryrun import dry_run
-
-            return dry_run(batch_inputs, settings, Console())
-        if not batch_inputs.sources and args.headless:
-            raise UsageError(
-                "nothing to transcribe", hint="give URLs, files, folders or a list; see --help"
-            )
-        output = Path(settings.output).expanduser() if settings.output else default_output()
-        settings = settings.evolve(output=str(output))
-        if args.headless:
-            from tui.headless import run_headless
-
-            return run_headless(settings, batch_inputs, err)
-        return run_app(settings, batch_inputs, columns, err)
+        return launch(args, _flags(args), err)
     except UsageError as exc:
         err.print(f"[bold red]error:[/] {exc.user_text}")
         return EXIT_USAGE
@@ -202,35 +186,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         err.print("interrupted")
         return EXIT_INTERRUPTED
-
-
-def run_app(
-    settings: object, batch_inputs: object, columns: dict[str, str] | None, err: object
-) -> int:
-    """Open the full-screen app on a new batch; reports are written when it closes."""
-    from engine.batch import Batch, exit_code
-    from engine.inputs import read_inputs
-    from tui.app import BulkscribeApp
-
-    batch = Batch(settings, Path(settings.output))  # type: ignore[attr-defined]
-    batch.add_sources(batch_inputs.sources)  # type: ignore[attr-defined]
-    app = BulkscribeApp(
-        batch,
-        session_name=Path(settings.output).name,  # type: ignore[attr-defined]
-        read_inputs=lambda lines: read_inputs(lines, columns=columns),
-    )
-    try:
-        app.run()
-    finally:
-        batch.engine.stop()
-        batch.close()
-        manifest = batch.write_reports()
-    counts = batch.counts()
-    summary = ", ".join(f"{n} {state}" for state, n in sorted(counts.items()))
-    err.print(
-        f"bulkscribe: {summary or 'nothing to do'}; outputs in {batch.output_dir} ({manifest.name})"
-    )  # type: ignore[attr-defined]
-    return exit_code(batch.board.items())
 
 
 def _sessions(argv: list[str], err: object) -> int:

@@ -57,9 +57,15 @@ def _coerce(name: str, value: Any, current: Any) -> Any:
     return value
 
 
-def resolve_settings(flags: dict[str, Any], config: dict[str, Any] | None = None) -> Settings:
-    """Merge config file, environment and flags (flags given as None are not set)."""
-    base = Settings()
+def resolve_settings(
+    flags: dict[str, Any], config: dict[str, Any] | None = None, saved: Settings | None = None
+) -> Settings:
+    """Merge config file, environment and flags (flags given as None are not set).
+
+    With ``saved`` (a resumed session), the saved settings replace config and environment defaults;
+    flags still win, and API keys still come from config, environment or flags, never the session.
+    """
+    base = saved or Settings()
     values: dict[str, Any] = {}
     known = {f.name: getattr(base, f.name) for f in fields(Settings)}
     key_source = None
@@ -69,11 +75,11 @@ def resolve_settings(flags: dict[str, Any], config: dict[str, Any] | None = None
         if name in ("api_key", "api_keys"):
             keys = _coerce(name, value, ())
             key_source = "config"
-        elif name in known and name not in ("api_keys", "api_key_source"):
+        elif name in known and name not in ("api_keys", "api_key_source") and saved is None:
             values[name] = _coerce(name, value, known[name])
     for name in known:
         env = os.environ.get(ENV_PREFIX + name.upper())
-        if env is not None and name not in ("api_keys", "api_key_source"):
+        if env is not None and name not in ("api_keys", "api_key_source") and saved is None:
             values[name] = _coerce(name, env, known[name])
     for env_name in (ENV_PREFIX + "API_KEY", "OPENAI_API_KEY"):
         if os.environ.get(env_name):

@@ -14,7 +14,7 @@ from rich.table import Table
 from engine.batch import Batch, exit_code
 from engine.board import Stats
 from engine.items import State
-from engine.settings import Settings
+from sessions.live import LiveSession
 
 _SHOWN_EVENTS = {"failed", "429", "retry", "rechunk", "playlist"}
 
@@ -38,12 +38,9 @@ def describe_eta(stats: Stats) -> str:
     return f"ETA {seconds // 3600}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
 
 
-def run_headless(settings: Settings, inputs: Any, err: Console, batch: Batch | None = None) -> int:
-    """Run every source to the end; Ctrl-C or SIGTERM stops cleanly with exit code 130."""
-    batch = batch or Batch(settings, Path(settings.output))
-    batch.add_sources(inputs.sources)
-    if getattr(inputs, "duplicates", ()):
-        err.print(f"[dim]skipped {len(inputs.duplicates)} duplicate input(s)[/]")
+def run_headless(live: LiveSession, err: Console) -> int:
+    """Run the session to the end; Ctrl-C or SIGTERM stops cleanly (items requeued), exit code 130."""
+    batch = live.batch
     stop = threading.Event()
     previous = _install_term_handler(stop)
     cursor = batch.board.cursor()
@@ -91,11 +88,13 @@ def run_headless(settings: Settings, inputs: Any, err: Console, batch: Batch | N
         signal.signal(signal.SIGTERM, previous)
         if interrupted:
             err.print("[yellow]stopping: running items go back to the queue…[/]")
-        batch.engine.stop()
-        batch.close()
-        manifest = batch.write_reports()
+        manifest = live.close(interrupted=interrupted)
     items = batch.board.items()
     _summary(err, batch, manifest)
+    if interrupted:
+        err.print(
+            f"Session {live.session_id} is saved; run [bold]bulkscribe --resume[/] to carry on."
+        )
     return 130 if interrupted else exit_code(items)
 
 
@@ -111,7 +110,7 @@ def _install_term_handler(stop: threading.Event) -> Any:
 
 def _summary(err: Console, batch: Batch, manifest: Path) -> None:
     counts = batch.counts()
-    table = Table(title="bulkscribe summary", show_header=True, header_style="bold")
+    table = Table(show_header=True, header_style="bold")
     for state in State:
         if counts.get(state.value):
             table.add_column(state.value, justify="right")

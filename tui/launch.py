@@ -1,0 +1,142 @@
+"""From parsed flags to a live session: open the store, start new or resume, then hand to a face."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from engine.batch import exit_code
+from engine.errors import UsageError
+from engine.settings import Settings
+from sessions.live import LiveSession
+from sessions.store import SessionInfo, Store
+
+EXIT_INTERRUPTED = 130
+
+
+def default_output() -> Path:
+    return Path.cwd() / f"transcripts-{datetime.now():%Y-%m-%d-%H%M%S}"
+
+
+def open_store(err: Console) -> Store:
+    store = Store.open()
+    if store.recovered_from is not None:
+        err.print(
+            f"[yellow]Your session database was unreadable; it was moved to {store.recovered_from} "
+            "and a new one started.[/]"
+        )
+    return store
+
+
+def describe_session(info: SessionInfo) -> str:
+    age = datetime.now(info.updated.tzinfo) - info.updated
+    hours = age.total_seconds() / 3600
+    when = (
+        f"{hours * 60:.0f} min ago"
+        if hours < 1
+        else f"{hours:.1f} h ago"
+        if hours < 48
+        else f"{hours / 24:.0f} days ago"
+    )
+    return (
+        f"{info.name} ({info.id}): {info.finished_items}/{info.total} finished, last active {when}"
+    )
+
+
+def launch(args: argparse.Namespace, flags: dict[str, Any], err: Console) -> int:
+    from engine.inputs import parse_columns, read_inputs
+    from tui.config import resolve_settings
+
+    columns = parse_columns(args.columns) if args.columns else None
+    if args.resume and args.new:
+        raise UsageError("--resume and --new contradict each other")
+    store = open_store(err)
+    try:
+        info = _session_to_resume(store, args, err)
+        if info is not None:
+            settings = resolve_settings(flags, saved=Settings.from_saved(dict(info.settings)))
+            live = LiveSession.resume(store, info, settings)
+            if args.inputs:
+                live.batch.add_sources(
+                    read_inputs(args.inputs, columns=columns, stdin=sys.stdin).sources
+                )
+            err.print(f"[green]Resuming[/] {describe_session(info)}")
+        else:
+            settings = resolve_settings(flags)
+            batch_inputs = read_inputs(args.inputs, columns=columns, stdin=sys.stdin)
+            if args.dry_run:
+                from tui.dryrun import dry_run
+
+                return dry_run(batch_inputs, settings, Console())
+            if not batch_inputs.sources and args.headless:
+                raise UsageError(
+                    "nothing to transcribe",
+                    hint="give URLs, files, folders or a list, or --resume to continue a session",
+                )
+            output = Path(settings.output).expanduser() if settings.output else default_output()
+            settings = settings.evolve(output=str(output.resolve()))
+            live = LiveSession.create(store, settings, args.inputs, batch_inputs.sources)
+            if batch_inputs.duplicates:
+                err.print(f"[dim]skipped {len(batch_inputs.duplicates)} duplicate input(s)[/]")
+        if args.headless:
+            from tui.headless import run_headless
+
+            return run_headless(live, err)
+        return _run_app(live, columns, err)
+    finally:
+        store.close()
+
+
+def _session_to_resume(store: Store, args: argparse.Namespace, err: Console) -> SessionInfo | None:
+    if args.new:
+        return None
+    if args.resume:
+        if args.resume == "latest":
+            info = store.latest_unfinished()
+            if info is None:
+                raise UsageError(
+                    "there is no unfinished session to resume", hint="see bulkscribe sessions list"
+                )
+            return info
+        return store.session(args.resume)
+    if args.inputs or args.headless or args.dry_run:
+        return None
+    info = store.latest_unfinished()
+    if info is None:
+        return None
+    from tui.screens.resume import ask_resume
+
+    return info if ask_resume(describe_session(info)) else None
+
+
+def _run_app(live: LiveSession, columns: dict[str, str] | None, err: Console) -> int:
+    from engine.inputs import read_inputs
+    from tui.app import BulkscribeApp
+
+    app = BulkscribeApp(
+        live.batch,
+        session_name=live.name,
+        read_inputs=lambda lines: read_inputs(lines, columns=columns),
+    )
+    interrupted = False
+    try:
+        app.run()
+    except KeyboardInterrupt:
+        interrupted = True
+    finally:
+        manifest = live.close(interrupted=interrupted)
+    counts = live.batch.counts()
+    summary = ", ".join(f"{n} {state}" for state, n in sorted(counts.items()))
+    err.print(
+        f"bulkscribe: {summary or 'nothing to do'}; outputs in {live.batch.output_dir} ({manifest.name})"
+    )
+    if not all(item.state.terminal for item in live.batch.board.items()):
+        err.print(
+            f"Session {live.session_id} is saved; run [bold]bulkscribe --resume[/] to carry on."
+        )
+    return EXIT_INTERRUPTED if interrupted else exit_code(live.batch.board.items())
