@@ -12,6 +12,7 @@ from bisect import bisect_left
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import cast
 
 from pyrate_limiter import InMemoryBucket, Rate, RateItem
 
@@ -287,7 +288,8 @@ def _admit(buckets: list[InMemoryBucket], item: RateItem) -> int:
         if bucket.put(item):
             admitted.append(bucket)
         else:
-            wait_ms = max(wait_ms, bucket.waiting(item), 1)
+            # An in-memory bucket answers at once; only remote backends return awaitables.
+            wait_ms = max(wait_ms, cast(int, bucket.waiting(item)), 1)
     if wait_ms:
         # Refused by one rule: take the permit back from the rules that had admitted it.
         for bucket in admitted:

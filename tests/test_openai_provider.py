@@ -52,7 +52,7 @@ def fail(
     inject = {k: kwargs.pop(k) for k in ("retry_after", "hold") if k in kwargs}
     if fault is not None:
         server.inject(fault, **inject)  # type: ignore[arg-type]
-    client = transcriber(server, **kwargs)
+    client = transcriber(server, **kwargs)  # type: ignore[arg-type]
     try:
         with pytest.raises(ProviderError) as caught:
             client.transcribe(chunk)
@@ -127,6 +127,7 @@ def test_429_with_retry_after_as_an_http_date(server, chunks) -> None:
     error = fail(server, chunks[".flac"], "429-date", retry_after=30)
     assert isinstance(error, RateLimited)
     # An HTTP date has whole seconds: up to one second is lost to rounding.
+    assert error.retry_after is not None
     assert 28.0 <= error.retry_after <= 30.0
 
 
@@ -143,6 +144,7 @@ def test_the_server_limit_answers_429_with_its_wait(chunks) -> None:
         with pytest.raises(RateLimited) as caught:
             client.transcribe(chunks[".flac"])
         client.close()
+    assert caught.value.retry_after is not None
     assert 59.0 <= caught.value.retry_after <= 60.0
 
 
