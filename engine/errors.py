@@ -12,6 +12,7 @@ class BulkscribeError(Exception):
 
     transient: bool = False
     kind: str = "error"
+    blocks: bool = False  # True when every other item would fail the same way: pause, don't fail
 
     def __init__(self, message: str, *, hint: str = "", transient: bool | None = None) -> None:
         super().__init__(message)
@@ -84,6 +85,7 @@ class AuthError(ProviderError):
 
     kind = "auth"
     transient = False
+    blocks = True
 
 
 class TooLarge(ProviderError):
@@ -97,6 +99,7 @@ class OutputError(BulkscribeError):
     """Output folder not writable or disk full."""
 
     kind = "output"
+    blocks = True
 
 
 class Cancelled(BulkscribeError):

@@ -91,6 +91,7 @@ class Engine:
         self._running: dict[int, threading.Event] = {}
         self._threads: dict[int, threading.Thread] = {}
         self._paused = False
+        self._blocked: str | None = None
         self._draining = False
         self._stopping = False
         self._started = False
@@ -244,8 +245,23 @@ class Engine:
     def resume(self) -> None:
         with self._cv:
             self._paused = False
+            self._blocked = None
             self._cv.notify_all()
         self.board.post("pause", "resumed")
+        self._publish()
+
+    @property
+    def blocked(self) -> str | None:
+        """Why the engine paused itself (bad key, output not writable), or None."""
+        return self._blocked
+
+    def _block(self, reason: str) -> None:
+        with self._cv:
+            first = self._blocked is None or not self._paused
+            self._blocked = reason
+            self._paused = True
+        if first:
+            self.board.post("blocked", f"paused: {reason}. Fix it, then resume.")
         self._publish()
 
     def drain(self) -> None:
@@ -361,8 +377,14 @@ class Engine:
                 final = {"state": State.CANCELLED, "stage": None, "error": str(exc)}
         except BaseException as exc:  # noqa: BLE001 - every failure is recorded on the item
             kind, text, _ = describe(exc)
-            final = {"state": State.FAILED, "stage": None, "error_class": kind, "error": text}
-            self.board.post("failed", f"{self.board.get(item_id).label}: {text}", item_id)
+            if getattr(exc, "blocks", False):
+                # A bad key or an unwritable output folder would fail every item the same way:
+                # keep this one queued, pause, and say so once.
+                final = {"state": State.QUEUED, "stage": None, "error_class": kind, "error": text}
+                self._block(text)
+            else:
+                final = {"state": State.FAILED, "stage": None, "error_class": kind, "error": text}
+                self.board.post("failed", f"{self.board.get(item_id).label}: {text}", item_id)
         job.close_stage()
         if final["state"] is not State.QUEUED:
             final["finished_at"] = time.time()

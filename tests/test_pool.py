@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from engine.errors import AuthError, ProviderError, RateLimited
+from engine.errors import AuthError, ProviderError, RateLimited, TooLarge
 from engine.items import Item, State
 from engine.job import Job
 from engine.limiter import Limiter
@@ -291,15 +291,15 @@ def test_transient_errors_fail_after_the_last_retry(engines) -> None:
 def test_permanent_errors_fail_at_once_with_a_readable_message(engines) -> None:
     def work(job: Job) -> None:
         if job.item_id == 0:
-            raise AuthError("the API refused the key (401)", hint="check OPENAI_API_KEY")
+            raise ProviderError("the API rejected the request (400)", hint="check --model", status=400)
         raise KeyError("segments")
 
     engine = engines(work, 2, retries=5)
     engine.start()
     assert engine.wait_finished(WAIT)
-    auth, bug = engine.board.items()
-    assert (auth.state, auth.attempts, auth.error_class) == (State.FAILED, 1, "auth")
-    assert auth.error == "the API refused the key (401) (check OPENAI_API_KEY)"
+    bad, bug = engine.board.items()
+    assert (bad.state, bad.attempts, bad.error_class) == (State.FAILED, 1, "provider")
+    assert bad.error == "the API rejected the request (400) (check --model)"
     assert (bug.state, bug.attempts, bug.error) == (State.FAILED, 1, "KeyError: 'segments'")
 
 
@@ -384,15 +384,15 @@ def test_a_failing_sub_task_fails_the_item_with_its_error(engines) -> None:
     def part(job: Job, x: int) -> int:
         ran.append(x)
         if x == 1:
-            raise AuthError("the API refused the key (403)")
+            raise TooLarge("the audio chunk is too large for the API (413)")
         return x
 
     engine = engines(lambda job: job.map(part, [0, 1, 2, 3]), 2, workers=1, retries=3)
     engine.start()
     assert engine.wait_finished(WAIT)
     item = engine.board.get(0)
-    assert (item.state, item.error_class) == (State.FAILED, "auth")
-    assert item.error == "the API refused the key (403)"
+    assert (item.state, item.error_class) == (State.FAILED, "too-large")
+    assert item.error == "the audio chunk is too large for the API (413)"
     assert item.attempts == 1  # a permanent error inside a sub-task is not retried
     # Once one part failed for good, the parts still queued are skipped.
     assert ran[:2] == [0, 1] and 2 not in ran[2:4]
@@ -461,3 +461,26 @@ def test_waiting_for_a_permit_shows_on_the_item_and_worker(engines) -> None:
     engine.cancel(0)
     assert engine.wait_finished(WAIT)
     assert engine.board.get(0).state is State.CANCELLED
+
+
+def test_a_refused_key_pauses_the_engine_and_keeps_items_queued(engines) -> None:
+    def work(job: Job) -> None:
+        if job.item_id == 1:
+            raise AuthError("the API refused the key (401)", hint="check OPENAI_API_KEY")
+
+    engine = engines(work, 4, workers=1)
+    watcher = engine.board.cursor()
+    engine.start()
+    deadline = time.monotonic() + WAIT
+    while engine.blocked is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert engine.blocked == "the API refused the key (401) (check OPENAI_API_KEY)"
+    assert engine.paused
+    time.sleep(0.2)
+    # The item that met the refusal is queued again, not failed; later items never started.
+    assert states(engine) == ["done", "queued", "queued", "queued"]
+    assert engine.board.get(1).error_class == "auth"
+    kinds = [e.kind for e in watcher.pull().events]
+    assert kinds.count("blocked") == 1 and "failed" not in kinds
+    engine.resume()
+    assert engine.blocked is None
