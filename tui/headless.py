@@ -45,6 +45,7 @@ def run_headless(live: LiveSession, err: Console) -> int:
     previous = _install_term_handler(stop)
     cursor = batch.board.cursor()
     interrupted = False
+    blocked: str | None = None
     batch.engine.start()
     try:
         with Progress(
@@ -82,6 +83,11 @@ def run_headless(live: LiveSession, err: Console) -> int:
                 if finished or stop.is_set():
                     interrupted = stop.is_set() and not finished
                     break
+                if batch.engine.blocked and not (
+                    stats.count(State.RUNNING) + stats.count(State.WAITING)
+                ):
+                    blocked = batch.engine.blocked
+                    break
     except KeyboardInterrupt:
         interrupted = True
     finally:
@@ -91,7 +97,9 @@ def run_headless(live: LiveSession, err: Console) -> int:
         manifest = live.close(interrupted=interrupted)
     items = batch.board.items()
     _summary(err, batch, manifest)
-    if interrupted:
+    if blocked:
+        err.print(f"[bold red]stopped:[/] {blocked}", highlight=False)
+    if interrupted or blocked:
         err.print(
             f"Session {live.session_id} is saved; run [bold]bulkscribe --resume[/] to carry on."
         )
