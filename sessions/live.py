@@ -24,6 +24,7 @@ from sessions.store import SessionInfo, Store
 
 _FLUSH_EVERY = 0.1
 _KEPT_EVENTS = {
+    "blocked",
     "failed",
     "429",
     "retry",
