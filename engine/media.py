@@ -1,0 +1,301 @@
+"""Media with PyAV: probe files, stream-decode to 16 kHz mono PCM, and cut it into FLAC chunks."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import av
+
+from engine.errors import InputError, MediaError
+from engine.providers.base import Chunk
+
+SAMPLE_RATE = 16000
+BYTES_PER_SECOND = SAMPLE_RATE * 2  # s16 mono
+_WRITE_BLOCK = 8192  # samples per encoded frame
+# Demuxers FFmpeg picks for text art and still images: such a file is not media to us.
+_NOT_MEDIA_FORMATS = {"bin", "tty", "adf", "idf", "xbin", "image2", "ansi"}
+
+
+@dataclass(frozen=True, slots=True)
+class MediaInfo:
+    """What a media file holds, read from its container without decoding it all."""
+
+    path: Path
+    size: int
+    format_name: str
+    duration: float | None
+    has_audio: bool
+    has_video: bool
+    title: str | None = None
+    artist: str | None = None
+
+
+def _open(path: Path) -> av.container.InputContainer:
+    if not path.exists():
+        raise InputError(f"file not found: {path}", hint="check the path or the list it came from")
+    if not path.is_file():
+        raise InputError(f"not a file: {path}")
+    if path.stat().st_size == 0:
+        raise MediaError(
+            f"empty file: {path.name}", hint="the file has no bytes; download it again"
+        )
+    try:
+        return av.open(str(path))
+    except (av.FFmpegError, UnicodeDecodeError) as exc:
+        reason = getattr(exc, "strerror", None) or str(exc)
+        raise MediaError(f"not a media file or corrupt: {path.name} ({reason})") from exc
+
+
+def _tag(tags: dict[str, str], *names: str) -> str | None:
+    lowered = {k.lower(): v for k, v in tags.items()}
+    for name in names:
+        value = lowered.get(name, "").strip()
+        if value:
+            return value
+    return None
+
+
+def probe(path: Path | str) -> MediaInfo:
+    """Describe ``path``; raise InputError if it is missing, MediaError if it holds no usable audio."""
+    path = Path(path)
+    with _open(path) as container:
+        audio = container.streams.audio
+        # Cover art in MP3/M4A shows up as a video stream; it does not make a file a video.
+        video = [
+            s
+            for s in container.streams.video
+            if not s.disposition & av.stream.Disposition.attached_pic
+        ]
+        name = container.format.name
+        if name in _NOT_MEDIA_FORMATS or name.endswith("_pipe"):
+            raise MediaError(f"not a media file or corrupt: {path.name} (looks like {name})")
+        if not audio:
+            kind = "video" if video else "file"
+            raise MediaError(f"no audio track in {kind}: {path.name}", hint="nothing to transcribe")
+        stream = audio[0]
+        if not _decodes(container, stream):
+            raise MediaError(
+                f"no audio decoded: {path.name}", hint="the audio track is empty or damaged"
+            )
+        duration: float | None = None
+        if container.duration is not None and container.duration > 0:
+            duration = container.duration / av.time_base
+        elif stream.duration is not None and stream.time_base is not None:
+            duration = float(stream.duration * stream.time_base)
+        tags = {**dict(stream.metadata), **dict(container.metadata)}
+        return MediaInfo(
+            path=path,
+            size=path.stat().st_size,
+            format_name=container.format.name,
+            duration=duration,
+            has_audio=True,
+            has_video=bool(video),
+            title=_tag(tags, "title"),
+            artist=_tag(tags, "artist", "album_artist", "author", "composer"),
+        )
+
+
+def _decodes(container: av.container.InputContainer, stream: av.AudioStream) -> bool:
+    """True when the first few audio packets yield at least one frame."""
+    try:
+        for n, packet in enumerate(container.demux(stream)):
+            if packet.size and packet.decode():
+                return True
+            if n > 50:
+                return False
+    except av.FFmpegError:
+        return False
+    return False
+
+
+def iter_pcm(path: Path | str) -> Iterator[bytes]:
+    """Yield the first audio stream of ``path`` as s16le mono 16 kHz blocks, decoding as it goes."""
+    path = Path(path)
+    with _open(path) as container:
+        if not container.streams.audio:
+            raise MediaError(f"no audio track: {path.name}", hint="nothing to transcribe")
+        stream = container.streams.audio[0]
+        resampler = av.AudioResampler(format="s16", layout="mono", rate=SAMPLE_RATE)
+        samples = 0
+        packets = container.demux(stream)
+        while True:
+            try:
+                packet = next(packets)
+            except StopIteration:
+                break
+            except av.FFmpegError as exc:
+                raise MediaError(
+                    f"media is damaged after {samples / SAMPLE_RATE:.0f} s: {path.name} ({exc})"
+                ) from exc
+            try:
+                frames = packet.decode()
+            except av.FFmpegError:
+                continue  # a damaged packet costs milliseconds of audio, not the whole file
+            for frame in frames:
+                try:
+                    converted = resampler.resample(frame)
+                except ValueError:
+                    # The stream changed rate or layout midway: drain, then start afresh.
+                    converted = resampler.resample(None)
+                    resampler = av.AudioResampler(format="s16", layout="mono", rate=SAMPLE_RATE)
+                    converted += resampler.resample(frame)
+                for out in converted:
+                    samples += out.samples
+                    yield bytes(out.planes[0])[: out.samples * 2]
+        for out in resampler.resample(None):
+            yield bytes(out.planes[0])[: out.samples * 2]
+
+
+def read_pcm(path: Path | str) -> bytes:
+    """Whole file as s16le mono 16 kHz bytes; meant for chunk-sized files."""
+    pcm = b"".join(iter_pcm(path))
+    if not pcm:
+        raise MediaError(
+            f"no audio decoded: {Path(path).name}", hint="the file is empty or damaged"
+        )
+    return pcm
+
+
+class _FlacWriter:
+    """One FLAC file being written from s16 mono PCM bytes."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.samples = 0
+        self._out = av.open(str(path), mode="w", format="flac")
+        self._stream = self._out.add_stream("flac", rate=SAMPLE_RATE, layout="mono", format="s16")
+
+    def write(self, pcm: bytes | bytearray | memoryview) -> None:
+        step = _WRITE_BLOCK * 2
+        for at in range(0, len(pcm), step):
+            block = pcm[at : at + step]
+            n = len(block) // 2
+            frame = av.AudioFrame(format="s16", layout="mono", samples=n)
+            frame.planes[0].update(bytes(block).ljust(frame.planes[0].buffer_size, b"\0"))
+            frame.sample_rate = SAMPLE_RATE
+            frame.time_base = Fraction(1, SAMPLE_RATE)
+            frame.pts = self.samples
+            self.samples += n
+            for packet in self._stream.encode(frame):
+                self._out.mux(packet)
+
+    def close(self) -> None:
+        for packet in self._stream.encode(None):
+            self._out.mux(packet)
+        self._out.close()
+
+
+def _cut(
+    blocks: Iterator[bytes], workdir: Path, stem: str, chunk_seconds: float, overlap: float
+) -> list[tuple[int, int, Path]]:
+    """Write overlapping chunk files from a PCM stream; return (start, end) sample spans and paths.
+
+    Audio past a chunk's end is held back (at most a quarter chunk) until we know the
+    stream goes on long enough to deserve its own chunk; a shorter tail joins the chunk.
+    """
+    size = round(chunk_seconds * SAMPLE_RATE)
+    lap = round(overlap * SAMPLE_RATE) * 2
+    tail_limit = size // 4
+    spans: list[tuple[int, int, Path]] = []
+    writer = _FlacWriter(workdir / f"{stem}-{0:04d}.flac")
+    start = 0  # first sample of the open chunk
+    boundary = size  # nominal end of the open chunk
+    recent = bytearray()  # last `overlap` seconds before the boundary, to open the next chunk
+    pending = bytearray()  # audio past the boundary, not yet given to any chunk
+    total = 0
+    for block in blocks:
+        view = memoryview(block)
+        while view:
+            if total < boundary:
+                take = min(len(view), (boundary - total) * 2)
+                writer.write(view[:take])
+                recent += view[:take]
+                del recent[: max(0, len(recent) - lap)]
+            else:
+                take = min(len(view), (boundary + tail_limit - total) * 2)
+                pending += view[:take]
+            total += take // 2
+            view = view[take:]
+            if total == boundary + tail_limit:
+                writer.close()
+                spans.append((start, boundary, writer.path))
+                writer = _FlacWriter(workdir / f"{stem}-{len(spans):04d}.flac")
+                start = boundary - len(recent) // 2
+                writer.write(recent)
+                boundary += size
+                # Replay the held-back audio (shorter than a chunk, so it all fits).
+                writer.write(pending)
+                recent += pending
+                del recent[: max(0, len(recent) - lap)]
+                pending = bytearray()
+    writer.write(pending)
+    writer.close()
+    if total > start:
+        spans.append((start, total, writer.path))
+    else:
+        writer.path.unlink(missing_ok=True)
+    return spans
+
+
+def split_audio(
+    path: Path | str,
+    workdir: Path | str,
+    chunk_seconds: float = 600.0,
+    overlap: float = 2.0,
+    max_bytes: int | None = None,
+) -> list[Chunk]:
+    """Decode ``path`` once, streaming, into ``workdir/chunk-NNNN.flac`` files.
+
+    Chunk k spans [k*chunk_seconds - overlap, (k+1)*chunk_seconds] of the source,
+    timed by decoded samples. A chunk file over ``max_bytes`` is cut again into
+    smaller overlapping pieces until each fits.
+    """
+    if chunk_seconds <= 0 or not 0 <= overlap < chunk_seconds / 2:
+        raise ValueError("need chunk_seconds > 0 and 0 <= overlap < chunk_seconds / 2")
+    path, workdir = Path(path), Path(workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    for stale in [*workdir.glob("chunk-*.flac"), *workdir.glob("raw*.flac")]:
+        stale.unlink()
+    spans = _cut(iter_pcm(path), workdir, "raw", chunk_seconds, overlap)
+    if not spans:
+        raise MediaError(
+            f"no audio decoded: {path.name}", hint="the audio track is empty or damaged"
+        )
+    if max_bytes is not None:
+        spans = [piece for span in spans for piece in _fit(span, max_bytes, overlap)]
+    chunks = []
+    for index, (start, end, raw) in enumerate(spans):
+        final = raw.rename(workdir / f"chunk-{index:04d}.flac")
+        chunks.append(Chunk(index, start / SAMPLE_RATE, end / SAMPLE_RATE, final))
+    return chunks
+
+
+def _fit(
+    span: tuple[int, int, Path], max_bytes: int, overlap: float
+) -> list[tuple[int, int, Path]]:
+    """Cut one chunk file into pieces of at most ``max_bytes``, keeping source sample times."""
+    start, end, raw = span
+    size = raw.stat().st_size
+    if size <= max_bytes:
+        return [span]
+    seconds = (end - start) / SAMPLE_RATE
+    per_second = size / seconds
+    # Each piece carries the overlap too; aim a little under the limit since FLAC size varies.
+    piece_seconds = 0.9 * max_bytes / per_second - overlap
+    if piece_seconds < max(1.0, 2 * overlap + 0.5):
+        raise MediaError(
+            f"cannot fit audio into {max_bytes} bytes per upload",
+            hint="raise the provider's upload limit or lower the overlap",
+        )
+    pieces = max(2, math.ceil(seconds / piece_seconds))
+    piece_seconds = seconds / pieces
+    parts = _cut(iter_pcm(raw), raw.parent, raw.stem, piece_seconds, overlap)
+    raw.unlink()
+    result = []
+    for part_start, part_end, part in parts:
+        result.extend(_fit((start + part_start, start + part_end, part), max_bytes, overlap))
+    return result

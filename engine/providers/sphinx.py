@@ -1,0 +1,234 @@
+"""Offline English ASR with pocketsphinx's bundled model, decoded in worker processes.
+
+pocketsphinx holds the GIL while it decodes (two threads run no faster than one,
+see bench/local_asr.py), and a long decode in the app's process would freeze the
+terminal UI. So each decode runs in a worker process with its own Decoder.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import threading
+from concurrent.futures import Executor, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from engine import errors
+from engine.errors import BulkscribeError, ProviderError
+from engine.media import read_pcm
+from engine.providers.base import Chunk, Transcript
+from engine.segments import Segment
+
+if TYPE_CHECKING:
+    from pocketsphinx import Decoder
+
+_RATE = 16000
+_MAX_UTTERANCE_SECONDS = 30.0  # longer speech runs are decoded in pieces to bound memory
+
+
+@dataclass(frozen=True, slots=True)
+class Word:
+    """One recognised word, seconds from the start of the audio file."""
+
+    start: float
+    end: float
+    text: str
+
+
+_local = threading.local()
+
+
+def _decoder() -> Decoder:
+    """This thread's (or process's) Decoder; Decoders must never be shared."""
+    decoder = getattr(_local, "decoder", None)
+    if decoder is None:
+        from pocketsphinx import Decoder
+
+        decoder = _local.decoder = Decoder(loglevel="FATAL")
+    return decoder
+
+
+def _clean(word: str) -> str | None:
+    """Spoken word from a pocketsphinx token, or None for silence, noise and sentence marks."""
+    if word.startswith(("<", "[", "+")):
+        return None
+    return word.split("(", 1)[0] or None
+
+
+def _decode_utterance(decoder: Decoder, pcm: bytes, offset: float) -> list[Word]:
+    decoder.start_utt()
+    decoder.process_raw(pcm, full_utt=True)
+    decoder.end_utt()
+    rate = float(decoder.config["frate"])
+    words = []
+    for seg in decoder.seg():
+        text = _clean(seg.word)
+        if text:
+            words.append(
+                Word(offset + seg.start_frame / rate, offset + (seg.end_frame + 1) / rate, text)
+            )
+    return words
+
+
+def decode_words(path: Path | str) -> list[Word]:
+    """Recognise the words in an audio file, timed from its start.
+
+    Voice activity detection finds the speech; each stretch of speech is decoded
+    as one utterance (split every 30 s so memory stays flat on long chunks).
+    """
+    from pocketsphinx import Endpointer
+
+    pcm = read_pcm(path)
+    decoder = _decoder()
+    endpointer = Endpointer(window=0.3, ratio=0.9)
+    size = endpointer.frame_bytes
+    words: list[Word] = []
+    speech = bytearray()
+    start: float | None = None  # source time of the first byte in `speech`
+    for at in range(0, len(pcm), size):
+        frame = pcm[at : at + size]
+        # The last frame flushes the endpointer, which lags the audio by its window.
+        last = at + size >= len(pcm)
+        out = endpointer.end_stream(frame) if last else endpointer.process(frame)
+        if out is None:
+            continue
+        if start is None:
+            start = float(endpointer.speech_start)
+        speech += out
+        ended = not endpointer.in_speech
+        if ended or len(speech) >= _MAX_UTTERANCE_SECONDS * _RATE * 2:
+            words.extend(_decode_utterance(decoder, bytes(speech), start))
+            start = None if ended else start + len(speech) / (_RATE * 2)
+            speech.clear()
+    if speech and start is not None:
+        words.extend(_decode_utterance(decoder, bytes(speech), start))
+    return words
+
+
+def group_words(words: list[Word], pause: float = 0.5, longest: float = 10.0) -> list[Segment]:
+    """Sentence-sized segments: a new one starts after a pause or once one grows past ``longest``."""
+    segments: list[Segment] = []
+    current: list[Word] = []
+    for word in words:
+        if current and (
+            word.start - current[-1].end >= pause or word.end - current[0].start > longest
+        ):
+            segments.append(
+                Segment(current[0].start, current[-1].end, " ".join(w.text for w in current))
+            )
+            current = []
+        current.append(word)
+    if current:
+        segments.append(
+            Segment(current[0].start, current[-1].end, " ".join(w.text for w in current))
+        )
+    return segments
+
+
+Rows = list[tuple[float, float, str]]
+Failure = tuple[str, str, str, bool]
+
+
+def _transcribe_file(path: str) -> tuple[Rows, Failure | None]:
+    """Worker-process entry: segment rows, or the error as (class name, message, hint, transient).
+
+    Errors travel as plain tuples because our exceptions lose their hint when pickled.
+    """
+    try:
+        segments = group_words(decode_words(path))
+    except BulkscribeError as exc:
+        return [], (type(exc).__name__, exc.message, exc.hint, exc.transient)
+    return [(s.start, s.end, s.text) for s in segments], None
+
+
+def _warm_up() -> None:
+    _decoder()  # load the model once per worker, before the first chunk waits on it
+
+
+class SphinxTranscriber:
+    """pocketsphinx as a Transcriber: safe from many threads, decoding in a pool of processes.
+
+    The pool starts on first use, holds one process (and one Decoder) per worker
+    up to the number of CPUs, follows ``resize``, and stops on ``close``. With
+    ``in_process=True`` decoding runs in the calling thread instead (one Decoder
+    per thread); that is only sensible for tests and the benchmark.
+    """
+
+    name = "sphinx"
+    service: str | None = None
+    max_upload_bytes: int | None = None
+
+    def __init__(self, workers: int = 1, *, in_process: bool = False) -> None:
+        self.in_process = in_process
+        self._workers = max(1, workers)
+        self._pool: Executor | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def processes(self) -> int:
+        """How many decoding processes the pool runs (workers, capped at the CPU count)."""
+        return max(1, min(self._workers, os.cpu_count() or 1))
+
+    def resize(self, workers: int) -> None:
+        """Follow the engine's worker count; chunks already submitted still finish."""
+        with self._lock:
+            old = self._pool
+            changed = max(1, min(max(1, workers), os.cpu_count() or 1)) != self.processes
+            self._workers = max(1, workers)
+            if old is not None and changed:
+                self._pool = None
+                old.shutdown(wait=False)
+
+    def _executor(self) -> Executor:
+        with self._lock:
+            if self._pool is None:
+                # spawn: a forked child would inherit the app's threads and locks mid-flight.
+                context = multiprocessing.get_context("spawn")
+                self._pool = ProcessPoolExecutor(
+                    self.processes, mp_context=context, initializer=_warm_up
+                )
+            return self._pool
+
+    def transcribe(self, chunk: Chunk, language: str | None = None) -> Transcript:
+        if language and not language.lower().startswith("en"):
+            raise ProviderError(
+                f"sphinx only knows English, not {language!r}",
+                hint="use --engine whisper or openai for other languages",
+            )
+        if self.in_process:
+            rows, failure = _transcribe_file(str(chunk.path))
+        else:
+            try:
+                future = self._executor().submit(_transcribe_file, str(chunk.path))
+                rows, failure = future.result()
+            except BrokenProcessPool as exc:
+                with self._lock:
+                    broken, self._pool = self._pool, None  # start a fresh pool next time
+                if broken is not None:
+                    broken.shutdown(wait=False, cancel_futures=True)
+                raise ProviderError(
+                    "a sphinx worker process died",
+                    hint="it may have run out of memory; trying again may help",
+                    transient=True,
+                ) from exc
+        if failure is not None:
+            kind, message, hint, transient = failure
+            raise getattr(errors, kind, BulkscribeError)(message, hint=hint, transient=transient)
+        segments = tuple(Segment(*row) for row in rows)
+        return Transcript(segments, language="en", extra={"model": "pocketsphinx en-us"})
+
+    def close(self) -> None:
+        """Stop the worker processes (waits for chunks already running)."""
+        with self._lock:
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+    def __enter__(self) -> SphinxTranscriber:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
