@@ -87,6 +87,11 @@ class Batch:
             retries=settings.retries,
         )
         self.pipeline.engine_add = self.engine.add
+        resize = getattr(self.transcriber, "resize", None)
+        if callable(resize):
+            # Local engines run in worker processes; keep their pool as large as the worker pool.
+            self.engine.on_resize = resize
+            resize(self.engine.workers)
         self.started_at = datetime.now(UTC)
 
     def add_sources(self, sources: Sequence[Any]) -> list[Item]:

@@ -67,6 +67,7 @@ class Engine:
         backoff_cap: float = 30.0,
     ) -> None:
         self.work = work
+        self.on_resize: Callable[[int], None] | None = None  # e.g. local engines sizing their process pool
         self.board = board if board is not None else Board()
         if parallel is None:
             parallel = workers is not None and workers > 1
@@ -130,6 +131,8 @@ class Engine:
             self._cv.notify_all()
         if n != old:
             self.board.post("workers", f"workers {old} → {n}")
+        if self.on_resize is not None:
+            self.on_resize(n)
         self._publish()
         return n
 
