@@ -143,12 +143,14 @@ class Pipeline:
 
         job.acquire(MEDIA_SERVICE)
         info = fetch_info(item.location, cookies=self._cookies())
+        extras = meta.get("extras") or {}
         meta.update(
             {
                 "url": info.webpage_url or item.location,
                 "channel": info.channel,
                 "upload_date": info.upload_date,
-                "description": info.description,
+                # Spreadsheet values win over fetched ones.
+                "description": extras.get("description") or info.description,
                 "tags": list(info.tags or ()),
                 "view_count": info.view_count,
                 "thumbnail": info.thumbnail,
@@ -283,7 +285,7 @@ class Pipeline:
         ]
         if self.engine_add is not None and children:
             self.engine_add(children)
-        job.update(meta={**item.meta, "expanded": len(children)})
+        job.update(meta={**item.meta, "expanded": len(children)}, method="playlist")
         job.note("playlist", f"{item.source}: {len(children)} videos queued")
 
     def _cookies(self) -> Path | None:
