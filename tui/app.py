@@ -201,8 +201,8 @@ class BulkscribeApp(App[int]):
     def action_view(self, name: str) -> None:
         from tui.widgets.status_table import StatusTable
 
+        # The table's header names the view; a toast would cover the rows it is about.
         self.main.query_one(StatusTable).view_name = name
-        self.notify(f"View: {name}", timeout=1.5)
 
     def action_show_tab(self, name: str) -> None:
         self.main.show_tab(name)

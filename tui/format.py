@@ -36,3 +36,15 @@ def short_error(item: Item) -> str:
     if not item.error:
         return ""
     return item.error.splitlines()[0]
+
+
+def row_label(item: Item) -> str:
+    """The title, or the source without ``https://www.``, which only costs width in a table cell."""
+    if item.title:
+        return item.title
+    source = item.source
+    for prefix in ("https://", "http://"):
+        if source.startswith(prefix):
+            source = source[len(prefix) :]
+            return source[4:] if source.startswith("www.") else source
+    return source

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 
 # (keys, action, description, shown in footer)
 KEYMAP: tuple[tuple[str, str, str, bool], ...] = (
@@ -13,7 +13,7 @@ KEYMAP: tuple[tuple[str, str, str, bool], ...] = (
     ("space", "toggle_pause", "pause / resume (running items finish)", True),
     ("r", "retry", "retry the selected failed item, or all failed items", True),
     ("x", "cancel_item", "cancel or skip the selected item", False),
-    ("a", "add_inputs", "add inputs (paste URLs or a path)", True),
+    ("a", "add_inputs", "add inputs (paste URLs or a path)", False),
     ("o", "open_output", "open the selected item's output (or show its path)", False),
     ("enter", "focus_detail", "focus the item detail", False),
     ("slash", "filter", "filter rows by text", False),
@@ -41,14 +41,26 @@ _FOOTER_NAMES = {
 }
 
 
-def bindings() -> list[Binding]:
-    result = []
+# + and - share one footer entry ("+ - Workers") so the footer fits 80 columns.
+_WORKERS = Binding.Group("Workers", compact=False)
+
+
+def bindings() -> list[BindingType]:
+    result: list[BindingType] = []
     for keys, action, description, show in KEYMAP:
         name = _FOOTER_NAMES.get(action, description.split(" (")[0].capitalize())
         key_id = action.split("(")[0] + (
             "." + action.split("(")[1].strip(")'") if "(" in action else ""
         )
         result.append(
-            Binding(keys, action, name, show=show, tooltip=description, id=f"bulkscribe.{key_id}")
+            Binding(
+                keys,
+                action,
+                name,
+                show=show,
+                tooltip=description,
+                id=f"bulkscribe.{key_id}",
+                group=_WORKERS if action.startswith("workers(") else None,
+            )
         )
     return result

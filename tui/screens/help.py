@@ -11,13 +11,17 @@ from textual.widgets import Static
 
 from tui.keys import KEYMAP
 
+# Textual's key names as a person types them.
+_KEY_NAMES = {"plus": "+", "equals_sign": "=", "minus": "-", "slash": "/", "question_mark": "?"}
+
 
 def key_table() -> Table:
     table = Table(show_header=True, header_style="bold", box=None, padding=(0, 2))
     table.add_column("Key", no_wrap=True)
     table.add_column("Does")
-    for key, _action, description, _show in KEYMAP:
-        table.add_row(key.replace(",", " / "), description)
+    for keys, _action, description, _show in KEYMAP:
+        shown = " / ".join(_KEY_NAMES.get(key, key) for key in keys.split(","))
+        table.add_row(shown, description)
     table.add_row("s / S", "sort by the next column / reverse the sort (in the table)")
     table.add_row(
         "ctrl+p", "command palette: every action, plus set workers, rate limit, order, theme"

@@ -6,6 +6,9 @@ batch update; workers never touch a widget.
 
 from __future__ import annotations
 
+import time
+from collections.abc import Sequence
+
 from textual.app import ComposeResult
 from textual.containers import Container
 from textual.screen import Screen
@@ -20,6 +23,8 @@ from tui.widgets.status_table import StatusTable
 from tui.widgets.workers_view import WorkersView
 
 TICK = 0.1
+FOLLOW_HOLD = 2.0
+DETAIL_EVERY = 0.25  # the detail is a rich table: redraw one item at most four times a second
 WIDE = 120
 
 
@@ -27,8 +32,8 @@ class MainScreen(Screen[None]):
     DEFAULT_CSS = """
     MainScreen #body { layout: vertical; height: 1fr; }
     MainScreen.-wide #body { layout: horizontal; }
-    MainScreen #side { height: 10; border-top: solid $primary; }
-    MainScreen.-wide #side { height: 1fr; width: 45%; border-top: none; border-left: solid $primary; }
+    MainScreen #side { height: 40%; min-height: 8; max-height: 14; border-top: solid $primary; }
+    MainScreen.-wide #side { height: 1fr; max-height: 100%; width: 40%; border-top: none; border-left: solid $primary; }
     MainScreen #filter { display: none; dock: bottom; }
     MainScreen #filter.-visible { display: block; }
     MainScreen TabbedContent ContentSwitcher { height: 1fr; }
@@ -40,7 +45,8 @@ class MainScreen(Screen[None]):
         self._cursor = board.cursor()
         self._user_selected = False
         self._latest_started: int | None = None
-        self._latest_started_at = 0.0
+        self._followed_at = 0.0
+        self._detail_at = 0.0
         self._shown_detail: tuple[int, int] | None = None
 
     def compose(self) -> ComposeResult:
@@ -59,7 +65,7 @@ class MainScreen(Screen[None]):
             placeholder="filter: text in title, source, state or error (Enter applies, Escape clears)",
             id="filter",
         )
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         self.query_one(StatusTable).focus()
@@ -80,19 +86,31 @@ class MainScreen(Screen[None]):
         table = self.query_one(StatusTable)
         with self.app.batch_update():
             if changes.items:
-                for item in changes.items:
-                    if item.started_at and (
-                        self._latest_started is None
-                        or (table.item(self._latest_started) or item).started_at
-                        or item.started_at >= 0
-                    ):
-                        self._latest_started = item.id
+                self._follow_latest_start(table, changes.items)
                 table.apply(changes.items)
             self.query_one(ProgressPanel).show(changes.stats)
-            self.query_one(WorkersView).show(changes.workers, table.item)
+            if self.query_one(TabbedContent).active == "tab-workers":
+                # Hidden panes are not kept up to date; the next tick fills one in when shown.
+                self.query_one(WorkersView).show(changes.workers, table.item)
             if changes.events or changes.dropped_events:
                 self.query_one(EventLog).add(changes.events, changes.dropped_events)
             self._show_detail()
+
+    def _follow_latest_start(self, table: StatusTable, items: Sequence[Item]) -> None:
+        """Until the user picks a row, the detail follows the item that started most recently.
+
+        It stays on an item for at least FOLLOW_HOLD seconds, so the pane can be read when many
+        short items start each second.
+        """
+        latest = table.item(self._latest_started) if self._latest_started is not None else None
+        now = time.monotonic()
+        if latest is not None and now - self._followed_at < FOLLOW_HOLD:
+            return
+        newest = latest.started_at if latest is not None and latest.started_at else 0.0
+        for item in items:
+            if item.state.active and item.started_at and item.started_at >= newest:
+                self._latest_started, newest = item.id, item.started_at
+                self._followed_at = now
 
     def _show_detail(self) -> None:
         table = self.query_one(StatusTable)
@@ -101,9 +119,16 @@ class MainScreen(Screen[None]):
             item_id = table.cursor_item_id
         item: Item | None = table.item(item_id) if item_id is not None else None
         key = (item.id, item.version) if item is not None else None
-        if key != self._shown_detail:
-            self._shown_detail = key
-            self.query_one(ItemDetail).show(item)
+        if key == self._shown_detail:
+            return
+        now = time.monotonic()
+        same_item = (
+            key is not None and self._shown_detail is not None and key[0] == self._shown_detail[0]
+        )
+        if same_item and now - self._detail_at < DETAIL_EVERY:
+            return  # the same item changing fast: a later tick shows its latest state
+        self._shown_detail, self._detail_at = key, now
+        self.query_one(ItemDetail).show(item)
 
     # -- selection and filter ------------------------------------------------------------------------
 

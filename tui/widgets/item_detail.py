@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from rich.console import Group
-from rich.table import Table
 from rich.text import Text
 from textual.containers import VerticalScroll
 from textual.widgets import Static
@@ -41,54 +39,56 @@ class ItemDetail(VerticalScroll, can_focus=True):
         self.query_one("#detail-body", Static).update(render_detail(item))
 
 
-def render_detail(item: Item | None) -> Group | Text:
+def render_detail(item: Item | None) -> Text:
+    """One Text, not a rich Table: it is redrawn as the item changes, and Text is far cheaper."""
     if item is None:
         return Text("No item selected.", style="dim")
-    head = Text()
-    head.append(f"#{item.id + 1} ", style="bold")
-    head.append(item.label, style="bold")
-    head.append(f"\n{state_text(item)}")
+    text = Text()
+    text.append(f"#{item.id + 1} ", style="bold")
+    text.append(item.label, style="bold")
+    text.append(f"\n{state_text(item)}")
     if item.stage:
-        head.append(f" · {item.stage}")
+        text.append(f" · {item.stage}")
     if item.chunks_total:
-        head.append(f" · chunks {item.chunks_done}/{item.chunks_total}")
-    facts = Table.grid(padding=(0, 1))
-    facts.add_column(style="dim", no_wrap=True)
-    facts.add_column()
-    facts.add_row("source", item.source)
+        text.append(f" · chunks {item.chunks_done}/{item.chunks_total}")
+    # The error and what to do about it come before the facts: they are why a failed row is opened,
+    # and the pane is only a few lines high on a small terminal.
+    if item.state in (State.FAILED, State.CANCELLED) and item.error:
+        text.append(f"\n{item.error_class or 'error'}: ", style="bold red")
+        text.append(item.error)
+        hint = _HINTS.get(item.error_class or "")
+        if hint and item.state is State.FAILED:
+            text.append(f"\nWhat to do: {hint}", style="italic")
+    facts = _facts(item)
+    width = max(len(key) for key, _ in facts)
+    for key, value in facts:
+        text.append(f"\n{key:<{width}} ", style="dim")
+        text.append(value)
+    if item.preview:
+        text.append("\n\nLatest transcript lines", style="bold")
+        for line in item.preview:
+            text.append(f"\n  {line}")
+    return text
+
+
+def _facts(item: Item) -> list[tuple[str, str]]:
+    facts = [("source", item.source)]
     if item.origin and item.origin not in ("args", item.source):
-        facts.add_row("from", f"{item.origin}" + (f" row {item.row}" if item.row else ""))
-    facts.add_row("kind", item.kind)
-    facts.add_row("length", hms(item.duration))
+        facts.append(("from", item.origin + (f" row {item.row}" if item.row else "")))
+    facts += [("kind", item.kind), ("length", hms(item.duration))]
     if item.method:
-        facts.add_row("method", f"{item.method} · {item.engine or ''}")
+        facts.append(("method", f"{item.method} · {item.engine or ''}"))
     if item.language:
-        facts.add_row("language", item.language)
-    facts.add_row("attempts", str(item.attempts))
+        facts.append(("language", item.language))
+    facts.append(("attempts", str(item.attempts)))
     if item.elapsed is not None:
-        facts.add_row("elapsed", hms(item.elapsed))
+        facts.append(("elapsed", hms(item.elapsed)))
     for key in _META_KEYS:
         value = item.meta.get(key)
         if value:
-            facts.add_row(key, str(value))
-    for key, value in (item.meta.get("extras") or {}).items():
-        facts.add_row(str(key), str(value))
+            facts.append((key, str(value)))
+    facts += [(str(key), str(value)) for key, value in (item.meta.get("extras") or {}).items()]
     if item.stage_times:
-        facts.add_row("stages", "  ".join(f"{k} {v:.1f}s" for k, v in item.stage_times.items()))
-    for fmt, path in item.outputs.items():
-        facts.add_row(fmt, path)
-    parts: list[Text | Table] = [head, facts]
-    if item.state in (State.FAILED, State.CANCELLED) and item.error:
-        error = Text()
-        error.append(f"\n{item.error_class or 'error'}: ", style="bold red")
-        error.append(item.error)
-        hint = _HINTS.get(item.error_class or "")
-        if hint and item.state is State.FAILED:
-            error.append(f"\nWhat to do: {hint}", style="italic")
-        parts.append(error)
-    if item.preview:
-        lines = Text("\nLatest transcript lines\n", style="bold")
-        for line in item.preview:
-            lines.append(f"  {line}\n", style="")
-        parts.append(lines)
-    return Group(*parts)
+        facts.append(("stages", "  ".join(f"{k} {v:.1f}s" for k, v in item.stage_times.items())))
+    facts += list(item.outputs.items())
+    return facts

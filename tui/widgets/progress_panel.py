@@ -54,13 +54,16 @@ class ProgressPanel(Vertical):
         bar = self.query_one("#progress-bar", ProgressBar)
         bar.update(total=max(1, stats.total), progress=stats.finished)
         counts = Text()
+        # Most telling first: a narrow terminal cuts the end of this line.
         counts.append(f"{stats.finished}/{stats.total}  ", style="bold")
+        counts.append(f"{stats.items_per_min:.1f}/min  ")
+        counts.append(
+            f"ETA {hms(stats.eta)}  " if stats.eta is not None and stats.total else "ETA --  "
+        )
         for state in _ORDER:
             n = stats.count(state)
             if n or state in (State.DONE, State.FAILED, State.RUNNING, State.QUEUED):
                 counts.append(f"{GLYPH[state]} {n} {state.value}  ", style=_rich(state, self))
-        counts.append(f"{stats.items_per_min:.1f}/min  ")
-        counts.append(f"ETA {hms(stats.eta)}  " if stats.eta is not None else "ETA --  ")
         counts.append(f"elapsed {hms(stats.elapsed)}", style="dim")
         self.query_one("#progress-counts", Static).update(counts)
         self.query_one("#progress-rates", Static).update(rates_text(stats))

@@ -6,70 +6,22 @@ are rendered, changed items are applied by id, and the cursor follows its item w
 
 from __future__ import annotations
 
+from bisect import insort
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 
+from rich.cells import cell_len, set_cell_size
 from rich.segment import Segment
 from rich.style import Style
 from textual import events
 from textual.binding import Binding
-from textual.geometry import Size
+from textual.geometry import Region, Size
 from textual.message import Message
 from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from engine.items import Item, State
-from tui.format import hms, percent, short_error, stage_text, state_text
-
-
-@dataclass(frozen=True)
-class Column:
-    key: str
-    title: str
-    width: int
-    text: Callable[[Item], str]
-    sort: Callable[[Item], object]
-    priority: int  # lower stays longer when the screen is narrow
-    flex: bool = False
-    right: bool = False
-
-
-def _none_last(value: object) -> tuple[bool, object]:
-    return (value is None, value if value is not None else 0)
-
-
-COLUMNS: tuple[Column, ...] = (
-    Column("id", "#", 5, lambda i: str(i.id + 1), lambda i: i.id, 0, right=True),
-    Column("state", "Status", 11, state_text, lambda i: i.state.value, 0),
-    Column("title", "Title", 20, lambda i: i.label, lambda i: i.label.lower(), 0, flex=True),
-    Column("kind", "Kind", 7, lambda i: i.kind, lambda i: i.kind, 5),
-    Column(
-        "duration",
-        "Length",
-        8,
-        lambda i: hms(i.duration),
-        lambda i: _none_last(i.duration),
-        3,
-        right=True,
-    ),
-    Column("stage", "Stage", 11, stage_text, lambda i: stage_text(i), 1),
-    Column("progress", "%", 4, percent, lambda i: _none_last(i.progress), 2, right=True),
-    Column(
-        "attempts", "Try", 3, lambda i: str(i.attempts or ""), lambda i: i.attempts, 6, right=True
-    ),
-    Column(
-        "elapsed",
-        "Time",
-        7,
-        lambda i: hms(i.elapsed) if i.started_at else "",
-        lambda i: _none_last(i.elapsed),
-        4,
-        right=True,
-    ),
-    Column("engine", "Engine", 10, lambda i: i.engine or "", lambda i: i.engine or "", 7),
-    Column("error", "Error", 16, short_error, lambda i: i.error or "", 1, flex=True),
-)
+from tui.widgets.columns import COLUMNS, Column, column_named, fit_columns
 
 VIEWS: dict[str, Callable[[Item], bool]] = {
     "all": lambda item: True,
@@ -105,7 +57,7 @@ class StatusTable(ScrollView, can_focus=True):
     }
 
     DEFAULT_CSS = """
-    StatusTable { height: 1fr; }
+    StatusTable { height: 1fr; overflow-x: hidden; }
     StatusTable > .status-table--header { text-style: bold; background: $panel; }
     StatusTable > .status-table--cursor { background: $accent 40%; }
     StatusTable:focus > .status-table--cursor { background: $accent 70%; }
@@ -149,6 +101,11 @@ class StatusTable(ScrollView, can_focus=True):
         self._cursor_id: int | None = None
         self._stale_view = False
         self._layout: list[tuple[Column, int]] = []
+        self._layout_width = -1
+        self._haystacks: dict[int, tuple[int, str]] = {}
+        self._needle = ""
+        self._paint_styles: dict[str, Style] = {}
+        self._paint_base = Style()
 
     # -- data in ------------------------------------------------------------------------------
 
@@ -168,19 +125,40 @@ class StatusTable(ScrollView, can_focus=True):
         return self._items[item_id] if 0 <= item_id < len(self._items) else None
 
     def apply(self, items: Iterable[Item]) -> None:
-        """Take changed items; rows move only when the view needs rebuilding (see ``settle``)."""
-        changed = False
+        """Take changed items: repaint changed rows, patch or rebuild the view when rows move."""
+        rows: list[int] = []
+        joined: list[int] = []
+        left: list[int] = []
+        in_order = self.sort_key == "id" and not self.sort_reverse
         for item in items:
             if item.id >= len(self._items):
                 self._items.extend([None] * (item.id + 1 - len(self._items)))
             old = self._items[item.id]
             self._items[item.id] = item
-            changed = True
-            if old is None or self._membership_or_order_changed(old, item):
+            if in_order:
+                shown, wanted = item.id in self._position, self._matches(item)
+                if wanted and not shown:
+                    joined.append(item.id)
+                elif shown and not wanted:
+                    left.append(item.id)
+                elif shown:
+                    rows.append(self._position[item.id])
+            elif old is None or self._membership_or_order_changed(old, item):
                 self._stale_view = True
-        if changed:
+            elif item.id in self._position:
+                rows.append(self._position[item.id])
+        if self._stale_view:
             self.settle()
-            self.refresh()
+            return
+        if joined or left:
+            self._splice(joined, left)
+            return
+        # Rows stayed put: repaint only the changed ones that are on screen.
+        top = int(self.scroll_y)
+        bottom = top + self.scrollable_content_region.height
+        for row in rows:
+            if top <= row < bottom:
+                self.refresh_line(row + 1)
 
     def _membership_or_order_changed(self, old: Item, new: Item) -> bool:
         if (self.view_name != "all" or self.filter_text) and self._matches(old) != self._matches(
@@ -189,7 +167,7 @@ class StatusTable(ScrollView, can_focus=True):
             return True
         if self.sort_key == "id":
             return False
-        column = _column(self.sort_key)
+        column = column_named(self.sort_key)
         return column.sort(old) != column.sort(new)
 
     def settle(self) -> None:
@@ -200,22 +178,52 @@ class StatusTable(ScrollView, can_focus=True):
         if not VIEWS[self.view_name](item):
             return False
         if self.filter_text:
-            needle = self.filter_text.lower()
-            haystack = f"{item.label} {item.source} {item.state.value} {item.error or ''} {item.kind}".lower()
-            return needle in haystack
+            return self._needle in self._haystack(item)
         return True
+
+    def _haystack(self, item: Item) -> str:
+        # Kept per item version: typing a filter over 10,000 rows must not rebuild every string.
+        cached = self._haystacks.get(item.id)
+        if cached is not None and cached[0] == item.version:
+            return cached[1]
+        text = (
+            f"{item.label} {item.source} {item.state.value} {item.error or ''} {item.kind}".lower()
+        )
+        self._haystacks[item.id] = (item.version, text)
+        return text
 
     def _rebuild_view(self) -> None:
         self._stale_view = False
         present = [item for item in self._items if item is not None and self._matches(item)]
         if self.sort_key != "id" or self.sort_reverse:
-            column = _column(self.sort_key)
+            column = column_named(self.sort_key)
             present.sort(key=column.sort, reverse=self.sort_reverse)  # type: ignore[arg-type]
         self._view = [item.id for item in present]
         self._position = {item_id: row for row, item_id in enumerate(self._view)}
         self.virtual_size = Size(self.size.width, len(self._view) + 1)
         if self._cursor_id not in self._position:
             self._cursor_id = self._view[0] if self._view else None
+            self.post_message(self.Selected(self._cursor_id))
+        self.refresh()
+
+    def _splice(self, joined: list[int], left: list[int]) -> None:
+        """Rows joined or left a view in input order: patch it rather than rebuild 10,000 rows."""
+        old_row = self._position.get(self._cursor_id, 0) if self._cursor_id is not None else 0
+        view = self._view
+        if left:
+            gone = set(left)
+            view = [item_id for item_id in view if item_id not in gone]
+        for item_id in sorted(joined):
+            if not view or item_id > view[-1]:
+                view.append(item_id)
+            else:
+                insort(view, item_id)
+        self._view = view
+        self._position = {item_id: row for row, item_id in enumerate(view)}
+        self.virtual_size = Size(self.size.width, len(view) + 1)
+        if self._cursor_id not in self._position:
+            # The cursor's item left the view: stay on the same row rather than jump to the top.
+            self._cursor_id = view[min(old_row, len(view) - 1)] if view else None
             self.post_message(self.Selected(self._cursor_id))
         self.refresh()
 
@@ -228,16 +236,22 @@ class StatusTable(ScrollView, can_focus=True):
     def watch_view_name(self) -> None:
         self._rebuild_view()
 
-    def watch_filter_text(self) -> None:
+    def watch_filter_text(self, text: str) -> None:
+        self._needle = text.lower()
         self._rebuild_view()
 
     # -- cursor ----------------------------------------------------------------------------------
 
     def move_to(self, item_id: int) -> None:
         if item_id in self._position:
+            previous = self._position.get(self._cursor_id) if self._cursor_id is not None else None
             self._cursor_id = item_id
-            self._scroll_to_cursor()
-            self.refresh()
+            if self._scroll_to_cursor() or previous is None:
+                self.refresh()
+            else:
+                # Only the two rows whose highlight changed are repainted.
+                self.refresh_line(previous + 1)
+                self.refresh_line(self._position[item_id] + 1)
             self.post_message(self.Selected(item_id, by_user=True))
 
     def action_cursor(self, delta: int) -> None:
@@ -248,7 +262,7 @@ class StatusTable(ScrollView, can_focus=True):
         self.move_to(self._view[row])
 
     def action_page(self, direction: int) -> None:
-        self.action_cursor(direction * max(1, self.size.height - 2))
+        self.action_cursor(direction * max(1, self.scrollable_content_region.height - 2))
 
     def action_edge(self, end: int) -> None:
         if self._view:
@@ -261,16 +275,20 @@ class StatusTable(ScrollView, can_focus=True):
     def action_reverse_sort(self) -> None:
         self.sort_reverse = not self.sort_reverse
 
-    def _scroll_to_cursor(self) -> None:
+    def _scroll_to_cursor(self) -> bool:
+        """Scroll so the cursor's row is on screen; True when it had to scroll."""
         if self._cursor_id is None:
-            return
+            return False
         row = self._position[self._cursor_id]
-        visible = max(1, self.size.height - 1)
+        visible = max(1, self.scrollable_content_region.height - 1)
         top = int(self.scroll_y)
         if row < top:
             self.scroll_to(y=row, animate=False)
         elif row >= top + visible:
             self.scroll_to(y=row - visible + 1, animate=False)
+        else:
+            return False
+        return True
 
     def on_click(self, event: events.Click) -> None:
         if event.y == 0:
@@ -295,71 +313,100 @@ class StatusTable(ScrollView, can_focus=True):
 
     # -- rendering -------------------------------------------------------------------------------
 
+    def on_mount(self) -> None:
+        # Running rows show a ticking elapsed time even when their item has not changed.
+        self.set_interval(1.0, self.refresh, name="elapsed-tick")
+
     def on_resize(self) -> None:
-        self._layout = _layout(self.size.width)
         self.virtual_size = Size(self.size.width, len(self._view) + 1)
 
+    def render_lines(self, crop: Region) -> list[Strip]:
+        self._prepare_paint()
+        return super().render_lines(crop)
+
+    def _prepare_paint(self) -> None:
+        # Styles are looked up once, not once per line: they change only with focus or theme.
+        if not self._paint_styles:
+            self._paint_styles = {
+                name: self.get_component_rich_style(name) for name in self.COMPONENT_CLASSES
+            }
+            self._paint_base = self.rich_style
+        self._fit()
+
+    def notify_style_update(self) -> None:
+        self._paint_styles = {}
+        super().notify_style_update()
+
+    def on_focus(self) -> None:
+        self._paint_styles = {}
+        self.refresh()
+
+    def on_blur(self) -> None:
+        self._paint_styles = {}
+        self.refresh()
+
+    def _fit(self) -> int:
+        """The width rows are drawn at; the vertical scrollbar comes and goes with the row count."""
+        width = self.scrollable_content_region.width
+        if width != self._layout_width:
+            self._layout_width = width
+            self._layout = fit_columns(width)
+        return width
+
     def render_line(self, y: int) -> Strip:
-        width = self.size.width
-        if not self._layout:
-            self._layout = _layout(width)
+        if not self._paint_styles:
+            self._prepare_paint()
+        width = self._layout_width
+        styles, base = self._paint_styles, self._paint_base
         if y == 0:
-            style = self.get_component_rich_style("status-table--header")
-            text = self._join(
-                (
-                    c.title + (" ▼" if self.sort_reverse else " ▲")
-                    if c.key == self.sort_key and c.key != "id"
-                    else c.title,
-                    c,
-                )
-                for c, _ in self._layout
-            )
-            return Strip([Segment(text.ljust(width)[:width], style)])
+            style = styles["status-table--header"]
+            text = self._join((self._header_title(c), c) for c, _ in self._layout)
+            return Strip([Segment(set_cell_size(text, width), style)], width)
         row = int(self.scroll_y) + y - 1
         if row >= len(self._view):
-            return Strip.blank(width, self.rich_style)
+            if row == 0:
+                return self._empty_line(width)
+            return Strip.blank(width, base)
         item = self._items[self._view[row]]
         assert item is not None
-        style = self.get_component_rich_style(_STATE_CLASS[item.state])
+        style = base + styles[_STATE_CLASS[item.state]]
         if item.id == self._cursor_id:
-            style = style + self.get_component_rich_style("status-table--cursor")
+            style = style + styles["status-table--cursor"]
         text = self._join((column.text(item), column) for column, _ in self._layout)
-        return Strip([Segment(text.ljust(width)[:width], Style.combine([self.rich_style, style]))])
+        return Strip([Segment(set_cell_size(text, width), style)], width)
+
+    def _header_title(self, column: Column) -> str:
+        title = column.title
+        if column.key == self.sort_key and column.key != "id":
+            title += " ▼" if self.sort_reverse else " ▲"
+        if column.key == "title":
+            if self.view_name != "all":
+                title += f" · view: {self.view_name}"
+            if self.filter_text:
+                title += f' · filter: "{self.filter_text}"'
+        return title
+
+    def _empty_line(self, width: int) -> Strip:
+        if self._items and any(item is not None for item in self._items):
+            text = "  No rows match this view or filter (1 shows all; Escape clears the filter)."
+        else:
+            text = "  No items yet: press a to add links, files or lists."
+        style = self._paint_base + self._paint_styles["status-table--muted"]
+        return Strip([Segment(set_cell_size(text, width), style)], width)
 
     def _join(self, cells: Iterable[tuple[str, Column]]) -> str:
-        widths = dict((c.key, w) for c, w in self._layout)
+        widths = {c.key: w for c, w in self._layout}
         parts = []
         for text, column in cells:
             w = widths[column.key]
             text = text.replace("\n", " ")
-            if len(text) > w:
-                text = text[: max(0, w - 1)] + "…"
-            parts.append(text.rjust(w) if column.right else text.ljust(w))
+            # Measure in terminal cells, not characters: ⏳ and CJK titles take two cells.
+            cells_used = cell_len(text)
+            if cells_used > w:
+                text = set_cell_size(text, max(0, w - 1)) + "…"
+            elif column.right:
+                text = " " * (w - cells_used) + text
+            else:
+                text = text + " " * (w - cells_used)
+            parts.append(text)
         return " ".join(parts)
-
-
-def _column(key: str) -> Column:
-    return next(c for c in COLUMNS if c.key == key)
-
-
-def _layout(width: int) -> list[tuple[Column, int]]:
-    """Fit the columns into ``width``: drop the least important first, share the rest with flex columns."""
-    chosen = list(COLUMNS)
-    while len(chosen) > 3 and sum(c.width + 1 for c in chosen) > width:
-        drop = max(chosen, key=lambda c: (c.priority, c.key != "error"))
-        if drop.priority == 0:
-            break
-        chosen.remove(drop)
-    spare = width - sum(c.width + 1 for c in chosen)
-    flex = [c for c in chosen if c.flex]
-    result = []
-    for column in chosen:
-        extra = 0
-        if column.flex and spare > 0:
-            extra = (
-                spare
-                * (2 if column.key == "title" else 1)
-                // (len(flex) + (1 if any(f.key == "title" for f in flex) else 0))
-            )
-        result.append((column, column.width + extra))
-    return result

@@ -15,10 +15,18 @@ class WorkersView(Static):
     """A line per worker: idle, busy with an item and stage, or waiting for a permit."""
 
     DEFAULT_CSS = """
-    WorkersView { padding: 0 1; height: auto; }
+    WorkersView { padding: 0 1; height: auto; text-wrap: nowrap; text-overflow: ellipsis; }
     """
 
+    _shown: tuple[tuple[object, ...], ...] | None = None
+
     def show(self, workers: Sequence[WorkerView], lookup: Callable[[int], Item | None]) -> None:
+        # Repaint only when what a line says changes (the ``since`` stamp alone does not).
+        key = tuple((v.id, v.item_id, v.stage, v.waiting, v.retiring) for v in workers)
+        if key == self._shown:
+            return
+        self._shown = key
+        # One line per worker (cut with an ellipsis by the CSS) so the list lines up in a narrow pane.
         text = Text()
         if not workers:
             text.append("No workers running.", style="dim")
@@ -31,7 +39,7 @@ class WorkersView(Static):
                 label = item.label if item is not None else f"#{view.item_id + 1}"
                 glyph = "⏳ waiting for permit · " if view.waiting else "▶ "
                 text.append(glyph, style="yellow" if view.waiting else "green")
-                text.append(f"#{view.item_id + 1} {label[:48]}")
+                text.append(f"#{view.item_id + 1} {label}")
                 if view.stage:
                     text.append(f" · {view.stage}", style="dim")
             text.append("\n")

@@ -1,0 +1,273 @@
+"""Screen benchmark: the full-screen app with 10,000 items — first paint, key latency, UI CPU, engine throughput.
+
+Run ``uv run python -m bench.tui`` (about 45 s). The app runs headless at 120x40 (Textual still lays out
+and renders every frame; only the terminal write is skipped) while 32 real worker threads push items
+through a work function that sleeps ~50 ms, so the Board changes hundreds of times a second.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import statistics
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from textual import events
+
+from engine.board import Board
+from engine.items import Item, State
+from engine.job import Job
+from engine.pool import Engine
+from tui.app import BulkscribeApp
+from tui.widgets.status_table import StatusTable
+
+RESULTS = Path(__file__).parent / "results" / "tui.json"
+SIZE = (120, 40)
+ITEMS = 10_000
+WORKERS = 32
+SLEEP = 0.05
+KEYS = (
+    ["down"] * 20
+    + ["pagedown"] * 5
+    + ["end", "home"]
+    + ["slash", "e", "p", "escape"]
+    + ["3", "2", "1"]
+    + ["s", "S", "S", "s"]
+    + ["down"] * 10
+)
+# Cursor moves repaint a row or a page; the other keys re-filter or re-sort all 10,000 rows.
+MOVES = {"down", "up", "pagedown", "end", "home"}
+TARGETS = {
+    "first_paint_s": 1.5,
+    "key_p95_ms": 100.0,
+    "ui_cpu_share": 0.33,
+    "throughput_ratio": 0.95,
+}
+
+
+class BenchBatch:
+    """The attributes of a Batch the app reads, around a real Engine."""
+
+    def __init__(self, items: int, workers: int, sleep: float) -> None:
+        self.board = Board()
+
+        def work(job: Job) -> None:
+            job.stage("transcribe", title=f"Episode {job.item_id + 1} of a long podcast")
+            time.sleep(sleep)
+            job.update(method="asr", engine="bench", preview=("a line", "another line"))
+
+        self.engine = Engine(work, board=self.board, workers=workers, parallel=workers > 1)
+        self.engine.add(
+            Item(
+                -1, f"https://media.test/episode-{i + 1}.mp3", kind="url", duration=60.0 + i % 3600
+            )
+            for i in range(items)
+        )
+        self.output_dir = Path(tempfile.gettempdir())
+
+    def add_sources(self, sources: Any) -> list[Item]:
+        return []
+
+    def done(self) -> int:
+        return self.board.count(State.DONE)
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(share * (len(ordered) - 1))))]
+
+
+async def first_paint(items: int) -> float:
+    """Seconds from building the app over a full board to its first frame."""
+    batch = BenchBatch(items, 1, SLEEP)
+    start = time.perf_counter()
+    app = BulkscribeApp(batch, autostart=False)  # type: ignore[arg-type]
+    async with app.run_test(headless=True, size=SIZE) as pilot:
+        await pilot.pause()
+        elapsed = time.perf_counter() - start
+        await app.action_quit()
+    return elapsed
+
+
+def watch_frames(app: BulkscribeApp) -> list[float]:
+    """Time every frame the app renders (headless skips only the terminal write, not the render)."""
+    frames: list[float] = []
+    display = app._display
+
+    def timed(screen: Any, renderable: Any) -> None:
+        display(screen, renderable)
+        if renderable is not None:
+            frames.append(time.perf_counter())
+
+    app._display = timed  # type: ignore[method-assign]
+    return frames
+
+
+def view_state(app: BulkscribeApp) -> tuple[Any, ...]:
+    table = app.main.query_one(StatusTable)
+    focused = app.focused.id if app.focused is not None else None
+    return (
+        table.cursor_item_id,
+        table.view_name,
+        table.sort_key,
+        table.sort_reverse,
+        table.filter_text,
+        focused,
+    )
+
+
+async def key_to_paint(app: BulkscribeApp, key: str, frames: list[float]) -> float:
+    """Milliseconds from a key reaching the app to the first frame painted after its effect.
+
+    Pilot's ``press`` is no use here: it waits for the whole process to go idle, which never
+    happens while 32 workers run, so it would measure its own time-out.
+    """
+    before = view_state(app)
+    char = key if len(key) == 1 else None
+    event = events.Key(key, char)
+    event.set_sender(app)
+    start = time.perf_counter()
+    app._driver.send_message(event)  # type: ignore[union-attr]
+    deadline = start + 5.0
+    while view_state(app) == before:
+        if time.perf_counter() > deadline:
+            raise RuntimeError(f"key {key!r} had no visible effect")
+        await asyncio.sleep(0.0005)
+    seen = time.perf_counter()
+    while not frames or frames[-1] < seen:
+        if time.perf_counter() > deadline:
+            raise RuntimeError(f"no frame after key {key!r}")
+        await asyncio.sleep(0.0005)
+    return (frames[-1] - start) * 1000
+
+
+async def busy_app(items: int, window: float) -> dict[str, Any]:
+    """Key latency, UI-thread CPU and throughput while the engine runs with the app open."""
+    batch = BenchBatch(items, WORKERS, SLEEP)
+    app = BulkscribeApp(batch, autostart=False)  # type: ignore[arg-type]
+    frames = watch_frames(app)
+    async with app.run_test(headless=True, size=SIZE) as pilot:
+        batch.engine.start()
+        await pilot.pause(1.0)  # warm-up: every worker busy, the table scrolling with changes
+        # UI-thread CPU and throughput over the same steady-state window.
+        done0, cpu0, wall0 = batch.done(), time.thread_time(), time.perf_counter()
+        await asyncio.sleep(window)
+        cpu, wall = time.thread_time() - cpu0, time.perf_counter() - wall0
+        rate = (batch.done() - done0) / wall
+        latencies = [await key_to_paint(app, key, frames) for key in KEYS]
+        still_busy = batch.engine.finished is False
+        batch.engine.stop()
+        await app.action_quit()
+    moves = [ms for key, ms in zip(KEYS, latencies, strict=True) if key in MOVES]
+    rebuilds = [ms for key, ms in zip(KEYS, latencies, strict=True) if key not in MOVES]
+    return {
+        "key_move_p95_ms": round(percentile(moves, 0.95), 1),
+        "key_view_p95_ms": round(percentile(rebuilds, 0.95), 1),
+        "key_p50_ms": round(statistics.median(latencies), 1),
+        "key_p95_ms": round(percentile(latencies, 0.95), 1),
+        "key_max_ms": round(max(latencies), 1),
+        "keys_pressed": len(latencies),
+        "board_busy_during_keys": still_busy,
+        "ui_cpu_share": round(cpu / wall, 3),
+        "throughput_with_app": round(rate, 1),
+    }
+
+
+def bare_throughput(items: int, window: float) -> float:
+    """Items per second for the same work with no app reading the board."""
+    batch = BenchBatch(items, WORKERS, SLEEP)
+    reader = batch.board.cursor()  # the headless face pulls too; keep the board's work the same
+    stop = threading.Event()
+
+    def pull() -> None:
+        while not stop.wait(0.1):
+            reader.pull()
+
+    puller = threading.Thread(target=pull, daemon=True)
+    batch.engine.start()
+    puller.start()
+    time.sleep(1.0)
+    done0, wall0 = batch.done(), time.perf_counter()
+    time.sleep(window)
+    rate = (batch.done() - done0) / (time.perf_counter() - wall0)
+    stop.set()
+    batch.engine.stop()
+    return rate
+
+
+def table(rows: list[tuple[str, str, str, bool]]) -> str:
+    lines = ["| measure | result | target | met |", "|---|---:|---:|:-:|"]
+    lines += [
+        f"| {name} | {value} | {target} | {'yes' if ok else 'NO'} |"
+        for name, value, target, ok in rows
+    ]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--items", type=int, default=ITEMS)
+    parser.add_argument("--window", type=float, default=10.0, help="steady-state window, seconds")
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    args = parser.parse_args(argv)
+
+    paint = asyncio.run(first_paint(args.items))
+    busy = asyncio.run(busy_app(args.items, args.window))
+    bare = bare_throughput(args.items, args.window)
+    ratio = busy["throughput_with_app"] / bare if bare else 0.0
+    report = {
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+        "setup": {
+            "items": args.items,
+            "workers": WORKERS,
+            "work_sleep_s": SLEEP,
+            "size": list(SIZE),
+            "window_s": args.window,
+        },
+        "first_paint_s": round(paint, 3),
+        **busy,
+        "throughput_bare": round(bare, 1),
+        "throughput_ratio": round(ratio, 3),
+        "targets": TARGETS,
+    }
+    rows = [
+        (
+            "first paint, 10,000 items",
+            f"{paint:.2f} s",
+            "≤ 1.5 s",
+            paint <= TARGETS["first_paint_s"],
+        ),
+        ("key latency p50", f"{busy['key_p50_ms']} ms", "", True),
+        (
+            "key latency p95",
+            f"{busy['key_p95_ms']} ms",
+            "≤ 100 ms",
+            busy["key_p95_ms"] <= TARGETS["key_p95_ms"],
+        ),
+        ("key p95, cursor moves", f"{busy['key_move_p95_ms']} ms", "", True),
+        ("key p95, view/filter/sort (10,000 rows)", f"{busy['key_view_p95_ms']} ms", "", True),
+        (
+            "UI-thread CPU (share of one core)",
+            f"{busy['ui_cpu_share']:.2f}",
+            "≤ 0.33",
+            busy["ui_cpu_share"] <= TARGETS["ui_cpu_share"],
+        ),
+        ("throughput, app open", f"{busy['throughput_with_app']} items/s", "", True),
+        ("throughput, no app", f"{bare:.1f} items/s", "", True),
+        ("throughput ratio", f"{ratio:.1%}", "≥ 95%", ratio >= TARGETS["throughput_ratio"]),
+    ]
+    print(table(rows))
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    print(f"results written to {args.out}")
+
+
+if __name__ == "__main__":
+    main()
