@@ -531,3 +531,33 @@ async def test_palette_commands_do_what_they_say(tmp_path: Path) -> None:
         assert batch.engine.workers == 2 and str(batch.limiter.spec) == "300/min"
         await palette(pilot, "Quit")
     assert app.return_code == 0
+
+
+async def test_the_chosen_theme_is_remembered_for_the_next_run(tmp_path) -> None:
+    from tui.preferences import load_preferences
+
+    batch = GateBatch(tmp_path, 2)
+    app = make_app(batch, autostart=False)
+    async with app.run_test(size=(100, 30)) as pilot:
+        app.theme = "nord"
+        await pilot.pause()
+    assert load_preferences().get("theme") == "nord"
+    again = make_app(GateBatch(tmp_path, 2), autostart=False)
+    async with again.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        assert again.theme == "nord"
+
+
+async def test_a_refused_key_pauses_and_says_so_on_screen(tmp_path) -> None:
+    from engine.errors import AuthError
+
+    batch = GateBatch(tmp_path, 3)
+    app = make_app(batch)
+    async with app.run_test(size=(100, 30)) as pilot:
+        wait_started(batch.gate, 0)
+        batch.gate.fail(0, AuthError("the API refused the key (401)", hint="check OPENAI_API_KEY"))
+        await until(pilot, lambda: batch.engine.paused)
+        await until(pilot, lambda: any("refused the key" in str(n.message) for n in app._notifications))
+        assert state_of(batch, 0) is State.QUEUED
+        panel = str(app.screen.query_one("#progress-rates", Static).render())
+        assert "PAUSED" in panel

@@ -40,7 +40,7 @@ class Gate:
         self.cv = threading.Condition()
         self.started: list[int] = []
         self._open: set[int] = set()
-        self._errors: dict[int, BulkscribeError] = {}
+        self._errors: dict[int, Exception] = {}
         self.open_all = False
 
     def __call__(self, job: Job) -> None:
@@ -65,9 +65,12 @@ class Gate:
             self._open.update(item_ids)
             self.cv.notify_all()
 
-    def fail(self, item_id: int, message: str = "the API failed (500): internal error") -> None:
+    def fail(
+        self, item_id: int, message: str | Exception = "the API failed (500): internal error"
+    ) -> None:
+        error = message if isinstance(message, Exception) else ProviderError(message, status=500)
         with self.cv:
-            self._errors[item_id] = ProviderError(message, status=500)
+            self._errors[item_id] = error
             self._open.add(item_id)
             self.cv.notify_all()
 

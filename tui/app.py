@@ -18,6 +18,7 @@ from engine.limiter import INDEPENDENT, SHARED
 from engine.pool import MAX_WORKERS, MIN_WORKERS
 from engine.ratespec import parse_rate
 from tui.keys import bindings
+from tui.preferences import load_preferences, save_preference
 from tui.screens.add_inputs import AddInputsScreen
 from tui.screens.confirm import ConfirmScreen
 from tui.screens.help import HelpScreen
@@ -53,6 +54,10 @@ class BulkscribeApp(App[int]):
         return MainScreen(self.batch.board)
 
     def on_mount(self) -> None:
+        theme = load_preferences().get("theme")
+        if isinstance(theme, str) and theme in self.available_themes:
+            self.theme = theme
+        self.theme_changed_signal.subscribe(self, lambda theme: save_preference("theme", theme.name))
         if self._autostart:
             self.engine.start()
 

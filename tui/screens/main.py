@@ -94,6 +94,11 @@ class MainScreen(Screen[None]):
                 self.query_one(WorkersView).show(changes.workers, table.item)
             if changes.events or changes.dropped_events:
                 self.query_one(EventLog).add(changes.events, changes.dropped_events)
+                for event in changes.events:
+                    if event.kind in ("blocked", "finished"):
+                        # Both need the person: a bad key or full disk to fix, or a batch to collect.
+                        severity = "error" if event.kind == "blocked" else "information"
+                        self.app.notify(event.text, severity=severity, timeout=10)
             self._show_detail()
 
     def _follow_latest_start(self, table: StatusTable, items: Sequence[Item]) -> None:
