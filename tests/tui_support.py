@@ -10,7 +10,7 @@ from typing import Any
 from textual.pilot import Pilot
 
 from engine.board import Board
-from engine.errors import BulkscribeError, ProviderError
+from engine.errors import ProviderError
 from engine.inputs import read_inputs
 from engine.items import Item, State
 from engine.job import Job
