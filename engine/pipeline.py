@@ -6,6 +6,7 @@ checkpoints come in through the small ``Checkpoints`` protocol.
 
 from __future__ import annotations
 
+import functools
 import shutil
 import tempfile
 import threading
@@ -128,16 +129,16 @@ class Pipeline:
             from engine.media import probe
 
             path = Path(item.location)
-            info = probe(path)
-            if not info.has_audio:
+            media = probe(path)
+            if not media.has_audio:
                 from engine.errors import MediaError
 
                 raise MediaError(
                     f"no audio track in {path.name}", hint="the file has only video or data"
                 )
-            title = item.title or info.title or path.stem
-            meta.setdefault("artist", info.artist)
-            job.update(title=title, duration=info.duration, meta=_clean(meta))
+            title = item.title or media.title or path.stem
+            meta.setdefault("artist", media.artist)
+            job.update(title=title, duration=media.duration, meta=_clean(meta))
             return meta, None, path
         from engine.remote import fetch_info
 
@@ -178,9 +179,7 @@ class Pipeline:
             reusable = sum(1 for c in chunks if c.index in done and _same_span(done[c.index], c))
             job.stage("transcribe", chunks_total=len(chunks), chunks_done=reusable)
             try:
-                results = job.map(
-                    lambda sub, chunk, done=done: self._chunk(sub, chunk, done), chunks, "chunk"
-                )
+                results = job.map(functools.partial(self._chunk, done=done), chunks, "chunk")
                 break
             except TooLarge:
                 # The service refused the size: cut smaller and try again, down to a minute.
@@ -198,7 +197,7 @@ class Pipeline:
         stitched = stitch([(r.chunk, r.segments) for r in results], self.settings.overlap)
         return stitched, (languages[0] if languages else None)
 
-    def _chunk(self, job: Job, chunk: Chunk, done: Mapping[int, Any]) -> ChunkResult:
+    def _chunk(self, job: Job, chunk: Chunk, *, done: Mapping[int, Any]) -> ChunkResult:
         saved = done.get(chunk.index)
         if saved is not None and _same_span(saved, chunk):
             return ChunkResult(chunk, tuple(saved[2]), saved[3])

@@ -97,8 +97,10 @@ class MainScreen(Screen[None]):
                 for event in changes.events:
                     if event.kind in ("blocked", "finished"):
                         # Both need the person: a bad key or full disk to fix, or a batch to collect.
-                        severity = "error" if event.kind == "blocked" else "information"
-                        self.app.notify(event.text, severity=severity, timeout=10)
+                        if event.kind == "blocked":
+                            self.app.notify(event.text, severity="error", timeout=10)
+                        else:
+                            self.app.notify(event.text, timeout=10)
             self._show_detail()
 
     def _follow_latest_start(self, table: StatusTable, items: Sequence[Item]) -> None:
