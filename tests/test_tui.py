@@ -145,12 +145,12 @@ async def test_m_switches_rate_mode_both_ways(tmp_path: Path) -> None:
     batch = GateBatch(tmp_path, 0)
     app = make_app(batch, autostart=False)
     async with app.run_test(size=SIZE) as pilot:
-        assert "per min shared" in panel_text(app)
+        assert "shared · asr" in panel_text(app)
         await pilot.press("m")
-        await until(pilot, lambda: "per min independent" in panel_text(app))
+        await until(pilot, lambda: "independent · asr" in panel_text(app))
         assert batch.limiter.mode == INDEPENDENT
         await pilot.press("m")
-        await until(pilot, lambda: "per min shared" in panel_text(app))
+        await until(pilot, lambda: "shared · asr" in panel_text(app))
         assert batch.limiter.mode == SHARED
 
 

@@ -79,10 +79,14 @@ def rates_text(stats: Stats) -> Text:
     text.append(
         f"workers {engine.workers} (parallel {mode}){paused}  ", style="bold" if paused else ""
     )
-    for service in stats.services:
-        text.append(
-            f"{service.service} {service.last_minute}/{service.limit_per_min:g} per min {service.mode}"
-        )
+    # The transcription API first: it is the limit people watch; idle media hosts last and short.
+    services = sorted(stats.services, key=lambda s: (s.service == "media", s.service))
+    if services:
+        text.append(f"{services[-1].mode if len({s.mode for s in services}) == 1 else 'mixed'} · ")
+    for service in services:
+        if service.service == "media" and service.granted == 0:
+            continue
+        text.append(f"{service.service} {service.last_minute}/{service.limit_per_min:g}/min")
         if service.factor < 1:
             text.append(f" slowed→{service.effective_per_min:.0f}", style="yellow")
         if service.paused_for > 0:
