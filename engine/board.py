@@ -124,6 +124,7 @@ class Board:
         self._limiters: list[Limiter] = []
         self._engine = EngineView()
         self._started = self._clock()
+        self._last_finish = 0.0
         self._version = 0
         self._buckets: deque[tuple[int, int]] = deque(maxlen=60)  # (10 s slot, finished count)
 
@@ -194,6 +195,7 @@ class Board:
         """Start elapsed time and throughput afresh (a resumed session)."""
         with self._lock:
             self._started = self._clock()
+            self._last_finish = 0.0
             self._finishes.clear()
 
     # -- readers -----------------------------------------------------------------------------
@@ -261,6 +263,7 @@ class Board:
 
     def _note_finish(self) -> None:
         now = self._clock()
+        self._last_finish = now
         self._finishes.append(now)
         horizon = now - _RATE_WINDOW
         while self._finishes and self._finishes[0] < horizon:
@@ -273,13 +276,15 @@ class Board:
 
     def _stats(self) -> Stats:
         now = self._clock()
-        elapsed = max(0.0, now - self._started)
+        remaining = sum(n for state, n in self._counts.items() if not state.terminal)
+        # Once everything has finished, elapsed time stops at the last finish instead of ticking on.
+        until = self._last_finish if not remaining and self._last_finish else now
+        elapsed = max(0.0, until - self._started)
         finishes = list(self._finishes)
         recent = len(finishes) - bisect_left(finishes, now - _RATE_WINDOW)
         span = min(_RATE_WINDOW, elapsed) if elapsed > 0 else 0.0
         per_min = recent * 60.0 / max(span, 1.0) if recent else 0.0
         counts = {state.value: n for state, n in self._counts.items() if n}
-        remaining = sum(n for state, n in self._counts.items() if not state.terminal)
         eta = (
             remaining * 60.0 / per_min
             if per_min > 0 and remaining

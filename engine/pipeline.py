@@ -81,7 +81,7 @@ class Pipeline:
     def __call__(self, job: Job) -> None:
         item = job.item
         if item.kind == "invalid":
-            raise InputError(item.error or "unusable input")
+            item = self._reclassify(job, item)
         if item.kind == "playlist":
             self._expand(job, item)
             return
@@ -287,6 +287,21 @@ class Pipeline:
         job.update(meta={**item.meta, "expanded": len(children)}, method="playlist")
         job.note("playlist", f"{item.source}: {len(children)} videos queued")
 
+    def _reclassify(self, job: Job, item: Item) -> Item:
+        """A retried bad input is looked at afresh: the missing file may exist now, the row fixed."""
+        from engine.inputs import classify
+
+        origin = item.origin
+        bases = [Path(origin).parent] if origin not in ("", "args", "stdin") else []
+        kind, location, error = classify(item.source, bases=bases)
+        if kind == "invalid":
+            reason = error or item.meta.get("input_error") or "unusable input"
+            unit = "line" if origin.endswith((".txt", ".list")) else "row"
+            where = f"{Path(origin).name} {unit} {item.row}: " if item.row and origin else ""
+            raise InputError(reason if reason.startswith(where) else f"{where}{reason}")
+        job.update(kind=kind, location=location)
+        return job.item
+
     def _cookies(self) -> Path | None:
         return Path(self.settings.cookies) if self.settings.cookies else None
 
@@ -325,7 +340,7 @@ def items_from_sources(sources: Sequence[Any]) -> list[Item]:
                     state=State.FAILED,
                     error_class="input",
                     error=source.error,
-                    meta=meta,
+                    meta={**meta, "input_error": source.error},
                 )
             )
             continue
