@@ -168,6 +168,9 @@ def _find_path(text: str, bases: Sequence[Path]) -> Path | None:
 
 def _classify_path(text: str, found: Path | None, bases: Sequence[Path]) -> Classified:
     if found is None:
+        broken = _broken_link(text, bases)
+        if broken is not None:
+            return _invalid(broken)
         return _invalid(f"file not found: {text}{_not_found_hint(text, bases)}")
     if found.is_dir():
         return _invalid(f"{text} is a folder; pass the folder itself as an argument to scan it")
@@ -179,7 +182,24 @@ def _classify_path(text: str, found: Path | None, bases: Sequence[Path]) -> Clas
     return "file", str(found.resolve()), None
 
 
+def _broken_link(text: str, bases: Sequence[Path]) -> str | None:
+    """The reason when the name exists only as a link that leads nowhere (missing or looping)."""
+    path = Path(os.path.expanduser(text))
+    for candidate in [path] if path.is_absolute() else [b / path for b in bases or (Path.cwd(),)]:
+        try:
+            target = os.readlink(candidate)
+        except (OSError, ValueError):
+            continue
+        return f"broken link: {text} points to {target}, which is missing or loops back on itself"
+    return None
+
+
 def _not_found_hint(text: str, bases: Sequence[Path]) -> str:
+    invisible = next((ch for ch in text if unicodedata.category(ch) == "Cf"), None)
+    if invisible is not None:
+        # A zero-width space or a bidi mark pasted along with a name makes it unreadable in messages.
+        code = f"U+{ord(invisible):04X}"
+        return f" (it contains an invisible character, {code}; check for a pasting mistake)"
     if text.startswith("="):
         return " (this looks like a spreadsheet formula; export the values instead)"
     if _VIDEO_ID.fullmatch(text):
