@@ -247,10 +247,6 @@ def test_url_passwords_appear_nowhere_in_reports_or_output(
     assert_no_secret([p for p in result.out.rglob("*") if p.is_file()])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="tui/launch.py stores the raw arguments, URL passwords included, in sessions.inputs",
-)
 def test_url_passwords_appear_nowhere_in_the_session_store(
     hostile: tuple[Outcome, dict[str, str]],
 ) -> None:

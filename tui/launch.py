@@ -12,6 +12,7 @@ from rich.console import Console
 
 from engine.batch import exit_code
 from engine.errors import UsageError
+from engine.inputs.classify import strip_credentials
 from engine.settings import Settings
 from sessions.live import LiveSession
 from sessions.store import SessionInfo, Store
@@ -80,7 +81,9 @@ def launch(args: argparse.Namespace, flags: dict[str, Any], err: Console) -> int
                 )
             output = Path(settings.output).expanduser() if settings.output else default_output()
             settings = settings.evolve(output=str(output.resolve()))
-            live = LiveSession.create(store, settings, args.inputs, batch_inputs.sources)
+            # Inputs are kept in the session as given, but never with credentials inside URLs.
+            given = [strip_credentials(arg) for arg in args.inputs]
+            live = LiveSession.create(store, settings, given, batch_inputs.sources)
             if batch_inputs.duplicates:
                 err.print(f"[dim]skipped {len(batch_inputs.duplicates)} duplicate input(s)[/]")
         if args.headless:
