@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-from engine.errors import InputError, TooLarge
+from engine.errors import InputError, MediaError, TooLarge
 from engine.items import Item, State
 from engine.job import Job
 from engine.providers.base import Chunk, Transcriber
@@ -25,6 +25,10 @@ from engine.settings import Settings
 
 MEDIA_SERVICE = "media"
 PREVIEW_LINES = 6
+# After a 413, chunks are cut to this share of the largest refused upload, at most this many times.
+RECHUNK_SHARE = 0.6
+RECHUNK_ROUNDS = 4
+MIN_CHUNK_SECONDS = 10.0
 
 
 class Checkpoints(Protocol):
@@ -96,6 +100,10 @@ class Pipeline:
     def _run(self, job: Job, item: Item, workdir: Path) -> None:
         job.stage("metadata")
         meta, info, media_path = self._metadata(job, item)
+        if info is not None and info.is_playlist:
+            # A podcast feed or a page of videos: each entry becomes an item of its own.
+            self._expand(job, job.item)
+            return
         segments: list[Segment] = []
         language = None
         method = engine_name = None
@@ -131,8 +139,6 @@ class Pipeline:
             path = Path(item.location)
             media = probe(path)
             if not media.has_audio:
-                from engine.errors import MediaError
-
                 raise MediaError(
                     f"no audio track in {path.name}", hint="the file has only video or data"
                 )
@@ -171,25 +177,37 @@ class Pipeline:
         job.stage("decode")
         max_bytes = self.transcriber.max_upload_bytes
         chunk_seconds = self.settings.chunk_seconds
+        refused: TooLarge | None = None
+        rounds = 0
         while True:
-            chunks = split_audio(
-                media, workdir / "chunks", chunk_seconds, self.settings.overlap, max_bytes
-            )
+            try:
+                chunks = split_audio(
+                    media, workdir / "chunks", chunk_seconds, self.settings.overlap, max_bytes
+                )
+            except MediaError:
+                if refused is None:
+                    raise
+                raise refused from None  # cannot cut pieces small enough: the 413 is the cause
             done = dict(self.checkpoints.load(job.item_id)) if self.checkpoints else {}
             reusable = sum(1 for c in chunks if c.index in done and _same_span(done[c.index], c))
             job.stage("transcribe", chunks_total=len(chunks), chunks_done=reusable)
             try:
                 results = job.map(functools.partial(self._chunk, done=done), chunks, "chunk")
                 break
-            except TooLarge:
-                # The service refused the size: cut smaller and try again, down to a minute.
-                if chunk_seconds <= 60:
+            except TooLarge as exc:
+                # The service's real limit is below what we sent (self-hosted servers and proxies
+                # often allow less than they claim): cut below the largest upload it refused.
+                rounds += 1
+                if rounds > RECHUNK_ROUNDS:
                     raise
-                chunk_seconds = max(60.0, chunk_seconds / 2)
-                max_bytes = int((max_bytes or 25 * 1024 * 1024) * 0.6)
+                refused = exc
+                largest = max(chunk.path.stat().st_size for chunk in chunks)
+                max_bytes = int(min(max_bytes or largest, largest) * RECHUNK_SHARE)
+                chunk_seconds = max(MIN_CHUNK_SECONDS, chunk_seconds / 2)
                 job.note(
                     "rechunk",
-                    f"chunk too large for the service; retrying with {chunk_seconds:.0f}s chunks",
+                    f"chunk too large for the service; retrying with chunks under "
+                    f"{max_bytes / 1024:.0f} KB",
                 )
                 if self.checkpoints is not None:
                     self.checkpoints.drop(job.item_id)
@@ -236,6 +254,8 @@ class Pipeline:
             for c in meta.get("chapters") or ()
         )
         extras = {str(k): str(v) for k, v in (meta.get("extras") or {}).items()}
+        # A spreadsheet's description column is the note's description, not an extra property.
+        listed_description = extras.pop("description", None)
         doc = TranscriptDoc(
             source=item.source,
             url=meta.get("url") or (item.location if item.kind != "file" else None),
@@ -248,7 +268,7 @@ class Pipeline:
             language=language,
             processed_at=datetime.now(UTC).replace(microsecond=0).isoformat(),
             tags=tuple(str(t) for t in meta.get("tags") or ()),
-            description=meta.get("description"),
+            description=meta.get("description") or listed_description or None,
             chapters=chapters,
             extras=extras,
             segments=tuple(segments),

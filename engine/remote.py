@@ -66,7 +66,7 @@ class CaptionResult:
 
 _COOKIES = "use --cookies FILE from a browser session that can see it"
 _NETWORK = "network problem, will retry"
-_RETRIED = "the item is retried later"
+_RETRIED = "retried automatically a few times; if it still fails, retry the item later"
 
 # (pattern, message, hint, transient). The first match wins, so specific site answers come
 # before HTTP codes, and HTTP codes before transport noise: "Unable to download webpage:

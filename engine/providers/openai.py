@@ -131,13 +131,20 @@ def _mime(suffix: str) -> str:
     }.get(suffix.lower(), "application/octet-stream")
 
 
-def _server_message(response: httpx.Response) -> str:
+def _server_error(response: httpx.Response) -> dict[str, object]:
+    """The ``error`` object of an OpenAI-style error body, or {} when there is none."""
     try:
         body = response.json()
-        if isinstance(body, dict) and isinstance(body.get("error"), dict):
-            return str(body["error"].get("message", ""))[:300]
     except (json.JSONDecodeError, UnicodeDecodeError):
-        pass
+        return {}
+    error = body.get("error") if isinstance(body, dict) else None
+    return error if isinstance(error, dict) else {}
+
+
+def _server_message(response: httpx.Response) -> str:
+    error = _server_error(response)
+    if error:
+        return str(error.get("message", ""))[:300]
     return response.text[:200].strip()
 
 
@@ -161,6 +168,16 @@ def _error_for(response: httpx.Response, api_base: str) -> ProviderError:
     status = response.status_code
     detail = _server_message(response)
     said = f": {detail}" if detail else ""
+    if status == 429 and "insufficient_quota" in (
+        str(_server_error(response).get(field)) for field in ("code", "type")
+    ):
+        # OpenAI answers 429 when the account has run out of credit: waiting cannot help, and
+        # every other item would meet the same answer, so this pauses the run like a bad key.
+        return AuthError(
+            f"the API key has no quota left (429){said}",
+            hint="check the plan and billing of this key, then resume",
+            status=status,
+        )
     if status == 429:
         retry_after = parse_retry_after(response.headers.get("retry-after"))
         return RateLimited(
