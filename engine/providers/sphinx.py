@@ -196,7 +196,7 @@ class SphinxTranscriber:
         if language and not language.lower().startswith("en"):
             raise ProviderError(
                 f"sphinx only knows English, not {language!r}",
-                hint="use --engine whisper or openai for other languages",
+                hint="use --asr whisper or --asr openai for other languages",
             )
         if self.in_process:
             rows, failure = _transcribe_file(str(chunk.path))
