@@ -173,7 +173,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if argv[:1] == ["sessions"]:
             return _sessions(argv[1:], err)
-        args = build_parser().parse_args(argv)
+        try:
+            # Intermixed: "bulkscribe a.mp3 --workers 8 b.mp3" must keep both files.
+            args = build_parser().parse_intermixed_args(argv)
+        except SystemExit as exc:  # --help and --version print, then stop
+            return int(exc.code or 0)
         from tui.launch import launch
 
         return launch(args, _flags(args), err)

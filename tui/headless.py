@@ -13,7 +13,7 @@ from rich.table import Table
 
 from engine.batch import Batch, exit_code
 from engine.board import Stats
-from engine.items import State
+from engine.items import Item, State
 from sessions.live import LiveSession
 
 _SHOWN_EVENTS = {"failed", "429", "retry", "rechunk", "playlist"}
@@ -116,6 +116,19 @@ def _install_term_handler(stop: threading.Event) -> Any:
         return signal.getsignal(signal.SIGTERM)
 
 
+def _place(item: Item) -> str:
+    """Where a listed item came from, as in "(talks.csv row 3)", unless its error already says."""
+    if not item.row:
+        return ""
+    name = "stdin" if item.origin == "stdin" else Path(item.origin).name
+    unit = "item" if name.endswith(".json") else "row"
+    if item.origin == "stdin" or name.endswith((".txt", ".list")):
+        unit = "line"
+    if f"{unit} {item.row}: " in (item.error or ""):
+        return ""
+    return f" ({name} {unit} {item.row})"
+
+
 def _summary(err: Console, batch: Batch, manifest: Path) -> None:
     counts = batch.counts()
     table = Table(show_header=True, header_style="bold")
@@ -126,8 +139,7 @@ def _summary(err: Console, batch: Batch, manifest: Path) -> None:
     err.print(table)
     failed = [item for item in batch.board.items() if item.state is State.FAILED]
     for item in failed[:20]:
-        where = f" ({Path(item.origin).name} row {item.row})" if item.row else ""
-        err.print(f"[red]✗[/] {item.label}{where}: {item.error}", highlight=False)
+        err.print(f"[red]✗[/] {item.label}{_place(item)}: {item.error}", highlight=False)
     if len(failed) > 20:
         err.print(f"… and {len(failed) - 20} more failures: see {manifest}")
     err.print(f"outputs in [bold]{batch.output_dir}[/]  manifest: {manifest.name}, items.csv")
