@@ -19,6 +19,9 @@ test *ARGS:
 bench:
     uv run python -m bench.engine
     uv run python -m bench.store
+    uv run python -m bench.resume
+    uv run python -m bench.tui
+    uv run python bench/local_asr.py
 
 # Lint and type-check
 lint:
