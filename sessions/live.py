@@ -7,9 +7,10 @@ checkpoints, so a kill at any moment loses no finished chunk and no written file
 
 from __future__ import annotations
 
+import re
 import shutil
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -17,12 +18,15 @@ from typing import Any
 from engine.batch import Batch
 from engine.board import Board
 from engine.items import Item, State
+from engine.outputs.manifest import ITEMS_CSV_NAME, MANIFEST_NAME
 from engine.providers.base import Chunk, Transcriber
 from engine.segments import Segment
 from engine.settings import Settings
 from sessions.store import SessionInfo, Store
 
 _FLUSH_EVERY = 0.1
+# The temp file of an atomic write (engine/outputs/atomic.py): ".<name>.<8 hex digits>.tmp".
+_TEMP_NAME = re.compile(r"\.(?P<target>.+)\.[0-9a-f]{8}\.tmp")
 _KEPT_EVENTS = {
     "blocked",
     "failed",
@@ -161,11 +165,14 @@ class LiveSession:
         lock.__exit__(None, None, None)
         items = [_requeued(item) for item in store.load_items(info.id)]
         stems = {i.id: (i.location, str(i.meta["stem"])) for i in items if i.meta.get("stem")}
+        output = Path(settings.output or info.output_dir)
+        # A run killed while writing leaves a half-written temp file beside the outputs.
+        remove_stale_temps(output, [stem for _, stem in stems.values()])
         board = Board()
         temp = temp_root(store, info.id)
         batch = Batch(
             settings,
-            Path(settings.output or info.output_dir),
+            output,
             transcriber=transcriber,
             board=board,
             checkpoints=StoreCheckpoints(store, info.id, board),
@@ -210,6 +217,27 @@ def temp_root(store: Store, session_id: str) -> Path:
     shutil.rmtree(path, ignore_errors=True)
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def remove_stale_temps(output: Path, stems: Iterable[str]) -> list[Path]:
+    """Delete temp files of interrupted writes to this session's outputs; return what was deleted.
+
+    Only files of the session's own stems and reports are touched: another session may be writing
+    into the same folder right now.
+    """
+    ours = set(stems)
+    removed: list[Path] = []
+    if not output.is_dir():
+        return removed
+    for entry in output.iterdir():
+        match = _TEMP_NAME.fullmatch(entry.name)
+        if match is None or not entry.is_file():
+            continue
+        target = match.group("target")
+        if target in (MANIFEST_NAME, ITEMS_CSV_NAME) or Path(target).stem in ours:
+            entry.unlink(missing_ok=True)
+            removed.append(entry)
+    return removed
 
 
 def _temp_path(store: Store, session_id: str) -> Path:

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
+import signal
 import sys
+import threading
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -38,7 +41,9 @@ def describe_session(info: SessionInfo) -> str:
     age = datetime.now(info.updated.tzinfo) - info.updated
     hours = age.total_seconds() / 3600
     when = (
-        f"{hours * 60:.0f} min ago"
+        "just now"
+        if hours * 60 < 1
+        else f"{hours * 60:.0f} min ago"
         if hours < 1
         else f"{hours:.1f} h ago"
         if hours < 48
@@ -112,9 +117,17 @@ def _session_to_resume(store: Store, args: argparse.Namespace, err: Console) -> 
     info = store.latest_unfinished()
     if info is None:
         return None
-    from tui.screens.resume import ask_resume
+    answer = ask_resume(describe_session(info))
+    if answer is None:  # the prompt was quit (ctrl+q): start nothing, create no empty session
+        raise KeyboardInterrupt
+    return info if answer else None
 
-    return info if ask_resume(describe_session(info)) else None
+
+def ask_resume(description: str) -> bool | None:
+    """The start-up question: True to resume, False for a new session, None if the user quit."""
+    from tui.screens.resume import ResumePrompt
+
+    return ResumePrompt(description).run()
 
 
 def _run_app(live: LiveSession, columns: dict[str, str] | None, err: Console) -> int:
@@ -127,11 +140,15 @@ def _run_app(live: LiveSession, columns: dict[str, str] | None, err: Console) ->
         read_inputs=lambda lines: read_inputs(lines, columns=columns),
     )
     interrupted = False
+    terminated = threading.Event()
+    previous = _exit_on_term(app, terminated)
     try:
         app.run()
     except KeyboardInterrupt:
         interrupted = True
     finally:
+        signal.signal(signal.SIGTERM, previous)
+        interrupted = interrupted or terminated.is_set()
         manifest = live.close(interrupted=interrupted)
     counts = live.batch.counts()
     summary = ", ".join(f"{n} {state}" for state, n in sorted(counts.items()))
@@ -143,3 +160,20 @@ def _run_app(live: LiveSession, columns: dict[str, str] | None, err: Console) ->
             f"Session {live.session_id} is saved; run [bold]bulkscribe --resume[/] to carry on."
         )
     return EXIT_INTERRUPTED if interrupted else exit_code(live.batch.board.items())
+
+
+def _exit_on_term(app: Any, terminated: threading.Event) -> Any:
+    """SIGTERM (``kill``, a logout) quits the app as ``q`` would, so the terminal is restored.
+
+    Without this the process died on the spot, leaving the terminal in the app's screen mode.
+    """
+
+    def on_term(signum: int, frame: object) -> None:
+        terminated.set()
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # the app is not running: the close that follows does the rest
+            return
+        loop.call_soon_threadsafe(app.exit)
+
+    return signal.signal(signal.SIGTERM, on_term)
