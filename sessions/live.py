@@ -11,6 +11,7 @@ import re
 import shutil
 import threading
 from collections.abc import Iterable, Mapping, Sequence
+from contextlib import suppress
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -135,15 +136,21 @@ class LiveSession:
             name=output.name, inputs=list(inputs), settings=settings.saved(), output_dir=str(output)
         )
         board = Board()
-        temp = temp_root(store, session_id)
-        batch = Batch(
-            settings,
-            output,
-            transcriber=transcriber,
-            board=board,
-            checkpoints=StoreCheckpoints(store, session_id, board),
-            temp_root=temp,
-        )
+        try:
+            batch = Batch(
+                settings,
+                output,
+                transcriber=transcriber,
+                board=board,
+                checkpoints=StoreCheckpoints(store, session_id, board),
+                temp_root=temp_root(store, session_id),
+            )
+        except BaseException:
+            # A run that cannot start (no API key, say) must not leave an empty session behind.
+            shutil.rmtree(_temp_path(store, session_id), ignore_errors=True)
+            with suppress(Exception):  # the reason it could not start matters more
+                store.delete(session_id)
+            raise
         live = cls(store, session_id, batch, output.name)
         batch.add_sources(sources)
         live.recorder.flush()  # every item is in the store before any work starts

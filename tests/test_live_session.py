@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.errors import UsageError
+from engine.errors import AuthError, UsageError
 from engine.inputs import read_inputs
 from engine.items import Item, State
 from engine.settings import Settings
@@ -207,3 +207,12 @@ def test_resume_reuses_a_claimed_name_and_clears_half_written_files(
     assert not (out / "tone00 (2).md").exists()
     meta, body = frontmatter((out / "tone00.md").read_text())
     assert meta["title"] == "tone00" and "tone 300 hertz" in body
+
+
+def test_a_run_that_cannot_start_leaves_no_session_behind(store: Store, tmp_path: Path) -> None:
+    make_tones(tmp_path / "media", 1)
+    keyless = Settings(asr="openai", output=str(tmp_path / "out"))
+    with pytest.raises(AuthError, match="no API key"):
+        start_session(store, keyless, tmp_path / "media")
+    assert store.sessions() == []  # nothing for 'sessions list' or a resume to trip over
+    assert list((store.path.parent / "tmp").iterdir()) == []
