@@ -18,6 +18,7 @@ from typing import Any
 
 from engine.batch import Batch
 from engine.board import Board
+from engine.errors import BulkscribeError
 from engine.items import Item, State
 from engine.outputs.manifest import ITEMS_CSV_NAME, MANIFEST_NAME
 from engine.providers.base import Chunk, Transcriber
@@ -118,6 +119,7 @@ class LiveSession:
         self._lock.__enter__()
         self.recorder = Recorder(store, session_id, batch.board)
         self._closed = False
+        self.report_error: str | None = None  # why manifest.json could not be written, if it could not
 
     # -- opening ----------------------------------------------------------------------------
 
@@ -200,21 +202,30 @@ class LiveSession:
         if self._closed:
             return self.batch.output_dir / "manifest.json"
         self._closed = True
-        self.batch.engine.stop()
-        self.batch.close()
-        self.recorder.stop()
-        items = self.batch.board.items()
-        finished = all(item.state.terminal for item in items)
-        status = "finished" if finished and not interrupted else "paused"
-        counts: dict[str, int] = {}
-        for item in items:
-            counts[item.state.value] = counts.get(item.state.value, 0) + 1
-        self.store.update_session(self.session_id, status=status, totals=counts)
-        manifest = self.batch.write_reports(
-            {"id": self.session_id, "name": self.name, "status": status}
-        )
-        shutil.rmtree(_temp_path(self.store, self.session_id), ignore_errors=True)
-        self._lock.__exit__(None, None, None)
+        manifest = self.batch.output_dir / "manifest.json"
+        try:
+            self.batch.engine.stop()
+            self.batch.close()
+            self.recorder.stop()
+            items = self.batch.board.items()
+            finished = all(item.state.terminal for item in items)
+            status = "finished" if finished and not interrupted else "paused"
+            counts: dict[str, int] = {}
+            for item in items:
+                counts[item.state.value] = counts.get(item.state.value, 0) + 1
+            self.store.update_session(self.session_id, status=status, totals=counts)
+            try:
+                manifest = self.batch.write_reports(
+                    {"id": self.session_id, "name": self.name, "status": status}
+                )
+            except OSError as exc:
+                # A full disk must not cost the session: it is saved; the reports can be rewritten.
+                self.report_error = str(exc)
+            except BulkscribeError as exc:
+                self.report_error = exc.user_text
+        finally:
+            shutil.rmtree(_temp_path(self.store, self.session_id), ignore_errors=True)
+            self._lock.__exit__(None, None, None)
         return manifest
 
 

@@ -208,11 +208,6 @@ def test_an_output_folder_replaced_by_a_file_mid_run_pauses_until_it_is_back(
     assert written < transcripts(out) and len(transcripts(out)) == len(media)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="LiveSession.close() raises while writing manifest.json to the full disk, so headless "
-    "never prints 'stopped: disk full' and the session lock is kept (sessions/live.py)",
-)
 def test_headless_on_a_full_disk_says_stopped_and_a_resume_finishes(
     media: list[Path],
     tmp_path: Path,

@@ -97,6 +97,8 @@ def run_headless(live: LiveSession, err: Console) -> int:
         manifest = live.close(interrupted=interrupted)
     items = batch.board.items()
     _summary(err, batch, manifest)
+    if live.report_error:
+        err.print(f"[bold red]could not write the reports:[/] {live.report_error}", highlight=False)
     if blocked:
         err.print(f"[bold red]stopped:[/] {blocked}", highlight=False)
     if interrupted or blocked:
