@@ -23,6 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tui.memory import DEFAULT_ARENAS
+
 RESULTS = Path(__file__).parent / "results" / "load.json"
 TONES = (300, 440, 660, 880)
 APP_KEYS = ("down", "down", "pagedown", "up", "home", "2", "1")
@@ -49,10 +51,10 @@ def open_fds() -> int:
 
 
 def limit_malloc_arenas(arenas: int) -> None:
-    """glibc's mallopt(M_ARENA_MAX): must run before the worker threads start to take effect."""
-    import ctypes
+    """The app's own glibc arena cap (``bulkscribe`` applies it at start, before any thread)."""
+    from tui.memory import cap_malloc_arenas
 
-    ctypes.CDLL("libc.so.6").mallopt(-8, arenas)  # -8 is M_ARENA_MAX in malloc.h
+    cap_malloc_arenas(arenas)
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -377,7 +379,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--latency", type=float, default=0.25, help="server seconds per request")
     parser.add_argument("--no-app", dest="app", action="store_false", help="no headless app")
     parser.add_argument(
-        "--malloc-arenas", type=int, default=0, help="cap glibc malloc arenas (0: leave as is)"
+        "--malloc-arenas",
+        type=int,
+        default=DEFAULT_ARENAS,
+        help=f"cap glibc malloc arenas as the app does at start (default {DEFAULT_ARENAS}; 0: no cap)",
     )
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument("--append", action="store_true", help="add this run to the JSON's runs")

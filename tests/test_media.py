@@ -186,3 +186,58 @@ def test_stream_that_changes_sample_rate_midway_decodes_fully(tmp_path: Path) ->
     glued = tmp_path / "glued.mp3"
     glued.write_bytes(first + second)
     assert len(read_pcm(glued)) / BPS == pytest.approx(4.0, abs=0.15)
+
+
+def test_cuts_at_once_never_exceed_the_encode_slots(
+    media_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Sixteen threads cutting at once keep at most ENCODE_SLOTS FLAC encoders (~7 MB each) open."""
+    import threading
+
+    import engine.media as media
+
+    slots = threading.BoundedSemaphore(2)
+    monkeypatch.setattr(media, "ENCODE_SLOTS", slots)
+    lock = threading.Lock()
+    open_now, most = 0, 0
+    real = media._FlacWriter
+
+    class CountingWriter(real):  # type: ignore[misc, valid-type]
+        def __init__(self, path: Path) -> None:
+            nonlocal open_now, most
+            super().__init__(path)
+            with lock:
+                open_now += 1
+                most = max(most, open_now)
+
+        def close(self) -> None:
+            nonlocal open_now
+            super().close()
+            with lock:
+                open_now -= 1
+
+    monkeypatch.setattr(media, "_FlacWriter", CountingWriter)
+    source = write_tone(media_dir / "cap.flac", seconds=3.0, freq=550.0)
+    results: list[int] = []
+    threads = [
+        threading.Thread(
+            target=lambda i=i: results.append(len(split_audio(source, tmp_path / f"w{i}")))
+        )
+        for i in range(16)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert results == [1] * 16  # every cut finished with its one chunk
+    assert 1 <= most <= 2
+
+
+def test_the_app_caps_malloc_arenas_on_glibc() -> None:
+    import platform
+
+    from tui.memory import cap_malloc_arenas
+
+    if platform.libc_ver()[0] != "glibc":
+        pytest.skip("mallopt is a glibc call")
+    assert cap_malloc_arenas(2) is True

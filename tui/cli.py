@@ -169,6 +169,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     from rich.console import Console
 
+    from tui.memory import cap_malloc_arenas
+
+    cap_malloc_arenas()
+
     err = Console(stderr=True)
     try:
         if argv[:1] == ["sessions"]:
