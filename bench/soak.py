@@ -30,6 +30,7 @@ from bench.load import (
     open_fds,
     proc_status,
 )
+from tui.memory import DEFAULT_ARENAS
 
 RESULTS = Path(__file__).parent / "results" / "soak.json"
 FAULTS = FaultMix(
@@ -236,7 +237,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--latency", type=float, default=0.3, help="server seconds per request")
     parser.add_argument("--every", type=float, default=30.0, help="seconds between samples")
     parser.add_argument("--no-tracemalloc", dest="tracemalloc", action="store_false")
-    parser.add_argument("--malloc-arenas", type=int, default=0, help="cap glibc malloc arenas")
+    parser.add_argument(
+        "--malloc-arenas",
+        type=int,
+        default=DEFAULT_ARENAS,
+        help=f"cap glibc malloc arenas as the app does at start (default {DEFAULT_ARENAS}; 0: no cap)",
+    )
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
     if args.malloc_arenas:
