@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import email.utils
 import json
+import os
 import time
 from collections.abc import Sequence
 
@@ -15,6 +16,7 @@ from engine.segments import Segment
 
 OPENAI_UPLOAD_LIMIT = 25 * 1024 * 1024
 SERVICE = "asr"
+_BUFFER_BELOW = 1024 * 1024  # bodies up to this size are joined before sending
 
 
 class OpenAITranscriber:
@@ -70,9 +72,18 @@ class OpenAITranscriber:
         with open(chunk.path, "rb") as handle:
             files = {"file": (chunk.path.name, handle, _mime(chunk.path.suffix))}
             try:
-                response = self._client.post(
-                    self.url, data=data, files=files, headers={"Authorization": f"Bearer {key}"}
+                request = self._client.build_request(
+                    "POST",
+                    self.url,
+                    data=data,
+                    files=files,
+                    headers={"Authorization": f"Bearer {key}"},
                 )
+                if os.fstat(handle.fileno()).st_size <= _BUFFER_BELOW:
+                    # A streamed multipart body goes out in a dozen small writes, one per piece;
+                    # a small one joined first goes in one, which keeps bursts of uploads cheap.
+                    request.read()
+                response = self._client.send(request)
             except httpx.TimeoutException as exc:
                 raise ProviderError(
                     f"the transcription API did not answer in time ({type(exc).__name__})",
