@@ -59,8 +59,9 @@ class Batch:
     ) -> None:
         self.settings = settings.validate()
         self.output_dir = output_dir
-        output_dir.mkdir(parents=True, exist_ok=True)
+        # Pick the engine first: a run that cannot start (no key) leaves no empty folder behind.
         self.transcriber = transcriber or choose_transcriber(settings)
+        output_dir.mkdir(parents=True, exist_ok=True)
         self.limiters: list[Limiter] = [Limiter(MEDIA_SERVICE, settings.media_rate_limit)]
         key_counts: dict[str, int] = {}
         service = self.transcriber.service
@@ -94,6 +95,20 @@ class Batch:
             resize(self.engine.workers)
         self.started_at = datetime.now(UTC)
 
+    def live_settings(self) -> Settings:
+        """The settings as they are now, with the changes made while running (workers, limits)."""
+        engine = self.engine
+        changes: dict[str, Any] = {
+            "workers": engine.last_parallel,
+            "parallel": engine.parallel,
+            "order": engine.order,
+            "media_rate_limit": str(self.limiters[0].spec),
+        }
+        if len(self.limiters) > 1:
+            changes["rate_limit"] = str(self.limiters[1].spec)
+            changes["rate_mode"] = self.limiters[1].mode
+        return self.settings.evolve(**changes)
+
     def add_sources(self, sources: Sequence[Any]) -> list[Item]:
         return self.engine.add(items_from_sources(sources))
 
@@ -117,7 +132,7 @@ class Batch:
             "written_at": datetime.now(UTC).replace(microsecond=0).isoformat(),
             "output_dir": str(self.output_dir),
             "asr": self.transcriber.name,
-            "settings": self.settings.saved(),
+            "settings": self.live_settings().saved(),
             **(session or {}),
         }
         path = write_manifest(self.output_dir, info, rows)

@@ -67,7 +67,9 @@ class Engine:
         backoff_cap: float = 30.0,
     ) -> None:
         self.work = work
-        self.on_resize: Callable[[int], None] | None = None  # e.g. local engines sizing their process pool
+        self.on_resize: Callable[[int], None] | None = (
+            None  # e.g. local engines sizing their process pool
+        )
         self.board = board if board is not None else Board()
         if parallel is None:
             parallel = workers is not None and workers > 1
@@ -108,6 +110,11 @@ class Engine:
     @property
     def parallel(self) -> bool:
         return self._parallel
+
+    @property
+    def last_parallel(self) -> int:
+        """The worker count that switching parallel on brings back."""
+        return self._last_parallel
 
     @property
     def paused(self) -> bool:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import shutil
 import threading
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import suppress
 from dataclasses import replace
 from pathlib import Path
@@ -69,8 +69,17 @@ class StoreCheckpoints:
 class Recorder:
     """Commits every change on the Board to the store, from its own thread."""
 
-    def __init__(self, store: Store, session_id: str, board: Board) -> None:
+    def __init__(
+        self,
+        store: Store,
+        session_id: str,
+        board: Board,
+        settings: Callable[[], Mapping[str, Any]] | None = None,
+    ) -> None:
         self.store, self.session_id, self.board = store, session_id, board
+        # Where to read the live settings from, so a resize or a new limit survives a resume.
+        self._settings = settings
+        self._settings_seen: tuple[Any, ...] | None = None
         self._wake = threading.Event()
         self._cursor = board.cursor(wake=self._wake)
         self._stop = threading.Event()
@@ -84,6 +93,17 @@ class Recorder:
         changes = self._cursor.pull()
         if changes.items:
             self.store.save_items(self.session_id, changes.items)
+        if self._settings is not None:
+            view = changes.stats.engine
+            seen = (
+                view.last_parallel,
+                view.parallel,
+                view.order,
+                tuple((s.service, s.spec, s.mode) for s in changes.stats.services),
+            )
+            if seen != self._settings_seen:
+                self.store.update_session(self.session_id, settings=self._settings())
+                self._settings_seen = seen
         for event in changes.events:
             if event.kind in _KEPT_EVENTS:
                 self.store.add_event(self.session_id, event.kind, event.text, event.t)
@@ -117,9 +137,13 @@ class LiveSession:
         self.name = name
         self._lock = store.lock(session_id)
         self._lock.__enter__()
-        self.recorder = Recorder(store, session_id, batch.board)
+        self.recorder = Recorder(
+            store, session_id, batch.board, settings=lambda: batch.live_settings().saved()
+        )
         self._closed = False
-        self.report_error: str | None = None  # why manifest.json could not be written, if it could not
+        self.report_error: str | None = (
+            None  # why manifest.json could not be written, if it could not
+        )
 
     # -- opening ----------------------------------------------------------------------------
 

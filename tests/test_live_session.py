@@ -216,3 +216,35 @@ def test_a_run_that_cannot_start_leaves_no_session_behind(store: Store, tmp_path
         start_session(store, keyless, tmp_path / "media")
     assert store.sessions() == []  # nothing for 'sessions list' or a resume to trip over
     assert list((store.path.parent / "tmp").iterdir()) == []
+
+
+def test_changes_made_while_running_come_back_on_resume(
+    store: Store, server: OpenAIServer, tmp_path: Path
+) -> None:
+    """Parallelism, limits and order changed live are saved with the session, not just the start."""
+    from tui.config import resolve_settings
+
+    media = make_tones(tmp_path / "media", 2)
+    live = start_session(store, settings_for(server, tmp_path / "out"), media)
+    engine, asr = live.batch.engine, live.batch.limiters[-1]
+    engine.set_workers(6)
+    asr.set_spec("120/min")
+    asr.set_mode("independent")
+    engine.set_order("longest")
+    wait_until(lambda: store.session(live.session_id).settings.get("workers") == 6)
+    saved = dict(store.session(live.session_id).settings)
+    assert (saved["parallel"], saved["rate_limit"], saved["rate_mode"], saved["order"]) == (
+        True, "120/min", "independent", "longest",
+    )  # fmt: skip
+    assert "api_keys" not in saved
+    live.close(interrupted=True)
+
+    resumed = resolve_settings({}, saved=Settings.from_saved(saved)).evolve(api_keys=("sk-test",))
+    again = LiveSession.resume(store, store.session(live.session_id), resumed)
+    try:
+        assert again.batch.engine.workers == 6 and again.batch.engine.parallel
+        assert str(again.batch.limiters[-1].spec) == "120/min"
+        assert again.batch.limiters[-1].mode == "independent"
+        assert again.batch.engine.order == "longest"
+    finally:
+        again.close(interrupted=True)

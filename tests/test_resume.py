@@ -172,7 +172,8 @@ def test_flags_given_at_resume_override_the_saved_settings(
     )
     assert result.returncode == 0, result.stderr
     saved = manifest(out)["session"]["settings"]
-    assert (saved["workers"], saved["parallel"]) == (1, False)
+    # Parallel is off (one worker); "workers" keeps the count that switching it on brings back.
+    assert (saved["workers"], saved["parallel"]) == (2, False)
     assert (saved["formats"], saved["rate_limit"]) == (["md", "srt"], "90/min")
     assert saved["output"] == str(out)  # the output folder is the session's, not a new one
     assert sorted(p.suffix for p in out.glob("tone00*")) == [".md", ".srt"]

@@ -155,11 +155,13 @@ def _run_app(live: LiveSession, columns: dict[str, str] | None, err: Console) ->
     err.print(
         f"bulkscribe: {summary or 'nothing to do'}; outputs in {live.batch.output_dir} ({manifest.name})"
     )
-    if not all(item.state.terminal for item in live.batch.board.items()):
+    unfinished = not all(item.state.terminal for item in live.batch.board.items())
+    if unfinished:
         err.print(
             f"Session {live.session_id} is saved; run [bold]bulkscribe --resume[/] to carry on."
         )
-    return EXIT_INTERRUPTED if interrupted else exit_code(live.batch.board.items())
+    # Quitting before the end is a stop, not a failure: scripts see the same code as for Ctrl-C.
+    return EXIT_INTERRUPTED if interrupted or unfinished else exit_code(live.batch.board.items())
 
 
 def _exit_on_term(app: Any, terminated: threading.Event) -> Any:
