@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import PurePath
+
 from engine.items import GLYPH, Item, State
 
 
@@ -39,10 +41,15 @@ def short_error(item: Item) -> str:
 
 
 def row_label(item: Item) -> str:
-    """The title, or the source without ``https://www.``, which only costs width in a table cell."""
+    """The title; before it is known, a file's name or a link without ``https://www.``.
+
+    Folders of files share a long prefix that would fill the cell, so a file shows its name alone.
+    """
     if item.title:
         return item.title
     source = item.source
+    if item.kind == "file":
+        return PurePath(source).name or source
     for prefix in ("https://", "http://"):
         if source.startswith(prefix):
             source = source[len(prefix) :]
