@@ -19,6 +19,7 @@ class Column:
     priority: int  # 0 always shown; otherwise lower is added first when there is room
     flex: bool = False
     right: bool = False
+    live: bool = False  # the sort value moves with the clock (a running item's elapsed time)
 
 
 def _none_last(value: object) -> tuple[bool, object]:
@@ -52,6 +53,7 @@ COLUMNS: tuple[Column, ...] = (
         lambda i: _none_last(i.elapsed),
         5,
         right=True,
+        live=True,
     ),
     Column("engine", "Engine", 10, lambda i: i.engine or "", lambda i: i.engine or "", 6),
     Column("error", "Error", 16, short_error, lambda i: i.error or "", 3, flex=True),

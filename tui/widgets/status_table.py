@@ -1,13 +1,12 @@
 """The processing status table, built on the Line API so 10,000 rows cost no more than the visible ones.
 
-Rows live in a plain list; the view is a filtered, sorted list of item ids. Only the lines on screen
-are rendered, changed items are applied by id, and the cursor follows its item when rows move.
+A RowIndex keeps the items and the view's rows in display order, item by item. Only the lines on
+screen are rendered, changed items are applied by id, and the cursor follows its item when rows move.
 """
 
 from __future__ import annotations
 
-from bisect import insort
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable, Sequence
 
 from rich.cells import cell_len, set_cell_size
 from rich.segment import Segment
@@ -21,15 +20,8 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from engine.items import Item, State
-from tui.widgets.columns import COLUMNS, Column, column_named, fit_columns
-
-VIEWS: dict[str, Callable[[Item], bool]] = {
-    "all": lambda item: True,
-    "active": lambda item: item.state in (State.RUNNING, State.WAITING),
-    "queued": lambda item: item.state is State.QUEUED,
-    "failed": lambda item: item.state in (State.FAILED, State.CANCELLED),
-    "done": lambda item: item.state is State.DONE,
-}
+from tui.widgets.columns import COLUMNS, Column, fit_columns
+from tui.widgets.row_index import RowIndex
 
 _STATE_CLASS = {
     State.DONE: "status-table--done",
@@ -95,15 +87,10 @@ class StatusTable(ScrollView, can_focus=True):
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
-        self._items: list[Item | None] = []
-        self._view: list[int] = []
-        self._position: dict[int, int] = {}
+        self._rows = RowIndex()
         self._cursor_id: int | None = None
-        self._stale_view = False
         self._layout: list[tuple[Column, int]] = []
         self._layout_width = -1
-        self._haystacks: dict[int, tuple[int, str]] = {}
-        self._needle = ""
         self._paint_styles: dict[str, Style] = {}
         self._paint_base = Style()
 
@@ -111,7 +98,7 @@ class StatusTable(ScrollView, can_focus=True):
 
     @property
     def row_count(self) -> int:
-        return len(self._view)
+        return len(self._rows)
 
     @property
     def cursor_item_id(self) -> int | None:
@@ -119,154 +106,85 @@ class StatusTable(ScrollView, can_focus=True):
 
     @property
     def visible_ids(self) -> list[int]:
-        return list(self._view)
+        return self._rows.ids()
 
     def item(self, item_id: int) -> Item | None:
-        return self._items[item_id] if 0 <= item_id < len(self._items) else None
+        return self._rows.item(item_id)
 
-    def apply(self, items: Iterable[Item]) -> None:
-        """Take changed items: repaint changed rows, patch or rebuild the view when rows move."""
-        rows: list[int] = []
-        joined: list[int] = []
-        left: list[int] = []
-        in_order = self.sort_key == "id" and not self.sort_reverse
-        for item in items:
-            if item.id >= len(self._items):
-                self._items.extend([None] * (item.id + 1 - len(self._items)))
-            old = self._items[item.id]
-            self._items[item.id] = item
-            if in_order:
-                shown, wanted = item.id in self._position, self._matches(item)
-                if wanted and not shown:
-                    joined.append(item.id)
-                elif shown and not wanted:
-                    left.append(item.id)
-                elif shown:
-                    rows.append(self._position[item.id])
-            elif old is None or self._membership_or_order_changed(old, item):
-                self._stale_view = True
-            elif item.id in self._position:
-                rows.append(self._position[item.id])
-        if self._stale_view:
-            self.settle()
-            return
-        if joined or left:
-            self._splice(joined, left)
+    def apply(self, items: Sequence[Item]) -> None:
+        """Take changed items: repaint changed rows on screen, or the whole view when rows moved."""
+        old_row = self._cursor_row()
+        moved, stayed = self._rows.apply(items)
+        if moved:
+            # In input order the cursor keeps its row when its item leaves; a sorted view starts over.
+            in_order = self.sort_key == "id" and not self.sort_reverse
+            self._rows_changed(old_row if in_order else 0)
             return
         # Rows stayed put: repaint only the changed ones that are on screen.
+        changed = set(stayed)
         top = int(self.scroll_y)
-        bottom = top + self.scrollable_content_region.height
-        for row in rows:
-            if top <= row < bottom:
+        for row in range(top, min(len(self._rows), top + self.scrollable_content_region.height)):
+            if self._rows.id_at(row) in changed:
                 self.refresh_line(row + 1)
 
-    def _membership_or_order_changed(self, old: Item, new: Item) -> bool:
-        if (self.view_name != "all" or self.filter_text) and self._matches(old) != self._matches(
-            new
-        ):
-            return True
-        if self.sort_key == "id":
-            return False
-        column = column_named(self.sort_key)
-        return column.sort(old) != column.sort(new)
+    def _cursor_row(self) -> int:
+        row = self._rows.row_of(self._cursor_id) if self._cursor_id is not None else None
+        return row if row is not None else 0
 
-    def settle(self) -> None:
-        if self._stale_view:
-            self._rebuild_view()
+    def _rows_changed(self, cursor_row: int) -> None:
+        """Rows joined, left or moved: size the scroll area, keep the cursor on a row, repaint."""
+        self.virtual_size = Size(self.size.width, len(self._rows) + 1)
+        if self._cursor_id is None or not self._rows.shows(self._cursor_id):
+            rows = len(self._rows)
+            self._cursor_id = self._rows.id_at(min(cursor_row, rows - 1)) if rows else None
+            self.post_message(self.Selected(self._cursor_id))
+        self.refresh()
 
-    def _matches(self, item: Item) -> bool:
-        if not VIEWS[self.view_name](item):
-            return False
-        if self.filter_text:
-            return self._needle in self._haystack(item)
-        return True
-
-    def _haystack(self, item: Item) -> str:
-        # Kept per item version: typing a filter over 10,000 rows must not rebuild every string.
-        cached = self._haystacks.get(item.id)
-        if cached is not None and cached[0] == item.version:
-            return cached[1]
-        text = (
-            f"{item.label} {item.source} {item.state.value} {item.error or ''} {item.kind}".lower()
+    def _arrange(self) -> None:
+        self._rows.arrange(
+            self.view_name, self.filter_text.lower(), self.sort_key, self.sort_reverse
         )
-        self._haystacks[item.id] = (item.version, text)
-        return text
-
-    def _rebuild_view(self) -> None:
-        self._stale_view = False
-        present = [item for item in self._items if item is not None and self._matches(item)]
-        if self.sort_key != "id" or self.sort_reverse:
-            column = column_named(self.sort_key)
-            present.sort(key=column.sort, reverse=self.sort_reverse)  # type: ignore[arg-type]
-        self._view = [item.id for item in present]
-        self._position = {item_id: row for row, item_id in enumerate(self._view)}
-        self.virtual_size = Size(self.size.width, len(self._view) + 1)
-        if self._cursor_id not in self._position:
-            self._cursor_id = self._view[0] if self._view else None
-            self.post_message(self.Selected(self._cursor_id))
-        self.refresh()
-
-    def _splice(self, joined: list[int], left: list[int]) -> None:
-        """Rows joined or left a view in input order: patch it rather than rebuild 10,000 rows."""
-        old_row = self._position.get(self._cursor_id, 0) if self._cursor_id is not None else 0
-        view = self._view
-        if left:
-            gone = set(left)
-            view = [item_id for item_id in view if item_id not in gone]
-        for item_id in sorted(joined):
-            if not view or item_id > view[-1]:
-                view.append(item_id)
-            else:
-                insort(view, item_id)
-        self._view = view
-        self._position = {item_id: row for row, item_id in enumerate(view)}
-        self.virtual_size = Size(self.size.width, len(view) + 1)
-        if self._cursor_id not in self._position:
-            # The cursor's item left the view: stay on the same row rather than jump to the top.
-            self._cursor_id = view[min(old_row, len(view) - 1)] if view else None
-            self.post_message(self.Selected(self._cursor_id))
-        self.refresh()
+        self._rows_changed(0)
 
     def watch_sort_key(self) -> None:
-        self._rebuild_view()
+        self._arrange()
 
     def watch_sort_reverse(self) -> None:
-        self._rebuild_view()
+        self._arrange()
 
     def watch_view_name(self) -> None:
-        self._rebuild_view()
+        self._arrange()
 
-    def watch_filter_text(self, text: str) -> None:
-        self._needle = text.lower()
-        self._rebuild_view()
+    def watch_filter_text(self) -> None:
+        self._arrange()
 
     # -- cursor ----------------------------------------------------------------------------------
 
     def move_to(self, item_id: int) -> None:
-        if item_id in self._position:
-            previous = self._position.get(self._cursor_id) if self._cursor_id is not None else None
+        if self._rows.shows(item_id):
+            previous = self._rows.row_of(self._cursor_id) if self._cursor_id is not None else None
             self._cursor_id = item_id
             if self._scroll_to_cursor() or previous is None:
                 self.refresh()
             else:
                 # Only the two rows whose highlight changed are repainted.
                 self.refresh_line(previous + 1)
-                self.refresh_line(self._position[item_id] + 1)
+                self.refresh_line(self._cursor_row() + 1)
             self.post_message(self.Selected(item_id, by_user=True))
 
     def action_cursor(self, delta: int) -> None:
-        if not self._view:
+        rows = len(self._rows)
+        if not rows:
             return
-        row = self._position.get(self._cursor_id, 0) if self._cursor_id is not None else 0
-        row = max(0, min(len(self._view) - 1, row + delta))
-        self.move_to(self._view[row])
+        row = max(0, min(rows - 1, self._cursor_row() + delta))
+        self.move_to(self._rows.id_at(row))
 
     def action_page(self, direction: int) -> None:
         self.action_cursor(direction * max(1, self.scrollable_content_region.height - 2))
 
     def action_edge(self, end: int) -> None:
-        if self._view:
-            self.move_to(self._view[-1] if end else self._view[0])
+        if len(self._rows):
+            self.move_to(self._rows.id_at(len(self._rows) - 1 if end else 0))
 
     def action_cycle_sort(self) -> None:
         keys = [c.key for c in COLUMNS]
@@ -279,7 +197,7 @@ class StatusTable(ScrollView, can_focus=True):
         """Scroll so the cursor's row is on screen; True when it had to scroll."""
         if self._cursor_id is None:
             return False
-        row = self._position[self._cursor_id]
+        row = self._cursor_row()
         visible = max(1, self.scrollable_content_region.height - 1)
         top = int(self.scroll_y)
         if row < top:
@@ -300,8 +218,8 @@ class StatusTable(ScrollView, can_focus=True):
                     self.sort_key = column.key
             return
         row = int(self.scroll_y) + event.y - 1
-        if 0 <= row < len(self._view):
-            self.move_to(self._view[row])
+        if 0 <= row < len(self._rows):
+            self.move_to(self._rows.id_at(row))
 
     def _column_at(self, x: int) -> Column | None:
         position = 0
@@ -318,7 +236,7 @@ class StatusTable(ScrollView, can_focus=True):
         self.set_interval(1.0, self.refresh, name="elapsed-tick")
 
     def on_resize(self) -> None:
-        self.virtual_size = Size(self.size.width, len(self._view) + 1)
+        self.virtual_size = Size(self.size.width, len(self._rows) + 1)
 
     def render_lines(self, crop: Region) -> list[Strip]:
         self._prepare_paint()
@@ -363,11 +281,11 @@ class StatusTable(ScrollView, can_focus=True):
             text = self._join((self._header_title(c), c) for c, _ in self._layout)
             return Strip([Segment(set_cell_size(text, width), style)], width)
         row = int(self.scroll_y) + y - 1
-        if row >= len(self._view):
+        if row >= len(self._rows):
             if row == 0:
                 return self._empty_line(width)
             return Strip.blank(width, base)
-        item = self._items[self._view[row]]
+        item = self._rows.items[self._rows.id_at(row)]
         assert item is not None
         style = base + styles[_STATE_CLASS[item.state]]
         if item.id == self._cursor_id:
@@ -387,7 +305,7 @@ class StatusTable(ScrollView, can_focus=True):
         return title
 
     def _empty_line(self, width: int) -> Strip:
-        if self._items and any(item is not None for item in self._items):
+        if any(item is not None for item in self._rows.items):
             text = "  No rows match this view or filter (1 shows all; Escape clears the filter)."
         else:
             text = "  No items yet: press a to add links, files or lists."
