@@ -50,6 +50,8 @@ class ProgressPanel(Vertical):
             yield Static(id="progress-rates")
             yield Sparkline([0], id="throughput")
 
+    _shown: tuple[Text, Text, tuple[int, ...]] | None = None
+
     def show(self, stats: Stats) -> None:
         bar = self.query_one("#progress-bar", ProgressBar)
         bar.update(total=max(1, stats.total), progress=stats.finished)
@@ -65,9 +67,16 @@ class ProgressPanel(Vertical):
             if n or state in (State.DONE, State.FAILED, State.RUNNING, State.QUEUED):
                 counts.append(f"{GLYPH[state]} {n} {state.value}  ", style=_rich(state, self))
         counts.append(f"elapsed {hms(stats.elapsed)}", style="dim")
-        self.query_one("#progress-counts", Static).update(counts)
-        self.query_one("#progress-rates", Static).update(rates_text(stats))
-        if stats.throughput:
+        rates = rates_text(stats)
+        shown = self._shown or (Text(), Text(), ())
+        self._shown = (counts, rates, stats.throughput)
+        # One line each at a fixed height: a new text needs a repaint, never a new layout of the
+        # screen (which ten times a second would hold up keys).
+        if counts != shown[0]:
+            self.query_one("#progress-counts", Static).update(counts, layout=False)
+        if rates != shown[1]:
+            self.query_one("#progress-rates", Static).update(rates, layout=False)
+        if stats.throughput and stats.throughput != shown[2]:
             self.query_one("#throughput", Sparkline).data = list(stats.throughput)
 
 
