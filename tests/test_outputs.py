@@ -408,6 +408,7 @@ def items(folder: Path) -> list[dict[str, object]]:
     return [
         {
             "source": "https://example.test/a",
+            "origin": "/lists/talks.csv",
             "row": 2,
             "kind": "url",
             "title": "First",
@@ -468,19 +469,19 @@ def test_items_csv_content_and_injection_quoting(tmp_path: Path) -> None:
     with path.open(encoding="utf-8-sig", newline="") as f:
         rows = list(csv.reader(f))
     assert rows[0] == [
-        "source", "row", "kind", "title", "status", "method", "engine", "attempts", "error",
-        "duration", "md", "srt", "json",
+        "source", "origin", "row", "kind", "title", "status", "method", "engine", "attempts",
+        "error", "duration", "md", "srt", "json",
     ]  # fmt: skip
     assert rows[1] == [
-        "https://example.test/a", "2", "url", "First", "done", "asr", "sphinx", "1", "", "12.5",
-        "First.md", "First.srt", "",
+        "https://example.test/a", "/lists/talks.csv", "2", "url", "First", "done", "asr",
+        "sphinx", "1", "", "12.5", "First.md", "First.srt", "",
     ]  # fmt: skip
     assert rows[2][0] == '\'=HYPERLINK("http://evil")'
-    assert rows[2][3] == "'+cmd|' /C calc'!A0"
-    assert rows[2][8] == "'-bad @thing"
-    assert rows[2][9] == ""
-    assert rows[3][3] == "'\tTab start"
-    assert rows[3][10:] == ["sub/C.md", "", "/elsewhere/C.json"]
+    assert rows[2][4] == "'+cmd|' /C calc'!A0"
+    assert rows[2][9] == "'-bad @thing"
+    assert rows[2][10] == ""
+    assert rows[3][4] == "'\tTab start"
+    assert rows[3][11:] == ["sub/C.md", "", "/elsewhere/C.json"]
 
 
 def test_reports_are_written_atomically(tmp_path: Path) -> None:
@@ -488,4 +489,4 @@ def test_reports_are_written_atomically(tmp_path: Path) -> None:
     write_items_csv(tmp_path, items(tmp_path))
     write_items_csv(tmp_path, [])
     assert sorted(p.name for p in tmp_path.iterdir()) == ["items.csv", "manifest.json"]
-    assert (tmp_path / "items.csv").read_text(encoding="utf-8-sig").startswith("source,row,")
+    assert (tmp_path / "items.csv").read_text(encoding="utf-8-sig").startswith("source,origin,row,")

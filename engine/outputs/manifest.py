@@ -18,6 +18,7 @@ MANIFEST_NAME = "manifest.json"
 ITEMS_CSV_NAME = "items.csv"
 CSV_COLUMNS = (
     "source",
+    "origin",
     "row",
     "kind",
     "title",
