@@ -65,7 +65,7 @@ class CaptionResult:
 
 
 _COOKIES = "use --cookies FILE from a browser session that can see it"
-_NETWORK = "network problem, will retry"
+_NETWORK = "network problem"  # retried on its own while attempts remain; the hint says so
 _RETRIED = "retried automatically a few times; if it still fails, retry the item later"
 
 # (pattern, message, hint, transient). The first match wins, so specific site answers come

@@ -275,7 +275,7 @@ def test_download_that_keeps_failing_is_transient(host: MediaHost, tmp_path: Pat
     finally:
         host.clear_faults()
     assert caught.value.transient
-    assert caught.value.message.startswith("network problem, will retry")
+    assert caught.value.message.startswith("network problem")
 
 
 def test_download_refuses_a_feed(host: MediaHost, tmp_path: Path) -> None:
@@ -293,8 +293,8 @@ def test_download_refuses_a_feed(host: MediaHost, tmp_path: Path) -> None:
         ("media/missing.mp3", 404, False, "not found at this URL"),
         ("status/410", 410, False, "not found at this URL"),
         ("status/403", 403, False, "access refused by the host"),
-        ("status/429", 429, True, "network problem, will retry"),
-        ("status/500", 500, True, "network problem, will retry"),
+        ("status/429", 429, True, "network problem"),
+        ("status/500", 500, True, "network problem"),
         ("media/plain.html", None, False, "no media found at this URL"),
     ],
 )
@@ -373,9 +373,9 @@ ERROR_CASES = [
     (_yt("Video unavailable. This video is no longer available because the YouTube account associated with this video has been terminated."), "video unavailable (removed or never existed)", False, "browser"),
     (_yt("This video is DRM protected"), "DRM-protected media cannot be downloaded", False, ""),
     (_yt("Premieres in 5 hours"), "not streamed yet", False, "after it airs"),
-    (_yt("This content isn't available, try again later. The current session has been rate-limited by YouTube for up to an hour."), "network problem, will retry", True, "rate limiting"),
-    (ExtractorError("Unable to download webpage: [Errno -2] Name or service not known (caused by TransportError('[Errno -2] Name or service not known'))", expected=True, video_id="a", ie="generic"), "network problem, will retry", True, "retried"),
-    (ExtractorError("Unable to download webpage: [Errno -3] Temporary failure in name resolution", expected=True, video_id="a", ie="generic"), "network problem, will retry", True, "retried"),
+    (_yt("This content isn't available, try again later. The current session has been rate-limited by YouTube for up to an hour."), "network problem", True, "rate limiting"),
+    (ExtractorError("Unable to download webpage: [Errno -2] Name or service not known (caused by TransportError('[Errno -2] Name or service not known'))", expected=True, video_id="a", ie="generic"), "network problem", True, "retried"),
+    (ExtractorError("Unable to download webpage: [Errno -3] Temporary failure in name resolution", expected=True, video_id="a", ie="generic"), "network problem", True, "retried"),
     (UnsupportedError("https://example.org/about"), "no media found at this URL", False, "video or audio page"),
     (_yt("Requested format is not available. Use --list-formats for a list of available formats"), "no media found at this URL", False, "video or audio page"),
 ]
