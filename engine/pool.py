@@ -372,7 +372,9 @@ class Engine:
             state=State.RUNNING,
             stage="starting",
             worker=wid,
-            started_at=item.started_at or time.time(),
+            # Each run times itself: a retry or a resume days later must not count the gap.
+            started_at=time.time(),
+            finished_at=None,
             attempts=item.attempts + 1,
         )
         self._show_worker(wid, item_id, "starting")

@@ -247,6 +247,28 @@ def test_retry_queues_failed_items_again(engines) -> None:
     assert engine.retry() == 0
 
 
+def test_a_retried_item_times_its_new_run_not_the_gap_before_it(engines) -> None:
+    broken = {0}
+
+    def work(job: Job) -> None:
+        if job.item_id in broken:
+            raise ProviderError("the API rejected the request (400)")
+
+    engine = engines(work, 1)
+    engine.start()
+    assert engine.wait_finished(WAIT)
+    first = engine.board.get(0)
+    time.sleep(0.3)  # the user looks at the failure before retrying
+    broken.clear()
+    retried_at = time.time()
+    assert engine.retry() == 1
+    assert engine.wait_finished(WAIT)
+    again = engine.board.get(0)
+    assert again.state is State.DONE and again.attempts == 2
+    assert first.started_at is not None and again.started_at is not None
+    assert again.started_at >= retried_at > first.started_at
+
+
 def test_retry_by_id_also_brings_back_a_cancelled_item(engines) -> None:
     engine = engines(lambda job: None, 2)
     engine.cancel(1)
