@@ -13,12 +13,13 @@ from collections.abc import Sequence
 from textual.app import ComposeResult
 from textual.containers import Container
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Input, TabbedContent, TabPane
+from textual.widgets import Header, Input, TabbedContent, TabPane
 
 from engine.board import Board
 from engine.items import Item
 from tui.widgets.event_log import EventLog
 from tui.widgets.item_detail import ItemDetail
+from tui.widgets.key_footer import KeyFooter
 from tui.widgets.progress_panel import ProgressPanel
 from tui.widgets.status_table import StatusTable
 from tui.widgets.workers_view import WorkersView
@@ -27,6 +28,7 @@ TICK = 0.1
 FOLLOW_HOLD = 2.0
 DETAIL_EVERY = 0.25  # the detail is a rich table: redraw one item at most four times a second
 WIDE = 120
+FULL_GC_SPACING = 10  # full collections this many times rarer than Python's default while shown
 
 
 class MainScreen(Screen[None]):
@@ -49,6 +51,7 @@ class MainScreen(Screen[None]):
         self._followed_at = 0.0
         self._detail_at = 0.0
         self._shown_detail: tuple[int, int] | None = None
+        self._gc_threshold = gc.get_threshold()
 
     def compose(self) -> ComposeResult:
         yield Header(show_clock=False, icon="≡")
@@ -66,19 +69,24 @@ class MainScreen(Screen[None]):
             placeholder="filter: text in title, source, state or error (Enter applies, Escape clears)",
             id="filter",
         )
-        yield Footer(compact=True)
+        yield KeyFooter(compact=True)
 
     def on_mount(self) -> None:
         self.query_one(StatusTable).focus()
         self._apply_width(self.size.width)
         self.pull()
         self.set_interval(TICK, self.pull, name="board-pull")
-        # The items loaded so far and the widgets live as long as the screen. Kept out of the
-        # collector's full passes, which otherwise walk all of them and stall keys ~70 ms each
-        # with 10,000 items; replaced items are still freed as usual (they hold no cycles).
+        # A full garbage collection walks every object and holds the interpreter lock throughout:
+        # ~70 ms with 10,000 items, about once a second while workers replace items, and any key
+        # pressed meanwhile waits. What is loaded now lives as long as the screen, so it is left
+        # out of those passes (replaced items are still freed at once: they hold no cycles), and
+        # the passes, which still walk every item replaced since, come ten times less often.
+        self._gc_threshold = gc.get_threshold()
         gc.freeze()
+        gc.set_threshold(*self._gc_threshold[:2], self._gc_threshold[2] * FULL_GC_SPACING)
 
     def on_unmount(self) -> None:
+        gc.set_threshold(*self._gc_threshold)
         gc.unfreeze()
 
     def on_resize(self) -> None:

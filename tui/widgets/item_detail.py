@@ -36,7 +36,13 @@ class ItemDetail(VerticalScroll, can_focus=True):
         yield Static("No item selected.", id="detail-body")
 
     def show(self, item: Item | None) -> None:
-        self.query_one("#detail-body", Static).update(render_detail(item))
+        body = self.query_one("#detail-body", Static)
+        body.update(render_detail(item), layout=False)
+        # Laying out the screen again costs tens of milliseconds while the workers run, and moving
+        # the cursor shows a new item each key: only a text of a different height needs it.
+        width, height = body.content_size
+        if not width or body.get_content_height(self.size, self.size, width) != height:
+            body.refresh(layout=True)
 
 
 def render_detail(item: Item | None) -> Text:

@@ -133,12 +133,30 @@ class StatusTable(ScrollView, can_focus=True):
 
     def _rows_changed(self, cursor_row: int) -> None:
         """Rows joined, left or moved: size the scroll area, keep the cursor on a row, repaint."""
-        self.virtual_size = Size(self.size.width, len(self._rows) + 1)
+        self._size_rows()
         if self._cursor_id is None or not self._rows.shows(self._cursor_id):
             rows = len(self._rows)
             self._cursor_id = self._rows.id_at(min(cursor_row, rows - 1)) if rows else None
             self.post_message(self.Selected(self._cursor_id))
         self.refresh()
+
+    def _size_rows(self) -> None:
+        size = Size(self.size.width, len(self._rows) + 1)
+        if size == self.virtual_size:
+            return
+        if not self.size or (size.height > self.container_size.height) != (
+            self.show_vertical_scrollbar
+        ):
+            self.virtual_size = size  # the scrollbar comes or goes: the screen is laid out again
+            return
+        # Same scrollbar, new length (rows join and leave a view every tick): only the scrollbar's
+        # thumb changes, and a layout of the whole screen would hold up keys for tens of ms.
+        self.set_reactive(StatusTable.virtual_size, size)
+        if self.show_vertical_scrollbar:
+            self.vertical_scrollbar.window_virtual_size = size.height
+            self.vertical_scrollbar.refresh()
+        if self.scroll_y > self.max_scroll_y:
+            self.scroll_to(y=self.max_scroll_y, animate=False)
 
     def _arrange(self) -> None:
         self._rows.arrange(
