@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import os
 import platform
@@ -16,6 +17,7 @@ import statistics
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -123,8 +125,11 @@ def view_state(app: BulkscribeApp) -> tuple[Any, ...]:
     )
 
 
-async def key_to_paint(app: BulkscribeApp, key: str, frames: list[float]) -> float:
+async def key_to_paint(app: BulkscribeApp, key: str, frames: list[float]) -> tuple[float, float]:
     """Milliseconds from a key reaching the app to the first frame painted after its effect.
+
+    Also returns, as detail, the milliseconds until the effect was visible in the app's state
+    (before it was painted).
 
     Pilot's ``press`` is no use here: it waits for the whole process to go idle, which never
     happens while 32 workers run, so it would measure its own time-out.
@@ -145,7 +150,21 @@ async def key_to_paint(app: BulkscribeApp, key: str, frames: list[float]) -> flo
         if time.perf_counter() > deadline:
             raise RuntimeError(f"no frame after key {key!r}")
         await asyncio.sleep(0.0005)
-    return (frames[-1] - start) * 1000
+    return (frames[-1] - start) * 1000, (seen - start) * 1000
+
+
+def watch_collections(pauses: list[tuple[int, float]]) -> Callable[..., None]:
+    """Note (generation, seconds) of each garbage collection from now on: pauses keys can meet."""
+    began = [0.0]
+
+    def note(phase: str, info: dict[str, Any]) -> None:
+        if phase == "start":
+            began[0] = time.perf_counter()
+        else:
+            pauses.append((info["generation"], time.perf_counter() - began[0]))
+
+    gc.callbacks.append(note)
+    return note
 
 
 async def busy_app(items: int, window: float) -> dict[str, Any]:
@@ -161,7 +180,11 @@ async def busy_app(items: int, window: float) -> dict[str, Any]:
         await asyncio.sleep(window)
         cpu, wall = time.thread_time() - cpu0, time.perf_counter() - wall0
         rate = (batch.done() - done0) / wall
-        latencies = [await key_to_paint(app, key, frames) for key in KEYS]
+        pauses: list[tuple[int, float]] = []
+        note = watch_collections(pauses)
+        timed = [await key_to_paint(app, key, frames) for key in KEYS]
+        gc.callbacks.remove(note)
+        latencies = [paint for paint, _ in timed]
         still_busy = batch.engine.finished is False
         batch.engine.stop()
         await app.action_quit()
@@ -174,6 +197,16 @@ async def busy_app(items: int, window: float) -> dict[str, Any]:
         "key_p95_ms": round(percentile(latencies, 0.95), 1),
         "key_max_ms": round(max(latencies), 1),
         "keys_pressed": len(latencies),
+        # Detail: each key in order, milliseconds to its effect in the app's state and to the frame.
+        "keys": [
+            {"key": key, "effect_ms": round(effect, 1), "paint_ms": round(paint, 1)}
+            for key, (paint, effect) in zip(KEYS, timed, strict=True)
+        ],
+        "gc_during_keys": {
+            "full_collections": sum(1 for generation, _ in pauses if generation == 2),
+            "longest_ms": round(max((s for _, s in pauses), default=0.0) * 1000, 1),
+            "total_ms": round(sum(s for _, s in pauses) * 1000, 1),
+        },
         "board_busy_during_keys": still_busy,
         "ui_cpu_share": round(cpu / wall, 3),
         "throughput_with_app": round(rate, 1),
@@ -223,7 +256,11 @@ def main(argv: list[str] | None = None) -> None:
     bare = bare_throughput(args.items, args.window)
     ratio = busy["throughput_with_app"] / bare if bare else 0.0
     report = {
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "load_average": [round(n, 2) for n in os.getloadavg()],  # 1, 5, 15 min, at the end
+        },
         "setup": {
             "items": args.items,
             "workers": WORKERS,
