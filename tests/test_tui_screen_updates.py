@@ -88,3 +88,25 @@ async def test_footer_hides_letter_keys_while_the_filter_has_focus(tmp_path: Pat
         await pilot.press("escape")
         await pilot.pause()
         assert "Parallel" in screen_text(app)
+
+
+async def test_a_running_rows_elapsed_time_ticks_on_screen_while_the_item_is_unchanged(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clock = FixedClock()
+    monkeypatch.setattr(engine.items, "time", SimpleNamespace(time=clock))
+    board = Board(clock=clock)
+    fill_board(board, clock)  # item 5 has run for 15 s; the rows around it have finished
+    app = make_app(GateBatch(tmp_path, 0, board=board), autostart=False)
+    async with app.run_test(size=(110, 30)) as pilot:  # wide enough for the Time column
+        table = app.main.query_one(StatusTable)
+
+        def row_of_5() -> str:
+            return next(line for line in screen_text(app).splitlines() if "(part 1)" in line)
+
+        assert "0:15" in row_of_5()
+        done_row = next(line for line in screen_text(app).splitlines() if "Intro to" in line)
+        clock.now += 65
+        await until(pilot, lambda: "1:20" in row_of_5(), "the elapsed time to tick")
+        assert done_row in screen_text(app)  # a finished row keeps its time
+        assert table.row_count == 8

@@ -250,8 +250,17 @@ class StatusTable(ScrollView, can_focus=True):
     # -- rendering -------------------------------------------------------------------------------
 
     def on_mount(self) -> None:
-        # Running rows show a ticking elapsed time even when their item has not changed.
-        self.set_interval(1.0, self.refresh, name="elapsed-tick")
+        self.set_interval(1.0, self._tick_elapsed, name="elapsed-tick")
+
+    def _tick_elapsed(self) -> None:
+        """Running rows show a ticking elapsed time even when their item has not changed."""
+        if not any(column.key == "elapsed" for column, _ in self._layout):
+            return
+        top = int(self.scroll_y)
+        for row in range(top, min(len(self._rows), top + self.scrollable_content_region.height)):
+            item = self._rows.item(self._rows.id_at(row))
+            if item is not None and item.started_at and item.finished_at is None:
+                self.refresh_line(row + 1)
 
     def on_resize(self) -> None:
         self.virtual_size = Size(self.size.width, len(self._rows) + 1)
