@@ -3,6 +3,11 @@
 Every permit handed out is kept in a short history (as long as the longest window). When the spec, the
 mode, the worker count or the effective rate changes, the pools are rebuilt and seeded from that history,
 so no sliding window ever holds more than the limit across a change.
+
+Each window is enforced a little longer than written (the guard), because the server counts a request
+when it arrives, not when it was granted. A 429 that comes while our own permits filled the window was
+caused by that arrival jitter, not by the rate: it widens the guard (up to a cap) instead of cutting the
+rate, and the guard narrows again slowly once the 429s stop.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ from pyrate_limiter import InMemoryBucket, Rate, RateItem
 
 from engine.clock import Clock, MonotonicClock
 from engine.errors import Cancelled
-from engine.ratespec import RateSpec, parse_rate
+from engine.ratespec import RateRule, RateSpec, parse_rate
 
 SHARED = "shared"
 INDEPENDENT = "independent"
@@ -31,6 +36,19 @@ MODES = (SHARED, INDEPENDENT)
 _GUARD_SHARE = 0.01
 _GUARD_MIN = 0.1
 _GUARD_MAX = 0.25
+# Under heavy load the jitter reaches a second (p99 1.1 s with 64 workers on 2 loaded cores), far
+# beyond that guard. A 429 while our own permits filled the window doubles the guard, up to 10% of the
+# window and at most _WIDE_MAX: a wider guard costs throughput (a 1 s guard on a 10 s window leaves
+# 91% of the limit), so short windows get little and per-second rules none (they cut the rate instead).
+_WIDE_SHARE = 0.1
+_WIDE_MAX = 1.0
+# A widened guard shrinks by _NARROW after each _NARROW_AFTER seconds (or six of the longest windows,
+# if longer) without a 429, so a passing load spike does not cost throughput for the rest of the run.
+_NARROW = 0.75
+_NARROW_AFTER = 60.0
+# Requests granted before we reacted to a 429 may still draw 429s for this long (grant-to-arrival
+# delay, 1.9 s at most under that load): those are echoes of the same burst, not new evidence.
+_ECHO = 2.0
 # After a 429 the effective rate is cut by this factor and grows back by _RECOVER per quiet period.
 _BACKOFF = 0.5
 _RECOVER = 1.25
@@ -63,6 +81,8 @@ class LimiterStats:
     waiting: int
     granted: int
     throttled: int
+    # Seconds added to the longest-guarded window to absorb arrival jitter (0.1-0.25 unless widened).
+    guard: float = 0.0
 
 
 class Limiter:
@@ -90,6 +110,10 @@ class Limiter:
         self._paused_until = 0.0
         self._last_throttle = -1e18
         self._last_recover = -1e18
+        self._react_after = -1e18
+        # Guard in seconds learnt from 429s (0: each rule's base guard); see _guard.
+        self._widened = 0.0
+        self._last_narrow = -1e18
         # (until, seconds): history a replaced spec's longer window still needs after a change.
         self._retain: list[tuple[float, float]] = []
         self._recovery_period = recovery_period
@@ -180,7 +204,7 @@ class Limiter:
                 on_wait(False)
 
     def throttle(self, retry_after: float | None) -> float:
-        """Record a 429: pause everyone for Retry-After (or a default) and lower the effective rate.
+        """Record a 429: pause everyone for Retry-After (or a default); widen the guard or lower the rate.
 
         Returns the pause in seconds.
         """
@@ -190,10 +214,19 @@ class Limiter:
             if pause is None:
                 # No Retry-After: wait for a share of the tightest window.
                 pause = min(max(1.0, self._spec.rules[0].interval / 4), 30.0)
+            # Several workers often hit the same 429 burst: react once per burst. Nothing is granted
+            # until the pause ends, so any 429 before then is from a request sent before it.
+            react = now >= self._react_after
             self._paused_until = max(self._paused_until, now + pause)
-            # Several workers often hit the same 429 burst: cut the rate once per burst.
-            if now - self._last_throttle > pause:
-                self._factor = max(_FLOOR, self._factor * _BACKOFF)
+            self._react_after = max(self._react_after, self._paused_until)
+            if react:
+                self._react_after = max(self._react_after, now + _ECHO)
+                if self._jitter_suspected(now):
+                    self._widen()
+                else:
+                    # We sent fewer than the limit, or the guard is already as wide as it may be:
+                    # the server's limit is lower than ours, or others use the same quota.
+                    self._factor = max(_FLOOR, self._factor * _BACKOFF)
                 self._buckets.clear()
             self._last_throttle = now
             self.throttled += 1
@@ -221,6 +254,7 @@ class Limiter:
                 waiting=self._waiting,
                 granted=self.granted,
                 throttled=self.throttled,
+                guard=max(self._guard(rule) for rule in self._spec.rules),
             )
 
     # -- internals ---------------------------------------------------------------------------
@@ -247,8 +281,7 @@ class Limiter:
             ]
             buckets = []
             for rule in self.effective_spec().rules:
-                guard = min(_GUARD_MAX, max(_GUARD_MIN, rule.interval * _GUARD_SHARE))
-                bucket = InMemoryBucket([Rate(rule.limit, _ms(rule.interval + guard))])
+                bucket = InMemoryBucket([Rate(rule.limit, _ms(rule.interval + self._guard(rule)))])
                 bucket.items.extend(seed)
                 buckets.append(bucket)
             self._buckets[pool] = buckets
@@ -263,12 +296,59 @@ class Limiter:
         if self._retain:
             self._retain = [(until, span) for until, span in self._retain if until > now]
         keep = max([_MIN_HISTORY, self._spec.longest, *(span for _, span in self._retain)])
-        horizon = now - keep - _GUARD_MAX - 1.0
+        # Also long enough for _jitter_suspected, which looks two widest guards beyond the window.
+        horizon = now - keep - 2 * _WIDE_MAX - 1.0
         history = self._history
         while history and history[0][0] < horizon:
             history.popleft()
 
+    def _guard(self, rule: RateRule) -> float:
+        """How much longer than written ``rule``'s window is enforced: its base or widened guard."""
+        return min(_cap(rule), max(_base(rule), self._widened))
+
+    def _widen(self) -> None:
+        self._widened = min(_WIDE_MAX, 2 * max(self._guard(rule) for rule in self._spec.rules))
+
+    def _jitter_suspected(self, now: float) -> bool:
+        """Whether a 429 now is better blamed on arrival jitter than on our rate.
+
+        True when our own permits filled a window (one pool's, in independent mode) of a rule whose
+        guard may still widen: the rate was right by our clock, and the server only saw more than the
+        limit because delays on the way bunched the arrivals. The refused request was granted up to a
+        jitter before ``now`` and the ones the server counted before it up to a jitter earlier still,
+        so the count reaches two widest guards beyond the window.
+        """
+        history = list(self._history)
+        times = [t for t, _, _ in history]
+        for rule in self._spec.rules:
+            if self._guard(rule) >= _cap(rule):
+                continue
+            recent = history[bisect_left(times, now - rule.interval - 2 * _cap(rule)) :]
+            if self._mode == SHARED:
+                count = len(recent)
+            else:
+                shared = sum(1 for _, _, was_shared in recent if was_shared)
+                own: dict[str, int] = {}
+                for _, pool, was_shared in recent:
+                    if not was_shared:
+                        own[pool] = own.get(pool, 0) + 1
+                count = shared + max(own.values(), default=0)
+            if count >= rule.limit:
+                return True
+        return False
+
     def _maybe_recover(self, now: float) -> None:
+        if self._widened > 0.0:
+            quiet = max(_NARROW_AFTER, 6 * self._spec.longest)
+            quiet_since = max(self._last_throttle, self._last_narrow)
+            steps = int((now - quiet_since) // quiet)
+            if steps > 0 and now >= self._paused_until:
+                # One step per quiet period gone by, however rarely anyone looked.
+                self._widened *= _NARROW**steps
+                if all(self._guard(rule) <= _base(rule) for rule in self._spec.rules):
+                    self._widened = 0.0
+                self._last_narrow = quiet_since + steps * quiet
+                self._buckets.clear()
         if self._factor >= 1.0:
             return
         period = self._recovery_period or max(5.0, min(self._spec.longest / 4, 60.0))
@@ -299,3 +379,13 @@ def _admit(buckets: list[InMemoryBucket], item: RateItem) -> int:
 
 def _ms(seconds: float) -> int:
     return int(seconds * 1000)
+
+
+def _base(rule: RateRule) -> float:
+    """The guard ``rule`` has until a 429 widens it."""
+    return min(_GUARD_MAX, max(_GUARD_MIN, rule.interval * _GUARD_SHARE))
+
+
+def _cap(rule: RateRule) -> float:
+    """The widest guard ``rule`` may get: a share of its window, never below its base guard."""
+    return max(_base(rule), min(_WIDE_MAX, rule.interval * _WIDE_SHARE))
