@@ -424,10 +424,19 @@ class Engine:
                 kind, text, transient = describe(exc)
                 pause = None
                 if isinstance(exc, RateLimited) and job.last_service in self.limiters:
-                    pause = self.limiters[job.last_service].throttle(exc.retry_after)
+                    limiter = self.limiters[job.last_service]
+                    before = limiter.stats()
+                    pause = limiter.throttle(exc.retry_after)
+                    after = limiter.stats()
+                    if after.factor < before.factor:
+                        reaction = f" and slowing down to {after.effective}"
+                    elif after.guard > before.guard:
+                        reaction = f" and stretching its window by {after.guard:.2g}s"
+                    else:
+                        reaction = ""
                     self.board.post(
                         "429",
-                        f"{job.last_service}: 429, pausing {pause:.1f}s and slowing down",
+                        f"{job.last_service}: 429, pausing {pause:.1f}s{reaction}",
                         job.item_id,
                     )
                 if not transient or attempt > self.retries:

@@ -313,7 +313,9 @@ def test_transient_errors_fail_after_the_last_retry(engines) -> None:
 def test_permanent_errors_fail_at_once_with_a_readable_message(engines) -> None:
     def work(job: Job) -> None:
         if job.item_id == 0:
-            raise ProviderError("the API rejected the request (400)", hint="check --model", status=400)
+            raise ProviderError(
+                "the API rejected the request (400)", hint="check --model", status=400
+            )
         raise KeyError("segments")
 
     engine = engines(work, 2, retries=5)
@@ -459,7 +461,29 @@ def test_a_429_from_work_throttles_the_service_limiter(engines) -> None:
     assert limiter.throttled == 1
     assert limiter.factor == 0.5
     assert limiter.granted == 2
-    assert any(e.kind == "429" for e in cursor.pull().events)
+    notes = [e.text for e in cursor.pull().events if e.kind == "429"]
+    assert notes == ["asr: 429, pausing 0.1s and slowing down to 50/s"]
+
+
+def test_a_429_after_our_own_full_window_stretches_it_and_says_so(engines) -> None:
+    """We sent the whole limit ourselves: the refusal is late arrivals, not too high a rate."""
+    limiter = Limiter("asr", "3/2s")
+    answered: list[int] = []
+
+    def work(job: Job) -> None:
+        job.acquire("asr")
+        answered.append(job.item_id)
+        if len(answered) == 3:
+            raise RateLimited("rate limited by the API (429)", status=429, retry_after=0.05)
+
+    engine = engines(work, 3, limiters=[limiter])
+    cursor = engine.board.cursor()
+    engine.start()
+    assert engine.wait_finished(WAIT)
+    assert [engine.board.get(i).state for i in range(3)] == [State.DONE] * 3
+    assert limiter.factor == 1.0  # the rate was not cut
+    notes = [e.text for e in cursor.pull().events if e.kind == "429"]
+    assert len(notes) == 1 and "and stretching its window by 0." in notes[0], notes
 
 
 def test_acquire_for_a_service_without_a_limiter_does_not_wait(engines) -> None:
