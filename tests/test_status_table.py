@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import engine.items
 from engine.items import Item, State
 from tui.widgets.columns import COLUMNS, column_named
 from tui.widgets.row_index import VIEW_STATES, RowIndex
@@ -104,6 +108,32 @@ def test_changes_that_move_no_row_are_reported_as_staying_put() -> None:
     assert (moved, stayed) == (False, [2])
     moved, stayed = index.apply([make(2, 2, title="0 first")])
     assert moved and index.ids()[0] == 2
+
+
+def test_sorted_by_elapsed_time_running_rows_move_as_the_clock_runs(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    clock = SimpleNamespace(now=110.0)
+    monkeypatch.setattr(engine.items, "time", SimpleNamespace(time=lambda: clock.now))
+    index = RowIndex()
+    index.apply(
+        [
+            make(0, started_at=0.0, finished_at=30.0, state=State.DONE),
+            make(1, started_at=100.0, state=State.RUNNING),
+            make(2, started_at=90.0, state=State.RUNNING),
+            make(3),
+            make(4, started_at=0.0, finished_at=5.0, state=State.DONE),
+        ]
+    )
+    index.arrange("all", "", "elapsed", False)
+    assert index.ids() == [4, 1, 2, 0, 3]  # 5 s, 10 s, 20 s, 30 s, not started
+    clock.now = 130.0
+    index.apply([make(3, 1, stage="resolve")])  # any change: the running rows take their places
+    assert index.ids() == expected(index) == [4, 0, 1, 2, 3]  # 0 and 1 both at 30 s: input order
+    index.arrange("active", "", "elapsed", True)
+    clock.now = 200.0
+    index.apply([make(1, 2, finished_at=205.0, started_at=100.0, state=State.DONE)])
+    assert index.ids() == expected(index) == [2]
 
 
 Change = tuple[int, State, str | None, float | None, str | None]

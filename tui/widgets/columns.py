@@ -19,7 +19,7 @@ class Column:
     priority: int  # 0 always shown; otherwise lower is added first when there is room
     flex: bool = False
     right: bool = False
-    live: bool = False  # the sort value moves with the clock (a running item's elapsed time)
+    live: bool = False  # a started, unfinished item's sort value moves with the clock
 
 
 def _none_last(value: object) -> tuple[bool, object]:
