@@ -26,7 +26,7 @@ from tui.widgets.workers_view import WorkersView
 
 TICK = 0.1
 FOLLOW_HOLD = 2.0
-DETAIL_EVERY = 0.25  # the detail is a rich table: redraw one item at most four times a second
+DETAIL_EVERY = 0.25  # redraw the same item in the detail at most four times a second
 WIDE = 120
 FULL_GC_SPACING = 10  # full collections this many times rarer than Python's default while shown
 
