@@ -135,6 +135,9 @@ def test_items_per_minute_and_eta_on_a_fake_clock() -> None:
     stats = board.stats()
     assert stats.items_per_min == 1.0
     assert stats.eta == 6 * 60.0
+    # A minute with no finish at all: the rate falls to zero without a new finish to prune on.
+    clock.t += 61.0
+    assert board.stats().items_per_min == 0.0 and board.stats().eta is None
 
 
 def test_eta_is_zero_when_nothing_is_left() -> None:
