@@ -34,8 +34,8 @@ class IdleTranscriber:
     """Resume never transcribes in this bench: the app opens paused, so nothing is sent."""
 
     name = "bench"
-    service = None
-    max_upload_bytes = None
+    service: str | None = None
+    max_upload_bytes: int | None = None
 
     def transcribe(self, chunk: Chunk, language: str | None = None) -> Transcript:
         return Transcript(())
@@ -104,6 +104,7 @@ async def open_screen(data: Path, session_id: str) -> dict[str, float]:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--items", type=int, default=10_000)
+    parser.add_argument("--out", type=Path, default=RESULTS, help="where to write the JSON")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="bulkscribe-bench-") as tmp:
         data = Path(tmp) / "data"
@@ -124,8 +125,8 @@ def main(argv: list[str] | None = None) -> None:
         "ms_per_transition": costs,
         "targets": {"screen_s": TARGET_SCREEN_S, "ms_per_transition": TARGET_TRANSITION_MS},
     }
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(result, indent=2) + "\n")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2) + "\n")
     print(f"| measure ({args.items:,} items) | value | target |")
     print("|---|---:|---:|")
     print(f"| store open + load + engine set-up | {marks['store_and_engine_s']:.2f} s | |")
@@ -134,7 +135,7 @@ def main(argv: list[str] | None = None) -> None:
         print(
             f"| ms per transition, {name.replace('_', ' of ')} | {cost:.3f} | <= {TARGET_TRANSITION_MS} |"
         )
-    print(f"\nwrote {RESULTS}")
+    print(f"\nwrote {args.out}")
 
 
 if __name__ == "__main__":

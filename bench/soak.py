@@ -220,6 +220,13 @@ def summarise(
             * 2**20
             / max(1, end["items"] - warm["items"])
         ),
+        # What a finished item costs for good: the Board's record of it and the input's parse.
+        # Growth beyond this, with few items added, is a leak.
+        "rss_growth_bytes_per_item": round(
+            (end["rss_less_tracing_mb"] - warm["rss_less_tracing_mb"])
+            * 2**20
+            / max(1, end["items"] - warm["items"])
+        ),
         "db_slope_mb_per_h": round((end["db_mb"] - warm["db_mb"]) / hours, 2),
         "threads_range": [min(s["threads"] for s in steady), max(s["threads"] for s in steady)],
         "fds_range": [min(s["fds"] for s in steady), max(s["fds"] for s in steady)],

@@ -7,6 +7,7 @@ Run with ``uv run python -m bench.store``; prints a markdown table and writes
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import platform
@@ -114,7 +115,10 @@ def measure(folder: Path, synchronous: str) -> dict[str, Any]:
     }
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.store", description=__doc__)
+    parser.add_argument("--out", type=Path, default=RESULTS, help="where to write the JSON")
+    args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="bulkscribe-bench-") as tmp:
         runs = [measure(Path(tmp), mode) for mode in ("NORMAL", "FULL")]
     print("| synchronous | ms/transition b=1 | b=10 | b=100 | save_chunk ms "
@@ -127,7 +131,7 @@ def main() -> None:
             f"| {r['save_chunk_ms']:.3f} | {r['open_list_load_10k_ms']:.1f} "
             f"| {r['load_items_10k_ms']:.1f} |"
         )
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
     report = {
         "benchmark": "store",
         "python": sys.version.split()[0],
@@ -137,8 +141,8 @@ def main() -> None:
         "items": ITEMS,
         "runs": runs,
     }
-    RESULTS.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-    print(f"\nwrote {RESULTS}")
+    args.out.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    print(f"\nwrote {args.out}")
 
 
 if __name__ == "__main__":
