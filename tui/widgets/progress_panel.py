@@ -95,7 +95,13 @@ def rates_text(stats: Stats) -> Text:
     for service in services:
         if service.service == "media" and service.granted == 0:
             continue
-        text.append(f"{service.service} {service.last_minute}/{service.limit_per_min:g}/min")
+        if service.mode == "independent":
+            # Each worker's (or key's) pool has the whole limit; the count is everyone's together.
+            text.append(
+                f"{service.service} {service.last_minute}/min ({service.limit_per_min:g}/min each)"
+            )
+        else:
+            text.append(f"{service.service} {service.last_minute}/{service.limit_per_min:g}/min")
         if service.factor < 1:
             text.append(f" slowed→{service.effective_per_min:.0f}", style="yellow")
         if service.paused_for > 0:
