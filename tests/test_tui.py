@@ -149,6 +149,7 @@ async def test_m_switches_rate_mode_both_ways(tmp_path: Path) -> None:
         await pilot.press("m")
         await until(pilot, lambda: "independent · asr" in panel_text(app))
         assert batch.limiter.mode == INDEPENDENT
+        assert batch.media_limiter.mode == SHARED  # one host, one address: its limit stays shared
         await pilot.press("m")
         await until(pilot, lambda: "shared · asr" in panel_text(app))
         assert batch.limiter.mode == SHARED

@@ -90,11 +90,13 @@ class GateBatch:
     ) -> None:
         self.gate = Gate()
         self.board = board if board is not None else Board()
+        # As in a real batch: the media hosts' limiter first, the transcription API's last.
+        self.media_limiter = Limiter("media", "60/min")
         self.limiter = Limiter("asr", rate)
         self.engine = Engine(
             work or self.gate,
             board=self.board,
-            limiters=[self.limiter],
+            limiters=[self.media_limiter, self.limiter],
             retries=0,
             backoff=0.0,
             **engine_args,

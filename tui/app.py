@@ -105,9 +105,11 @@ class BulkscribeApp(App[int]):
         limiters = list(self.engine.limiters.values())
         if not limiters:
             return
-        current = limiters[-1].mode
-        mode = INDEPENDENT if current == SHARED else SHARED
-        self.engine.set_rate_mode(mode)
+        # The transcription API's limiter (the last one) is what keys and quotas are about; a media
+        # site is one host seen from one address, so its limit stays shared by everyone.
+        target = limiters[-1]
+        mode = INDEPENDENT if target.mode == SHARED else SHARED
+        self.engine.set_rate_mode(mode, target.service)
         self.notify(f"Rate mode: {mode}", timeout=2)
 
     def action_set_rate(self, service: str = "asr") -> None:

@@ -91,7 +91,7 @@ def rates_text(stats: Stats) -> Text:
     # The transcription API first: it is the limit people watch; idle media hosts last and short.
     services = sorted(stats.services, key=lambda s: (s.service == "media", s.service))
     if services:
-        text.append(f"{services[-1].mode if len({s.mode for s in services}) == 1 else 'mixed'} · ")
+        text.append(f"{services[0].mode} · ")  # the transcription API (sorted first); media is shared
     for service in services:
         if service.service == "media" and service.granted == 0:
             continue
