@@ -222,9 +222,12 @@ class Pipeline:
         language = self.settings.languages[0] if self.settings.languages else None
         service = self.transcriber.service
         if service is not None:
-            job.acquire(service)
+            # The permit is taken inside, once the request is built and ready to go out.
             transcript = self.transcriber.transcribe(  # type: ignore[call-arg]
-                chunk, language, key_index=job.key_index(service)
+                chunk,
+                language,
+                key_index=job.key_index(service),
+                before_send=lambda: job.acquire(service),
             )
         else:
             job.check()

@@ -235,3 +235,23 @@ def test_an_html_page_instead_of_json_says_where_to_look(server, chunks) -> None
     assert error.transient
     assert error.message == "the API answered with text/html; charset=utf-8 instead of JSON"
     assert "--api-base" in error.hint
+
+
+def test_the_permit_is_taken_after_the_request_is_built_and_before_it_is_sent(
+    server, chunks
+) -> None:
+    """The rate-limit permit comes last, so little work lies between it and the server's count."""
+    from engine.errors import Cancelled
+
+    client = transcriber(server)
+    seen_by_server: list[int] = []
+    client.transcribe(chunks[".flac"], before_send=lambda: seen_by_server.append(server.count()))
+    assert seen_by_server == [0] and server.count() == 1
+
+    def cancelled() -> None:
+        raise Cancelled("item cancelled while waiting for a permit")
+
+    with pytest.raises(Cancelled):
+        client.transcribe(chunks[".long"], before_send=cancelled)
+    client.close()
+    assert server.count() == 1  # a request that never got its permit never left

@@ -6,7 +6,7 @@ import email.utils
 import json
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import httpx
 
@@ -16,7 +16,8 @@ from engine.segments import Segment
 
 OPENAI_UPLOAD_LIMIT = 25 * 1024 * 1024
 SERVICE = "asr"
-_BUFFER_BELOW = 1024 * 1024  # bodies up to this size are joined before sending
+# Bodies up to this size are joined before sending (and held while a worker waits for a permit).
+_BUFFER_BELOW = 256 * 1024
 
 
 class OpenAITranscriber:
@@ -63,8 +64,17 @@ class OpenAITranscriber:
         self._client.close()
 
     def transcribe(
-        self, chunk: Chunk, language: str | None = None, *, key_index: int = 0
+        self,
+        chunk: Chunk,
+        language: str | None = None,
+        *,
+        key_index: int = 0,
+        before_send: Callable[[], object] | None = None,
     ) -> Transcript:
+        """POST one chunk. ``before_send`` (taking a rate-limit permit) runs once the request is
+        built, just before it goes out: the server counts a request when it arrives, so the less
+        work between the permit and the wire, the less a burst can bunch up on the server's clock.
+        """
         key = self._keys[key_index % len(self._keys)]
         data = {"model": self.model, "response_format": self.response_format}
         if language:
@@ -83,6 +93,8 @@ class OpenAITranscriber:
                     # A streamed multipart body goes out in a dozen small writes, one per piece;
                     # a small one joined first goes in one, which keeps bursts of uploads cheap.
                     request.read()
+                if before_send is not None:
+                    before_send()
                 response = self._client.send(request)
             except httpx.TimeoutException as exc:
                 raise ProviderError(
