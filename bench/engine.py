@@ -67,8 +67,10 @@ def run_engine(
 
 def transcribe_work(client: OpenAITranscriber, chunk: Chunk) -> Callable[[Job], None]:
     def work(job: Job) -> None:
-        job.acquire(SERVICE)
-        client.transcribe(chunk, key_index=job.key_index(SERVICE))
+        # As the pipeline does: the permit is taken once the request is ready to go out.
+        client.transcribe(
+            chunk, key_index=job.key_index(SERVICE), before_send=lambda: job.acquire(SERVICE)
+        )
 
     return work
 
