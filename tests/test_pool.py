@@ -442,47 +442,41 @@ def test_transient_sub_task_errors_are_retried_inside_the_item(engines) -> None:
 # -- rate limits ----------------------------------------------------------------------------------
 
 
-def test_a_429_from_work_throttles_the_service_limiter(engines) -> None:
-    limiter = Limiter("asr", "100/s")
+def refused_once(at: int) -> Callable[[Job], None]:
+    """Work that takes an ``asr`` permit per call and gets a 429 (Retry-After 0.05 s) on call ``at``."""
     answered: list[int] = []
 
     def work(job: Job) -> None:
         job.acquire("asr")
         answered.append(job.item_id)
-        if len(answered) == 1:
+        if len(answered) == at:
             raise RateLimited("rate limited by the API (429)", status=429, retry_after=0.05)
 
-    engine = engines(work, 1, limiters=[limiter])
+    return work
+
+
+def run_and_read_429s(engines, limiter: Limiter, at: int, count: int) -> tuple[Engine, list[str]]:
+    engine = engines(refused_once(at), count, limiters=[limiter])
     cursor = engine.board.cursor()
     engine.start()
     assert engine.wait_finished(WAIT)
-    assert engine.board.get(0).state is State.DONE
+    assert [engine.board.get(i).state for i in range(count)] == [State.DONE] * count
+    return engine, [e.text for e in cursor.pull().events if e.kind == "429"]
+
+
+def test_a_429_from_work_throttles_the_service_limiter(engines) -> None:
+    limiter = Limiter("asr", "100/s")
+    engine, notes = run_and_read_429s(engines, limiter, at=1, count=1)
     assert engine.board.get(0).attempts == 2
-    assert limiter.throttled == 1
-    assert limiter.factor == 0.5
-    assert limiter.granted == 2
-    notes = [e.text for e in cursor.pull().events if e.kind == "429"]
+    assert (limiter.throttled, limiter.factor, limiter.granted) == (1, 0.5, 2)
     assert notes == ["asr: 429, pausing 0.1s and slowing down to 50/s"]
 
 
 def test_a_429_after_our_own_full_window_stretches_it_and_says_so(engines) -> None:
     """We sent the whole limit ourselves: the refusal is late arrivals, not too high a rate."""
     limiter = Limiter("asr", "3/2s")
-    answered: list[int] = []
-
-    def work(job: Job) -> None:
-        job.acquire("asr")
-        answered.append(job.item_id)
-        if len(answered) == 3:
-            raise RateLimited("rate limited by the API (429)", status=429, retry_after=0.05)
-
-    engine = engines(work, 3, limiters=[limiter])
-    cursor = engine.board.cursor()
-    engine.start()
-    assert engine.wait_finished(WAIT)
-    assert [engine.board.get(i).state for i in range(3)] == [State.DONE] * 3
+    _, notes = run_and_read_429s(engines, limiter, at=3, count=3)
     assert limiter.factor == 1.0  # the rate was not cut
-    notes = [e.text for e in cursor.pull().events if e.kind == "429"]
     assert len(notes) == 1 and "and stretching its window by 0." in notes[0], notes
 
 
