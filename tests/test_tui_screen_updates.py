@@ -25,14 +25,21 @@ def screen_text(app: BulkscribeApp) -> str:
     return html.unescape(re.sub(r"<[^>]+>", "", svg)).replace("\xa0", " ")
 
 
-async def test_detail_pane_grows_and_shrinks_with_the_selected_item(
+def app_on_a_fixed_clock(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+) -> tuple[BulkscribeApp, FixedClock]:
+    """The app over a board filled with items in every state, with time standing still."""
     clock = FixedClock()
     monkeypatch.setattr(engine.items, "time", SimpleNamespace(time=clock))
     board = Board(clock=clock)
     fill_board(board, clock)
-    app = make_app(GateBatch(tmp_path, 0, board=board), autostart=False)
+    return make_app(GateBatch(tmp_path, 0, board=board), autostart=False), clock
+
+
+async def test_detail_pane_grows_and_shrinks_with_the_selected_item(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app, _ = app_on_a_fixed_clock(tmp_path, monkeypatch)
     async with app.run_test(size=WIDE) as pilot:
         await pilot.press("down")  # a done item: a short detail
         await pilot.pause()
@@ -93,11 +100,8 @@ async def test_footer_hides_letter_keys_while_the_filter_has_focus(tmp_path: Pat
 async def test_a_running_rows_elapsed_time_ticks_on_screen_while_the_item_is_unchanged(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    clock = FixedClock()
-    monkeypatch.setattr(engine.items, "time", SimpleNamespace(time=clock))
-    board = Board(clock=clock)
-    fill_board(board, clock)  # item 5 has run for 15 s; the rows around it have finished
-    app = make_app(GateBatch(tmp_path, 0, board=board), autostart=False)
+    # Item 5 has run for 15 s; the rows around it have finished.
+    app, clock = app_on_a_fixed_clock(tmp_path, monkeypatch)
     async with app.run_test(size=(110, 30)) as pilot:  # wide enough for the Time column
         table = app.main.query_one(StatusTable)
 
