@@ -29,7 +29,9 @@ def test_a_missing_file_retried_after_it_appears_is_transcribed(tmp_path: Path) 
         assert batch.engine.wait_finished(10)
         again = batch.board.get(0)
         assert again.state is State.FAILED
-        assert again.error is not None and "list.txt line 1: file not found: late.wav" in again.error
+        assert (
+            again.error is not None and "list.txt line 1: file not found: late.wav" in again.error
+        )
 
         write_tone(tmp_path / "late.wav", 2, 300)
         batch.engine.retry()

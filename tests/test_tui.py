@@ -558,7 +558,9 @@ async def test_a_refused_key_pauses_and_says_so_on_screen(tmp_path) -> None:
         wait_started(batch.gate, 0)
         batch.gate.fail(0, AuthError("the API refused the key (401)", hint="check OPENAI_API_KEY"))
         await until(pilot, lambda: batch.engine.paused)
-        await until(pilot, lambda: any("refused the key" in str(n.message) for n in app._notifications))
+        await until(
+            pilot, lambda: any("refused the key" in str(n.message) for n in app._notifications)
+        )
         assert state_of(batch, 0) is State.QUEUED
         panel = str(app.screen.query_one("#progress-rates", Static).render())
         assert "PAUSED" in panel

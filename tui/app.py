@@ -57,7 +57,9 @@ class BulkscribeApp(App[int]):
         theme = load_preferences().get("theme")
         if isinstance(theme, str) and theme in self.available_themes:
             self.theme = theme
-        self.theme_changed_signal.subscribe(self, lambda theme: save_preference("theme", theme.name))
+        self.theme_changed_signal.subscribe(
+            self, lambda theme: save_preference("theme", theme.name)
+        )
         if self._autostart:
             self.engine.start()
 

@@ -91,7 +91,9 @@ def rates_text(stats: Stats) -> Text:
     # The transcription API first: it is the limit people watch; idle media hosts last and short.
     services = sorted(stats.services, key=lambda s: (s.service == "media", s.service))
     if services:
-        text.append(f"{services[0].mode} · ")  # the transcription API (sorted first); media is shared
+        text.append(
+            f"{services[0].mode} · "
+        )  # the transcription API (sorted first); media is shared
     for service in services:
         if service.service == "media" and service.granted == 0:
             continue
