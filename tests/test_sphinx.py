@@ -101,3 +101,44 @@ def test_words_are_grouped_at_pauses_and_length() -> None:
     assert [s.text for s in segments][:2] == ["one two", "three"]
     assert all(s.end - s.start <= 10.0 for s in segments)
     assert " ".join(s.text for s in segments).split() == [w.text for w in words]
+
+
+SCRIPT_UNDER_THE_APP = """
+import sys
+from pathlib import Path
+from engine.media import split_audio
+from engine.providers.sphinx import SphinxTranscriber
+
+
+class AppStderr:
+    # What the full-screen app puts in place of sys.stderr while it runs: no real descriptor.
+    def write(self, text): return len(text)
+    def flush(self): pass
+    def fileno(self): return -1
+
+
+chunk = split_audio(Path(sys.argv[1]), Path(sys.argv[2]))[0]
+with SphinxTranscriber(workers=2) as sphinx:  # made before the app starts, as the batch is
+    real, sys.stderr = sys.stderr, AppStderr()
+    try:
+        text = " ".join(s.text for s in sphinx.transcribe(chunk).segments)
+    finally:
+        sys.stderr = real
+print(text)
+"""
+
+
+def test_worker_processes_start_while_the_app_holds_stderr(tmp_path: Path) -> None:
+    """Under the full-screen app every chunk once failed: 'bad value(s) in fds_to_keep'."""
+    import subprocess
+    import sys
+
+    result = subprocess.run(
+        [sys.executable, "-c", SCRIPT_UNDER_THE_APP, str(EXAMPLES / "hello.wav"), str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=Path(__file__).resolve().parent.parent,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert {"hello", "world"} <= set(result.stdout.split())

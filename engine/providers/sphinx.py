@@ -13,6 +13,7 @@ import threading
 from concurrent.futures import Executor, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
+from multiprocessing import resource_tracker
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -166,6 +167,12 @@ class SphinxTranscriber:
         self._workers = max(1, workers)
         self._pool: Executor | None = None
         self._lock = threading.Lock()
+        if not in_process:
+            # Start multiprocessing's resource tracker now, while stderr is a real file. The first
+            # spawn otherwise starts it and hands it sys.stderr's descriptor; under the full-screen
+            # app stderr is a capture object whose fileno() is -1, and every chunk failed with
+            # "bad value(s) in fds_to_keep".
+            resource_tracker.ensure_running()
 
     @property
     def processes(self) -> int:

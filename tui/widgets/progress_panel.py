@@ -89,14 +89,15 @@ def rates_text(stats: Stats) -> Text:
         f"workers {engine.workers} (parallel {mode}){paused}  ", style="bold" if paused else ""
     )
     # The transcription API first: it is the limit people watch; idle media hosts last and short.
-    services = sorted(stats.services, key=lambda s: (s.service == "media", s.service))
+    services = [
+        s
+        for s in sorted(stats.services, key=lambda s: (s.service == "media", s.service))
+        if not (s.service == "media" and s.granted == 0)
+    ]
     if services:
-        text.append(
-            f"{services[0].mode} · "
-        )  # the transcription API (sorted first); media is shared
+        # The transcription API's mode (it sorts first); a media host's limit is always shared.
+        text.append(f"{services[0].mode} · ")
     for service in services:
-        if service.service == "media" and service.granted == 0:
-            continue
         if service.mode == "independent":
             # Each worker's (or key's) pool has the whole limit; the count is everyone's together.
             text.append(
