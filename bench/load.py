@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tui.memory import DEFAULT_ARENAS
+from tui.memory import DEFAULT_ARENAS, cap_malloc_arenas
 
 RESULTS = Path(__file__).parent / "results" / "load.json"
 TONES = (300, 440, 660, 880)
@@ -48,13 +48,6 @@ def proc_status(pid: int | str = "self") -> dict[str, int]:
 
 def open_fds() -> int:
     return len(os.listdir("/proc/self/fd"))
-
-
-def limit_malloc_arenas(arenas: int) -> None:
-    """The app's own glibc arena cap (``bulkscribe`` applies it at start, before any thread)."""
-    from tui.memory import cap_malloc_arenas
-
-    cap_malloc_arenas(arenas)
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -389,7 +382,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--append", action="store_true", help="add this run to the JSON's runs")
     args = parser.parse_args(argv)
     if args.malloc_arenas:
-        limit_malloc_arenas(args.malloc_arenas)
+        cap_malloc_arenas(args.malloc_arenas)  # as bulkscribe does at start, before any thread
 
     with tempfile.TemporaryDirectory(prefix="bulkscribe-load-") as folder:
         result = run(args, Path(folder))

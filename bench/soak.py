@@ -24,13 +24,12 @@ from typing import Any
 from bench.load import (
     FaultMix,
     ServerProcess,
-    limit_malloc_arenas,
     link_inputs,
     make_tones,
     open_fds,
     proc_status,
 )
-from tui.memory import DEFAULT_ARENAS
+from tui.memory import DEFAULT_ARENAS, cap_malloc_arenas
 
 RESULTS = Path(__file__).parent / "results" / "soak.json"
 FAULTS = FaultMix(
@@ -253,7 +252,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
     if args.malloc_arenas:
-        limit_malloc_arenas(args.malloc_arenas)
+        cap_malloc_arenas(args.malloc_arenas)
     # However the run ends, it ends: a hang at close is dumped and the process leaves.
     faulthandler.dump_traceback_later(args.minutes * 60 + 600, exit=True)
 

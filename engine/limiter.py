@@ -135,6 +135,12 @@ class Limiter:
     def factor(self) -> float:
         return self._factor
 
+    @property
+    def guard(self) -> float:
+        """Seconds added to the most-guarded window to absorb arrival jitter."""
+        with self._lock:
+            return max(self._guard(rule) for rule in self._spec.rules)
+
     def set_spec(self, spec: RateSpec | str) -> None:
         new = parse_rate(spec) if isinstance(spec, str) else spec
         with self._lock:

@@ -67,9 +67,8 @@ class Engine:
         backoff_cap: float = 30.0,
     ) -> None:
         self.work = work
-        self.on_resize: Callable[[int], None] | None = (
-            None  # e.g. local engines sizing their process pool
-        )
+        # Told the new worker count, e.g. by local engines sizing their process pool.
+        self.on_resize: Callable[[int], None] | None = None
         self.board = board if board is not None else Board()
         if parallel is None:
             parallel = workers is not None and workers > 1
@@ -425,13 +424,12 @@ class Engine:
                 pause = None
                 if isinstance(exc, RateLimited) and job.last_service in self.limiters:
                     limiter = self.limiters[job.last_service]
-                    before = limiter.stats()
+                    factor, guard = limiter.factor, limiter.guard
                     pause = limiter.throttle(exc.retry_after)
-                    after = limiter.stats()
-                    if after.factor < before.factor:
-                        reaction = f" and slowing down to {after.effective}"
-                    elif after.guard > before.guard:
-                        reaction = f" and stretching its window by {after.guard:.2g}s"
+                    if limiter.factor < factor:
+                        reaction = f" and slowing down to {limiter.effective_spec()}"
+                    elif limiter.guard > guard:
+                        reaction = f" and stretching its window by {limiter.guard:.2g}s"
                     else:
                         reaction = ""
                     self.board.post(

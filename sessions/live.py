@@ -141,9 +141,8 @@ class LiveSession:
             store, session_id, batch.board, settings=lambda: batch.live_settings().saved()
         )
         self._closed = False
-        self.report_error: str | None = (
-            None  # why manifest.json could not be written, if it could not
-        )
+        # Why the reports could not be written when the session closed, if they could not.
+        self.report_error: str | None = None
 
     # -- opening ----------------------------------------------------------------------------
 
@@ -224,9 +223,9 @@ class LiveSession:
     def close(self, *, interrupted: bool = False) -> Path:
         """Stop the engine (running items go back to the queue), save everything, release the lock."""
         if self._closed:
-            return self.batch.output_dir / "manifest.json"
+            return self.batch.output_dir / MANIFEST_NAME
         self._closed = True
-        manifest = self.batch.output_dir / "manifest.json"
+        manifest = self.batch.output_dir / MANIFEST_NAME
         try:
             self.batch.engine.stop()
             self.batch.close()

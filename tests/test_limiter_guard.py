@@ -99,20 +99,21 @@ def test_only_the_filled_long_window_gets_the_wider_guard() -> None:
     assert not window_breaches(rec.log)
 
 
-def test_in_independent_mode_one_key_filling_its_window_widens_the_guard() -> None:
+@pytest.mark.parametrize(
+    ("key_0", "key_1", "factor", "guard"),
+    [
+        (20, 10, 1.0, 0.2),  # one key filled its own window: jitter, so the guard widens
+        (15, 15, 0.5, 0.1),  # 30 in all but each key under its 20: the rate is halved instead
+    ],
+)
+def test_in_independent_mode_each_keys_own_window_decides(
+    key_0: int, key_1: int, factor: float, guard: float
+) -> None:
     rec = Recorder("20/10s", mode=INDEPENDENT)
-    rec.grants(20, "key-0")
-    rec.grants(10, "key-1")
+    rec.grants(key_0, "key-0")
+    rec.grants(key_1, "key-1")
     rec.throttle(RETRY)
-    assert (rec.limiter.stats().factor, rec.limiter.stats().guard) == (1.0, pytest.approx(0.2))
-
-
-def test_in_independent_mode_keys_below_their_limit_halve_the_rate() -> None:
-    rec = Recorder("20/10s", mode=INDEPENDENT)
-    rec.grants(15, "key-0")
-    rec.grants(15, "key-1")
-    rec.throttle(RETRY)
-    assert (rec.limiter.stats().factor, rec.limiter.stats().guard) == (0.5, pytest.approx(0.1))
+    assert (rec.limiter.stats().factor, rec.limiter.stats().guard) == (factor, pytest.approx(guard))
 
 
 def test_the_guard_narrows_step_by_step_after_a_minute_without_429s() -> None:
