@@ -88,8 +88,11 @@ def run(args: argparse.Namespace, console: Console, store: Store | None = None) 
     try:
         if store.recovered_from is not None:
             console.print(
-                "[yellow]Your session database was unreadable; it was moved to "
-                f"{store.recovered_from} and a new one started.[/]"
+                Text(
+                    "Your session database was unreadable; it was moved to "
+                    f"{store.recovered_from} and a new one started.",
+                    style="yellow",
+                )
             )
         return handler(store, args, console)
     finally:
@@ -137,15 +140,16 @@ def list_sessions(store: Store, args: argparse.Namespace, console: Console) -> i
     if wide:
         table.add_column("Output", overflow="fold")
     for info in infos:
+        # Names and folders come from the user's inputs: Text, so Rich reads them as data.
         cells: list[str | Text] = [
             info.id,
-            info.name,
+            Text(info.name),
             _status_text(shown_status(store, info)),
             f"{info.count(State.DONE)}/{info.total}",
             str(info.count(State.FAILED)),
             _when(info.updated),
         ]
-        table.add_row(*cells, *([info.output_dir] if wide else []))
+        table.add_row(*cells, *([Text(info.output_dir)] if wide else []))
     console.print(table)
     return 0
 
@@ -157,17 +161,17 @@ def show_session(store: Store, args: argparse.Namespace, console: Console) -> in
     grid.add_column(overflow="fold")
     status = shown_status(store, info)
     grid.add_row("Session", info.id)
-    grid.add_row("Name", info.name)
+    grid.add_row("Name", Text(info.name))
     grid.add_row("Status", _status_text(status))
     grid.add_row("Created", _when(info.created))
     grid.add_row("Updated", _when(info.updated))
-    grid.add_row("Output", info.output_dir)
+    grid.add_row("Output", Text(info.output_dir))
     more = f" … and {len(info.inputs) - 5} more" if len(info.inputs) > 5 else ""
-    grid.add_row("Inputs", "\n".join(info.inputs[:5]) + more)
+    grid.add_row("Inputs", Text("\n".join(info.inputs[:5]) + more))
     counts = "  ".join(f"{GLYPH[s]} {s.value} {info.count(s)}" for s in State if info.count(s))
     grid.add_row("Items", f"{info.total} total" + (f": {counts}" if counts else ""))
     settings = ", ".join(f"{k}={_short(v)}" for k, v in sorted(info.settings.items()))
-    grid.add_row("Settings", settings or "(none)")
+    grid.add_row("Settings", Text(settings or "(none)"))
     if info.resumable:
         left = info.total - info.finished_items
         grid.add_row("Resume", f"{left} item(s) left; bulkscribe offers to resume it on start")
@@ -179,7 +183,8 @@ def show_session(store: Store, args: argparse.Namespace, console: Console) -> in
         table.add_column("Item", overflow="fold")
         table.add_column("Error", overflow="fold")
         for item in failed[:20]:
-            table.add_row(str(item.id), item.label, f"{item.error_class or 'error'}: {item.error}")
+            error = f"{item.error_class or 'error'}: {item.error}"
+            table.add_row(str(item.id), Text(item.label), Text(error))
         console.print(table)
         if len(failed) > 20:
             console.print(f"… and {len(failed) - 20} more failed items (see the export)")
@@ -205,7 +210,9 @@ def export_to_json(store: Store, args: argparse.Namespace, console: Console) -> 
         return 0
     write_export(data, args.json_file)
     count = len(data["items"])
-    console.print(f"Exported session {data['session']['id']} ({count} items) to {args.json_file}")
+    console.print(
+        Text(f"Exported session {data['session']['id']} ({count} items) to {args.json_file}")
+    )
     return 0
 
 
@@ -215,7 +222,7 @@ def delete_session(store: Store, args: argparse.Namespace, console: Console) -> 
     with store.lock(info.id):
         store.delete(info.id)
     console.print(
-        f"Deleted session {info.id} ({info.name}); transcripts in {info.output_dir} are kept."
+        Text(f"Deleted session {info.id} ({info.name}); transcripts in {info.output_dir} are kept.")
     )
     return 0
 
@@ -234,5 +241,5 @@ def import_from_json(store: Store, args: argparse.Namespace, console: Console) -
     new_id = import_session(store, data)
     old_id = data.get("session", {}).get("id")
     note = f" (id {old_id} was taken)" if old_id and old_id != new_id else ""
-    console.print(f"Imported session {new_id}{note}.")
+    console.print(Text(f"Imported session {new_id}{note}."))
     return 0

@@ -175,7 +175,7 @@ class BulkscribeApp(App[int]):
             try:
                 batch_inputs = self._read_inputs(lines)
             except BulkscribeError as exc:
-                self.notify(exc.user_text, severity="error", timeout=6)
+                self.notify(exc.user_text, severity="error", timeout=6, markup=False)
                 return
             added = self.batch.add_sources(batch_inputs.sources)  # type: ignore[attr-defined]
             self.notify(f"Added {len(added)} item{'s' if len(added) != 1 else ''}", timeout=2)
@@ -194,9 +194,9 @@ class BulkscribeApp(App[int]):
             subprocess.Popen(
                 [opener, str(target)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
             )
-            self.notify(f"Opening {target}", timeout=3)
+            self.notify(f"Opening {target}", timeout=3, markup=False)
         else:
-            self.notify(str(target), title="Output", timeout=8)
+            self.notify(str(target), title="Output", timeout=8, markup=False)
 
     # -- panes --------------------------------------------------------------------------------------
 

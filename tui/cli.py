@@ -186,14 +186,21 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return launch(args, _flags(args), err)
     except UsageError as exc:
-        err.print(f"[bold red]error:[/] {exc.user_text}")
+        err.print(_error_line(exc), highlight=False)
         return EXIT_USAGE
     except BulkscribeError as exc:
-        err.print(f"[bold red]error:[/] {exc.user_text}")
+        err.print(_error_line(exc), highlight=False)
         return EXIT_FAILED
     except KeyboardInterrupt:
         err.print("interrupted")
         return EXIT_INTERRUPTED
+
+
+def _error_line(exc: BulkscribeError) -> object:
+    from rich.text import Text
+
+    # The message quotes paths, URLs and server replies: print it as data, never as markup.
+    return Text.assemble(("error:", "bold red"), " ", exc.user_text)
 
 
 def _sessions(argv: list[str], err: object) -> int:

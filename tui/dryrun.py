@@ -8,6 +8,7 @@ from typing import Any
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from engine.errors import BulkscribeError
 from engine.ratespec import parse_rate
@@ -78,7 +79,7 @@ def dry_run(batch: Any, settings: Settings, out: Console) -> int:
     if problems:
         out.print(f"[red]{len(problems)} input(s) will fail:[/]")
         for text in problems[:30]:
-            out.print(f"  [red]✗[/] {text}", highlight=False)
+            out.print(Text.assemble("  ", ("✗", "red"), " ", text), highlight=False)
         if len(problems) > 30:
             out.print(f"  … and {len(problems) - 30} more")
     out.print("[dim]Dry run: no API was contacted and nothing was written.[/]")

@@ -10,6 +10,7 @@ from typing import Any
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 
 from engine.batch import Batch, exit_code
 from engine.board import Stats
@@ -55,7 +56,7 @@ def run_headless(live: LiveSession, err: Console) -> int:
             TextColumn("{task.fields[rate]:.1f} items/min"),
             TextColumn("{task.fields[eta]}"),
             TimeElapsedColumn(),
-            TextColumn("{task.fields[limits]}"),
+            TextColumn("{task.fields[limits]}", markup=False),
             console=err,
             transient=False,
         ) as progress:
@@ -69,8 +70,9 @@ def run_headless(live: LiveSession, err: Console) -> int:
                 for event in changes.events:
                     if event.kind in _SHOWN_EVENTS:
                         style = "red" if event.kind == "failed" else "yellow"
+                        # Event text quotes titles, paths and server replies: data, never markup.
                         progress.console.print(
-                            f"[{style}]{event.kind}[/] {event.text}", highlight=False
+                            Text.assemble((event.kind, style), " ", event.text), highlight=False
                         )
                 progress.update(
                     task,
@@ -98,9 +100,12 @@ def run_headless(live: LiveSession, err: Console) -> int:
     items = batch.board.items()
     _summary(err, batch, manifest)
     if live.report_error:
-        err.print(f"[bold red]could not write the reports:[/] {live.report_error}", highlight=False)
+        err.print(
+            Text.assemble(("could not write the reports:", "bold red"), " ", live.report_error),
+            highlight=False,
+        )
     if blocked:
-        err.print(f"[bold red]stopped:[/] {blocked}", highlight=False)
+        err.print(Text.assemble(("stopped:", "bold red"), " ", blocked), highlight=False)
     if interrupted or blocked:
         err.print(
             f"Session {live.session_id} is saved; run [bold]bulkscribe --resume[/] to carry on."
@@ -141,7 +146,15 @@ def _summary(err: Console, batch: Batch, manifest: Path) -> None:
     err.print(table)
     failed = [item for item in batch.board.items() if item.state is State.FAILED]
     for item in failed[:20]:
-        err.print(f"[red]✗[/] {item.label}{_place(item)}: {item.error}", highlight=False)
+        line = f" {item.label}{_place(item)}: {item.error}"
+        err.print(Text.assemble(("✗", "red"), line), highlight=False)
     if len(failed) > 20:
-        err.print(f"… and {len(failed) - 20} more failures: see {manifest}")
-    err.print(f"outputs in [bold]{batch.output_dir}[/]  manifest: {manifest.name}, items.csv")
+        err.print(Text(f"… and {len(failed) - 20} more failures: see {manifest}"))
+    err.print(
+        Text.assemble(
+            "outputs in ",
+            (str(batch.output_dir), "bold"),
+            f"  manifest: {manifest.name}, items.csv",
+        ),
+        highlight=False,
+    )

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.text import Text
 
 from engine.batch import exit_code
 from engine.errors import UsageError
@@ -31,8 +32,11 @@ def open_store(err: Console) -> Store:
     store = Store.open()
     if store.recovered_from is not None:
         err.print(
-            f"[yellow]Your session database was unreadable; it was moved to {store.recovered_from} "
-            "and a new one started.[/]"
+            Text(
+                f"Your session database was unreadable; it was moved to {store.recovered_from} "
+                "and a new one started.",
+                style="yellow",
+            )
         )
     return store
 
@@ -71,7 +75,7 @@ def launch(args: argparse.Namespace, flags: dict[str, Any], err: Console) -> int
                 live.batch.add_sources(
                     read_inputs(args.inputs, columns=columns, stdin=sys.stdin).sources
                 )
-            err.print(f"[green]Resuming[/] {describe_session(info)}")
+            err.print(Text.assemble(("Resuming", "green"), " ", describe_session(info)))
         else:
             settings = resolve_settings(flags)
             batch_inputs = read_inputs(args.inputs, columns=columns, stdin=sys.stdin)
@@ -153,7 +157,10 @@ def _run_app(live: LiveSession, columns: dict[str, str] | None, err: Console) ->
     counts = live.batch.counts()
     summary = ", ".join(f"{n} {state}" for state, n in sorted(counts.items()))
     err.print(
-        f"bulkscribe: {summary or 'nothing to do'}; outputs in {live.batch.output_dir} ({manifest.name})"
+        Text(
+            f"bulkscribe: {summary or 'nothing to do'}; "
+            f"outputs in {live.batch.output_dir} ({manifest.name})"
+        )
     )
     unfinished = not all(item.state.terminal for item in live.batch.board.items())
     if unfinished:

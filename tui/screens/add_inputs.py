@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -43,7 +44,7 @@ class AddInputsScreen(ModalScreen[list[str] | None]):
         self.query_one(TextArea).focus()
 
     def show_error(self, text: str) -> None:
-        self.query_one("#add-error", Static).update(text)
+        self.query_one("#add-error", Static).update(Text(text))  # quotes the input
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         if event.button.id == "add-ok":

@@ -29,7 +29,7 @@ class ConfirmScreen(ModalScreen[bool]):
     def compose(self) -> ComposeResult:
         with Vertical():
             yield Label(self._title, classes="title")
-            yield Static(self._body)
+            yield Static(self._body, markup=False)  # the body quotes session names
             with Horizontal():
                 yield Button(f"{self._no} (n)", id="confirm-no")
                 yield Button(f"{self._yes} (y)", variant="primary", id="confirm-yes")

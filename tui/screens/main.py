@@ -114,9 +114,9 @@ class MainScreen(Screen[None]):
                     if event.kind in ("blocked", "finished"):
                         # Both need the person: a bad key or full disk to fix, or a batch to collect.
                         if event.kind == "blocked":
-                            self.app.notify(event.text, severity="error", timeout=10)
+                            self.app.notify(event.text, severity="error", timeout=10, markup=False)
                         else:
-                            self.app.notify(event.text, timeout=10)
+                            self.app.notify(event.text, timeout=10, markup=False)
             self._show_detail()
 
     def _follow_latest_start(self, table: StatusTable, items: Sequence[Item]) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
@@ -54,10 +55,10 @@ class PromptScreen(ModalScreen[str | None]):
             try:
                 self._validate(value)
             except BulkscribeError as exc:
-                self.query_one("#prompt-error", Static).update(exc.user_text)
+                self.query_one("#prompt-error", Static).update(Text(exc.user_text))
                 return
             except ValueError as exc:
-                self.query_one("#prompt-error", Static).update(str(exc))
+                self.query_one("#prompt-error", Static).update(Text(str(exc)))
                 return
         self.dismiss(value)
 
