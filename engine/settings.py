@@ -71,6 +71,14 @@ class Settings:
             raise UsageError("overlap must be at least 0 and under a quarter of a chunk")
         parse_rate(self.rate_limit)
         parse_rate(self.media_rate_limit)
+        if any(not _printable_key(key) for key in self.api_keys):
+            # Such a key fails every request the same way (or ends up quoted in an error):
+            # refuse it once, and never echo it.
+            raise UsageError(
+                f"an API key{_from(self.api_key_source)} holds a character no API key has "
+                "(a space, a control character or a non-ASCII letter)",
+                hint="copy the key again from the provider's dashboard",
+            )
         return self
 
     def saved(self) -> dict[str, Any]:
@@ -91,3 +99,14 @@ class Settings:
 
     def evolve(self, **changes: Any) -> Settings:
         return replace(self, **changes)
+
+
+def _printable_key(key: str) -> bool:
+    return bool(key) and all("!" <= ch <= "~" for ch in key)
+
+
+def _from(source: str | None) -> str:
+    if not source:
+        return ""
+    kind, _, name = source.partition(":")
+    return f" from {name}" if name else f" from the {kind}"

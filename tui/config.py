@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import difflib
 import os
 import tomllib
+from collections.abc import Callable
 from dataclasses import fields
 from pathlib import Path
 from typing import Any
@@ -14,6 +16,10 @@ from engine.errors import UsageError
 from engine.settings import Settings
 
 ENV_PREFIX = "BULKSCRIBE_"
+# What config.toml may set: every saved setting, and the keys (never saved) under either name.
+_CONFIG_KEYS = frozenset(
+    {f.name for f in fields(Settings)} - {"api_keys", "api_key_source"} | {"api_key", "api_keys"}
+)
 
 
 def config_path() -> Path:
@@ -28,11 +34,65 @@ def load_config(path: Path | None = None) -> dict[str, Any]:
     try:
         with path.open("rb") as handle:
             data = tomllib.load(handle)
+    except UnicodeDecodeError as exc:
+        raise UsageError(
+            f"cannot read config file {path}: it is not UTF-8 text (byte {exc.start + 1})",
+            hint="save it as UTF-8, or remove it",
+        ) from None
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise UsageError(
             f"cannot read config file {path}: {exc}", hint="fix or remove the file"
-        ) from exc
+        ) from None
     return {str(k).replace("-", "_"): v for k, v in data.items()}
+
+
+def unknown_keys(config: dict[str, Any]) -> list[str]:
+    """One warning per key the settings do not know, naming the nearest known one."""
+    known = sorted(_CONFIG_KEYS)
+    warnings = []
+    for name in config:
+        if name in _CONFIG_KEYS:
+            continue
+        near = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+        guess = f"; did you mean {near[0]}?" if near else ""
+        warnings.append(f"config.toml: unknown setting {name!r} is ignored{guess}")
+    return warnings
+
+
+def _check_type(name: str, value: Any, current: Any) -> None:
+    """A value of the wrong TOML type is a mistake in the file: say which setting and what it wants."""
+    if isinstance(current, tuple):
+        ok = isinstance(value, str) or (
+            isinstance(value, list) and all(isinstance(v, str) for v in value)
+        )
+        wanted = 'text like "a,b" or a list of texts like ["a", "b"]'
+    elif isinstance(current, bool):
+        ok, wanted = isinstance(value, bool | str), "true or false"
+    elif isinstance(current, int | float):
+        ok = isinstance(value, int | float | str) and not isinstance(value, bool)
+        wanted = "a number"
+    else:  # text settings, and optional ones whose default is None
+        ok, wanted = isinstance(value, str), "text in quotes"
+    if not ok:
+        # Never the value itself: it may be a key typed into the wrong setting.
+        raise UsageError(
+            f"config.toml: {name} must be {wanted}, not {_toml_type(value)}",
+            hint=f"fix it in {config_path()}",
+        )
+
+
+def _toml_type(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true/false"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "a table"
+    if isinstance(value, str):
+        return "text"
+    return "a date or time"
 
 
 def _coerce(name: str, value: Any, current: Any) -> Any:
@@ -58,7 +118,10 @@ def _coerce(name: str, value: Any, current: Any) -> Any:
 
 
 def resolve_settings(
-    flags: dict[str, Any], config: dict[str, Any] | None = None, saved: Settings | None = None
+    flags: dict[str, Any],
+    config: dict[str, Any] | None = None,
+    saved: Settings | None = None,
+    warn: Callable[[str], None] | None = None,
 ) -> Settings:
     """Merge config file, environment and flags (flags given as None are not set).
 
@@ -71,11 +134,16 @@ def resolve_settings(
     key_source = None
     keys: tuple[str, ...] = ()
     config = load_config() if config is None else config
+    for warning in unknown_keys(config):
+        if warn is not None:
+            warn(warning)
     for name, value in config.items():
         if name in ("api_key", "api_keys"):
+            _check_type(name, value, ())
             keys = _coerce(name, value, ())
             key_source = "config"
-        elif name in known and name not in ("api_keys", "api_key_source") and saved is None:
+        elif name in _CONFIG_KEYS and saved is None:
+            _check_type(name, value, known[name])
             values[name] = _coerce(name, value, known[name])
     for name in known:
         env = os.environ.get(ENV_PREFIX + name.upper())

@@ -84,3 +84,24 @@ def dry_run(batch: Any, settings: Settings, out: Console) -> int:
             out.print(f"  … and {len(problems) - 30} more")
     out.print("[dim]Dry run: no API was contacted and nothing was written.[/]")
     return 1 if problems else 0
+
+
+def dry_run_resume(store: Any, info: Any, out: Console) -> int:
+    """``--resume --dry-run``: what is left in the session and where it would go; nothing runs."""
+    from engine.items import State
+
+    items = store.load_items(info.id)
+    left = [item for item in items if not item.state.terminal]
+    table = Table(title=Text(f"Session {info.id}: {info.name}"), show_header=True)
+    table.add_column("state")
+    table.add_column("count", justify="right")
+    for state in State:
+        n = sum(1 for item in items if item.state is state)
+        if n:
+            table.add_row(state.value, str(n))
+    out.print(table)
+    out.print(Text(f"{len(left)} item(s) would carry on; outputs in {info.output_dir}"))
+    out.print(
+        Text("Dry run: nothing was transcribed and the session was not changed.", style="dim")
+    )
+    return 0

@@ -17,6 +17,7 @@ from rich.text import Text
 from engine.batch import exit_code
 from engine.errors import UsageError
 from engine.inputs.classify import strip_credentials
+from engine.output_folder import prepare_output_folder
 from engine.settings import Settings
 from sessions.live import LiveSession
 from sessions.store import SessionInfo, Store
@@ -65,11 +66,21 @@ def launch(args: argparse.Namespace, flags: dict[str, Any], err: Console) -> int
     columns = parse_columns(args.columns) if args.columns else None
     if args.resume and args.new:
         raise UsageError("--resume and --new contradict each other")
+
+    def warn(text: str) -> None:
+        err.print(Text.assemble(("warning:", "yellow"), " ", text), highlight=False)
+
     store = open_store(err)
     try:
         info = _session_to_resume(store, args, err)
         if info is not None:
-            settings = resolve_settings(flags, saved=Settings.from_saved(dict(info.settings)))
+            saved = Settings.from_saved(dict(info.settings))
+            settings = resolve_settings(flags, saved=saved, warn=warn)
+            if args.dry_run:  # report what a resume would do; run nothing, spend no quota
+                from tui.dryrun import dry_run_resume
+
+                return dry_run_resume(store, info, Console())
+            prepare_output_folder(Path(settings.output or info.output_dir))
             live = LiveSession.resume(store, info, settings)
             if args.inputs:
                 live.batch.add_sources(
@@ -77,7 +88,7 @@ def launch(args: argparse.Namespace, flags: dict[str, Any], err: Console) -> int
                 )
             err.print(Text.assemble(("Resuming", "green"), " ", describe_session(info)))
         else:
-            settings = resolve_settings(flags)
+            settings = resolve_settings(flags, warn=warn)
             batch_inputs = read_inputs(args.inputs, columns=columns, stdin=sys.stdin)
             if args.dry_run:
                 from tui.dryrun import dry_run
@@ -89,7 +100,7 @@ def launch(args: argparse.Namespace, flags: dict[str, Any], err: Console) -> int
                     hint="give URLs, files, folders or a list, or --resume to continue a session",
                 )
             output = Path(settings.output).expanduser() if settings.output else default_output()
-            settings = settings.evolve(output=str(output.resolve()))
+            settings = settings.evolve(output=str(prepare_output_folder(output.resolve())))
             # Inputs are kept in the session as given, but never with credentials inside URLs.
             given = [strip_credentials(arg) for arg in args.inputs]
             live = LiveSession.create(store, settings, given, batch_inputs.sources)

@@ -88,6 +88,12 @@ def read_json_list(
 def _item_source(
     item: Any, place: Place, number: int, columns: Mapping[str, str] | None
 ) -> Source | None:
+    broken = _unpaired_surrogate(item)
+    if broken is not None:
+        # JSON allows "\\ud800" on its own, but it is no character: nothing can store or print it.
+        shown = json.dumps(item)[:80]
+        reason = f"{broken} holds an unpaired surrogate (not valid Unicode); fix the text"
+        return invalid_source(shown, place, number, reason)
     if isinstance(item, str):
         return entry_source(item.strip(), place, number) if item.strip() else None
     if isinstance(item, dict):
@@ -97,6 +103,26 @@ def _item_source(
     shown = json.dumps(item)[:80]
     reason = f'expected a link (text) or an object with a "url" field, found {_json_type(item)}'
     return invalid_source(shown, place, number, reason)
+
+
+def _unpaired_surrogate(item: Any) -> str | None:
+    """Which part of a JSON entry holds a lone surrogate ("the title", "the entry"), if any."""
+    if isinstance(item, str):
+        return "the entry" if _has_surrogate(item) else None
+    if isinstance(item, dict):
+        for key, value in item.items():
+            text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+            if _has_surrogate(str(key)) or _has_surrogate(text):
+                return f"the field {json.dumps(key)}"
+    return None
+
+
+def _has_surrogate(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
 
 
 def _json_text(value: Any) -> str:
