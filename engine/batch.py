@@ -15,6 +15,7 @@ from engine.limiter import Limiter
 from engine.pipeline import MEDIA_SERVICE, Checkpoints, Pipeline, items_from_sources
 from engine.pool import Engine
 from engine.providers.base import Transcriber
+from engine.redact import has_masked_secret, redact_text
 from engine.settings import Settings
 
 
@@ -110,7 +111,23 @@ class Batch:
         return self.settings.evolve(**changes)
 
     def add_sources(self, sources: Sequence[Any]) -> list[Item]:
-        return self.engine.add(items_from_sources(sources))
+        """Add new items; a link given again restores the token its stored form lost."""
+        masked = {
+            item.location: item
+            for item in self.board.items()
+            if item.kind != "file" and has_masked_secret(item.location) and not item.state.active
+        }
+        fresh = []
+        for source in sources:
+            stored = redact_text(source.location) if source.valid else ""
+            old = masked.get(stored) if stored != source.location else None
+            if old is None:
+                fresh.append(source)
+                continue
+            self.board.update(old.id, location=source.location)
+            if old.state is State.FAILED:
+                self.engine.retry([old.id])
+        return self.engine.add(items_from_sources(fresh))
 
     def close(self) -> None:
         close = getattr(self.transcriber, "close", None)
@@ -146,7 +163,7 @@ class Batch:
 def item_row(item: Item) -> dict[str, Any]:
     return {
         "id": item.id,
-        "source": item.source,
+        "source": redact_text(item.source),
         "row": item.row,
         "origin": item.origin,
         "kind": item.kind,
@@ -156,7 +173,7 @@ def item_row(item: Item) -> dict[str, Any]:
         "engine": item.engine,
         "language": item.language,
         "attempts": item.attempts,
-        "error": item.error,
+        "error": redact_text(item.error) if item.error else item.error,
         "error_class": item.error_class,
         "duration": round(item.duration, 3) if item.duration is not None else None,
         "chunks": item.chunks_total or None,

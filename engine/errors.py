@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from engine.redact import redact_text
+
 
 class BulkscribeError(Exception):
     """Base of every error the engine records on an item.
@@ -114,6 +116,12 @@ def describe(exc: BaseException) -> tuple[str, str, bool]:
     Unknown exceptions are reported by class name and message, and counted as
     permanent so a programming error cannot loop forever.
     """
+    kind, text, transient = _describe(exc)
+    # Errors quote URLs and headers; whatever they carried, the recorded text holds no secret.
+    return kind, redact_text(text), transient
+
+
+def _describe(exc: BaseException) -> tuple[str, str, bool]:
     if isinstance(exc, BulkscribeError):
         return exc.kind, exc.user_text, exc.transient
     if isinstance(exc, TimeoutError | ConnectionError):

@@ -20,6 +20,7 @@ from engine.errors import InputError, MediaError, TooLarge
 from engine.items import Item, State
 from engine.job import Job
 from engine.providers.base import Chunk, Transcriber
+from engine.redact import has_masked_secret, redact_text
 from engine.segments import Segment
 from engine.settings import Settings
 
@@ -98,6 +99,13 @@ class Pipeline:
     # -- stages ---------------------------------------------------------------------------------
 
     def _run(self, job: Job, item: Item, workdir: Path) -> None:
+        if item.kind != "file" and has_masked_secret(item.location):
+            # Secrets are never stored, so a signed link read back from the session has lost its
+            # token; fetching it would only earn a 403 from the host.
+            raise InputError(
+                "this link's secret (a token in it) is not kept between runs",
+                hint="add the link again to this session: bulkscribe --resume ID 'LINK'",
+            )
         job.stage("metadata")
         meta, info, media_path = self._metadata(job, item)
         if info is not None and info.is_playlist:
@@ -259,9 +267,10 @@ class Pipeline:
         extras = {str(k): str(v) for k, v in (meta.get("extras") or {}).items()}
         # A spreadsheet's description column is the note's description, not an extra property.
         listed_description = extras.pop("description", None)
+        url = meta.get("url") or (item.location if item.kind != "file" else None)
         doc = TranscriptDoc(
-            source=item.source,
-            url=meta.get("url") or (item.location if item.kind != "file" else None),
+            source=redact_text(item.source),
+            url=redact_text(url) if url else None,  # a signed link's token stays out of the note
             title=title,
             channel=meta.get("channel") or meta.get("artist"),
             upload_date=meta.get("upload_date"),
@@ -295,7 +304,7 @@ class Pipeline:
         children = [
             Item(
                 -1,
-                source=url,
+                source=redact_text(url),
                 kind="youtube" if "youtube.com" in url or "youtu.be" in url else "url",
                 location=url,
                 origin=item.source,

@@ -9,6 +9,7 @@ from engine.errors import UsageError
 from engine.limiter import MODES
 from engine.pool import MAX_WORKERS, MIN_WORKERS, ORDERS
 from engine.ratespec import parse_rate
+from engine.redact import redact_text, remember_secret
 
 ASR_ENGINES = ("auto", "openai", "whisper", "sphinx")
 FORMATS = ("md", "txt", "srt", "vtt", "json")
@@ -71,6 +72,8 @@ class Settings:
             raise UsageError("overlap must be at least 0 and under a quarter of a chunk")
         parse_rate(self.rate_limit)
         parse_rate(self.media_rate_limit)
+        for key in self.api_keys:
+            remember_secret(key)  # so no error, event or report can quote it
         if any(not _printable_key(key) for key in self.api_keys):
             # Such a key fails every request the same way (or ends up quoted in an error):
             # refuse it once, and never echo it.
@@ -85,6 +88,10 @@ class Settings:
         """The settings as stored in a session: no secrets."""
         data = asdict(self)
         data.pop("api_keys", None)
+        # The API root may carry a password or a key in its query: kept for requests, not saved.
+        data["api_base"] = redact_text(self.api_base)
+        if data["api_base"] != self.api_base:
+            data["api_base_withheld"] = True
         data["formats"] = list(self.formats)
         data["languages"] = list(self.languages)
         return data

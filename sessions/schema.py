@@ -12,6 +12,7 @@ from typing import Any
 
 from engine.errors import UsageError
 from engine.items import Item, State
+from engine.redact import redact_text
 from engine.segments import Segment
 
 # "BSCR": marks the file as ours, so a foreign SQLite file is told apart from an old one of ours.
@@ -253,6 +254,9 @@ def unplain(value: Any) -> Any:
 _ENCODE = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=str).encode
 _MAP_AT = tuple(ITEM_COLUMNS.index(name) for name in ("stage_times", "outputs", "meta"))
 _PREVIEW_AT = ITEM_COLUMNS.index("preview")
+_REDACTED_AT = tuple(
+    ITEM_COLUMNS.index(name) for name in ("source", "location", "title", "error", "meta")
+)
 _STATE_AT = ITEM_COLUMNS.index("state")
 
 
@@ -275,6 +279,10 @@ def item_row(item: Item) -> tuple[Any, ...]:
         values[at] = dump_json(values[at]) if values[at] else "{}"
     values[_PREVIEW_AT] = _ENCODE(list(values[_PREVIEW_AT]))
     values[_STATE_AT] = values[_STATE_AT].value
+    # No secret is stored: a signed link's token lives in memory for this run only.
+    for at in _REDACTED_AT:
+        if values[at]:
+            values[at] = redact_text(values[at])
     return tuple(values)
 
 

@@ -20,6 +20,7 @@ import platformdirs
 
 from engine.errors import UsageError
 from engine.items import TERMINAL, Item, State
+from engine.redact import redact_text
 from engine.segments import Segment
 from sessions import schema
 from sessions.lock import SessionLock
@@ -68,7 +69,11 @@ def scrub_secrets(settings: Mapping[str, Any]) -> dict[str, Any]:
         name = str(key).lower()
         if name not in _KEPT_NAMES and any(word in name for word in SECRET_WORDS):
             continue
-        clean[str(key)] = scrub_secrets(value) if isinstance(value, Mapping) else value
+        if isinstance(value, Mapping):
+            value = scrub_secrets(value)
+        elif isinstance(value, str):
+            value = redact_text(value)  # a URL setting keeps its place, minus its password
+        clean[str(key)] = value
     return clean
 
 
@@ -183,7 +188,8 @@ class Store:
     def _insert_session(self, values: tuple[Any, ...], wanted: str | None = None) -> str:
         name, created, updated, status, inputs, settings, output_dir, totals = values
         row = (
-            name, created, updated, status, json.dumps([str(i) for i in inputs]),
+            redact_text(name), created, updated, status,
+            json.dumps([redact_text(str(i)) for i in inputs]),
             schema.dump_json(scrub_secrets(settings)), str(output_dir), schema.dump_json(totals),
         )  # fmt: skip
         with self._lock:
@@ -384,7 +390,8 @@ class Store:
     @staticmethod
     def _insert_event(conn: sqlite3.Connection, session_id: str, event: SessionEvent) -> None:
         conn.execute(
-            "INSERT INTO events VALUES (?, ?, ?, ?)", (session_id, event.t, event.kind, event.text)
+            "INSERT INTO events VALUES (?, ?, ?, ?)",
+            (session_id, event.t, event.kind, redact_text(event.text)),
         )
         conn.execute(
             "DELETE FROM events WHERE session_id = ? AND rowid <= (SELECT rowid FROM events "

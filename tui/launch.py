@@ -16,8 +16,8 @@ from rich.text import Text
 
 from engine.batch import exit_code
 from engine.errors import UsageError
-from engine.inputs.classify import strip_credentials
 from engine.output_folder import prepare_output_folder
+from engine.redact import redact_logs, redact_text
 from engine.settings import Settings
 from sessions.live import LiveSession
 from sessions.store import SessionInfo, Store
@@ -63,6 +63,7 @@ def launch(args: argparse.Namespace, flags: dict[str, Any], err: Console) -> int
     from engine.inputs import parse_columns, read_inputs
     from tui.config import resolve_settings
 
+    redact_logs()
     columns = parse_columns(args.columns) if args.columns else None
     if args.resume and args.new:
         raise UsageError("--resume and --new contradict each other")
@@ -80,6 +81,11 @@ def launch(args: argparse.Namespace, flags: dict[str, Any], err: Console) -> int
                 from tui.dryrun import dry_run_resume
 
                 return dry_run_resume(store, info, Console())
+            if info.settings.get("api_base_withheld") and flags.get("api_base") is None:
+                raise UsageError(
+                    "this session's --api-base held a password or key, which is never saved",
+                    hint="give --api-base again with --resume",
+                )
             prepare_output_folder(Path(settings.output or info.output_dir))
             live = LiveSession.resume(store, info, settings)
             if args.inputs:
@@ -102,7 +108,7 @@ def launch(args: argparse.Namespace, flags: dict[str, Any], err: Console) -> int
             output = Path(settings.output).expanduser() if settings.output else default_output()
             settings = settings.evolve(output=str(prepare_output_folder(output.resolve())))
             # Inputs are kept in the session as given, but never with credentials inside URLs.
-            given = [strip_credentials(arg) for arg in args.inputs]
+            given = [redact_text(arg) for arg in args.inputs]
             live = LiveSession.create(store, settings, given, batch_inputs.sources)
             if batch_inputs.duplicates:
                 err.print(f"[dim]skipped {len(batch_inputs.duplicates)} duplicate input(s)[/]")

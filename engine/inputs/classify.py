@@ -9,6 +9,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit, urlunsplit
 
+from engine.redact import strip_userinfo
+
 # fmt: off
 MEDIA_EXTENSIONS = frozenset({
     ".mp3", ".m4a", ".aac", ".wav", ".flac", ".ogg", ".opus", ".wma", ".aiff",
@@ -24,7 +26,6 @@ _CONVERT_HINTS = {
 }
 
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.\-]*):")
-_AUTHORITY_USERINFO = re.compile(r"([A-Za-z][A-Za-z0-9+.\-]*://)[^/?#\s]*@")
 _BARE_WEB = re.compile(
     r"^(?:(?:www\.|m\.|music\.)?(?:youtube\.com|youtube-nocookie\.com)|(?:www\.)?youtu\.be|www\.[^/?#]+)"
     r"(?:[/?#]|$)",
@@ -50,8 +51,8 @@ Classified = tuple[str, str, str | None]
 
 
 def strip_credentials(text: str) -> str:
-    """Remove ``user:password@`` from a URL so it is never stored or shown."""
-    return _AUTHORITY_USERINFO.sub(r"\1", text)
+    """Remove ``user:password@`` from a URL so it is never stored or shown (linear in length)."""
+    return strip_userinfo(text)
 
 
 def has_url_scheme(text: str) -> bool:

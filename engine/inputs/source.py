@@ -6,7 +6,8 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from engine.inputs.classify import classify, strip_credentials
+from engine.inputs.classify import classify
+from engine.redact import redact_text
 
 KINDS = ("youtube", "playlist", "url", "file", "invalid")
 
@@ -109,7 +110,7 @@ def entry_source(
     if error is not None and place.origin != "args":
         error = f"{place.where(row)}: {error}"
     return Source(
-        raw=strip_credentials(text),
+        raw=redact_text(text),  # the shown and stored form; ``location`` keeps what requests need
         kind=kind,
         location=location,
         origin=place.origin,
@@ -132,7 +133,7 @@ def invalid_source(
     """A Source that could not be read at all, with the reason a person can act on."""
     where = f"{place.where(row)}: " if place.origin != "args" else ""
     return Source(
-        raw=strip_credentials(raw),
+        raw=redact_text(raw),
         kind="invalid",
         location="",
         origin=place.origin,

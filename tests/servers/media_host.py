@@ -42,6 +42,7 @@ class RequestRecord:
     range: str | None = None
     cookie: str | None = None
     status: int | None = None  # set for injected failures; None when served normally
+    query: str = ""  # the query string as sent, so a test can see a signed link's token arrive
 
 
 @dataclass(frozen=True)
@@ -201,6 +202,7 @@ class MediaHost:
                         self.headers.get("Range"),
                         self.headers.get("Cookie"),
                         int(fault[1]) if fault and fault[0] == "fail" else None,
+                        urlsplit(self.path).query,
                     )
                 )
                 if fault and fault[0] == "hang":
