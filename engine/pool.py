@@ -386,9 +386,16 @@ class Engine:
                 final = {"state": State.QUEUED, "stage": None}
             else:
                 final = {"state": State.CANCELLED, "stage": None, "error": str(exc)}
+        except KeyboardInterrupt:
+            # An interrupt is a stop, never the item's fault: back to the queue for a resume.
+            final = {"state": State.QUEUED, "stage": None}
         except BaseException as exc:  # noqa: BLE001 - every failure is recorded on the item
-            kind, text, _ = describe(exc)
-            if getattr(exc, "blocks", False):
+            kind, text, transient = describe(exc)
+            if self._stopping and transient:
+                # A stop signal that reached a decoding process kills it mid-chunk; that is the
+                # stop's doing, so the item waits for the resume instead of failing.
+                final = {"state": State.QUEUED, "stage": None}
+            elif getattr(exc, "blocks", False):
                 # A bad key or an unwritable output folder would fail every item the same way:
                 # keep this one queued, pause, and say so once.
                 final = {"state": State.QUEUED, "stage": None, "error_class": kind, "error": text}

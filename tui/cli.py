@@ -167,13 +167,12 @@ def _flags(args: argparse.Namespace) -> dict[str, object]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    from rich.console import Console
 
     from tui.memory import cap_malloc_arenas
 
     cap_malloc_arenas()
 
-    err = Console(stderr=True)
+    err = _terminal_class()(stderr=True)
     try:
         if argv[:1] == ["sessions"]:
             return _sessions(argv[1:], err)
@@ -194,6 +193,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         err.print("interrupted")
         return EXIT_INTERRUPTED
+
+
+def _terminal_class() -> type:
+    from rich.console import Console
+
+    class Terminal(Console):
+        """stderr that goes quiet when its reader is gone, instead of exiting mid-save."""
+
+        def on_broken_pipe(self) -> None:
+            # Rich's default raises SystemExit(1) from inside whatever print met the closed
+            # pipe; a run whose terminal closed must still stop cleanly and save its session.
+            self.quiet = True
+
+    return Terminal
 
 
 def _error_line(exc: BulkscribeError) -> object:

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import signal
+import contextlib
 import threading
 from pathlib import Path
-from typing import Any
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -16,6 +15,7 @@ from engine.batch import Batch, exit_code
 from engine.board import Stats
 from engine.items import Item, State
 from sessions.live import LiveSession
+from tui.signals import StopSignals
 
 _SHOWN_EVENTS = {"failed", "429", "retry", "rechunk", "playlist"}
 
@@ -40,10 +40,21 @@ def describe_eta(stats: Stats) -> str:
 
 
 def run_headless(live: LiveSession, err: Console) -> int:
-    """Run the session to the end; Ctrl-C or SIGTERM stops cleanly (items requeued), exit code 130."""
+    """Run the session to the end; Ctrl-C, SIGTERM or SIGHUP stop cleanly (items requeued), 130.
+
+    Signals only set a flag the loop reads, so a second Ctrl-C during the clean-up is absorbed:
+    the manifest is written and the resume hint printed whatever arrives meanwhile.
+    """
+    with StopSignals() as signals:
+        interrupted, blocked, manifest = _run(live, err, signals.event)
+        # Once the terminal is gone (HUP), stderr may refuse writes; the reports are on disk.
+        with contextlib.suppress(OSError):
+            _report(live, err, manifest, interrupted, blocked, signals)
+    return 130 if interrupted else exit_code(live.batch.board.items())
+
+
+def _run(live: LiveSession, err: Console, stop: threading.Event) -> tuple[bool, str | None, Path]:
     batch = live.batch
-    stop = threading.Event()
-    previous = _install_term_handler(stop)
     cursor = batch.board.cursor()
     interrupted = False
     blocked: str | None = None
@@ -90,15 +101,27 @@ def run_headless(live: LiveSession, err: Console) -> int:
                 ):
                     blocked = batch.engine.blocked
                     break
-    except KeyboardInterrupt:
+    except KeyboardInterrupt:  # only off the main thread, where no handler is installed
+        interrupted = True
+    except OSError:  # the terminal went away mid-line: stop as for a hang-up
         interrupted = True
     finally:
-        signal.signal(signal.SIGTERM, previous)
         if interrupted:
-            err.print("[yellow]stopping: running items go back to the queue…[/]")
+            with contextlib.suppress(OSError):
+                err.print("[yellow]stopping: running items go back to the queue…[/]")
         manifest = live.close(interrupted=interrupted)
-    items = batch.board.items()
-    _summary(err, batch, manifest)
+    return interrupted, blocked, manifest
+
+
+def _report(
+    live: LiveSession,
+    err: Console,
+    manifest: Path,
+    interrupted: bool,
+    blocked: str | None,
+    signals: StopSignals,
+) -> None:
+    _summary(err, live.batch, manifest)
     if live.report_error:
         err.print(
             Text.assemble(("could not write the reports:", "bold red"), " ", live.report_error),
@@ -106,21 +129,14 @@ def run_headless(live: LiveSession, err: Console) -> int:
         )
     if blocked:
         err.print(Text.assemble(("stopped:", "bold red"), " ", blocked), highlight=False)
+    if signals.count > 1:
+        err.print(
+            f"({signals.count - 1} more stop signal(s) arrived while saving; the save went on)"
+        )
     if interrupted or blocked:
         err.print(
             f"Session {live.session_id} is saved; run [bold]bulkscribe --resume[/] to carry on."
         )
-    return 130 if interrupted else exit_code(items)
-
-
-def _install_term_handler(stop: threading.Event) -> Any:
-    def on_term(signum: int, frame: object) -> None:
-        stop.set()
-
-    try:
-        return signal.signal(signal.SIGTERM, on_term)
-    except ValueError:  # not the main thread (tests driving it from a thread)
-        return signal.getsignal(signal.SIGTERM)
 
 
 def _place(item: Item) -> str:

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import signal
 import sys
-import threading
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -21,6 +19,7 @@ from engine.redact import redact_logs, redact_text
 from engine.settings import Settings
 from sessions.live import LiveSession
 from sessions.store import SessionInfo, Store
+from tui.signals import StopSignals
 
 EXIT_INTERRUPTED = 130
 
@@ -161,16 +160,15 @@ def _run_app(live: LiveSession, columns: dict[str, str] | None, err: Console) ->
         read_inputs=lambda lines: read_inputs(lines, columns=columns),
     )
     interrupted = False
-    terminated = threading.Event()
-    previous = _exit_on_term(app, terminated)
-    try:
-        app.run()
-    except KeyboardInterrupt:
-        interrupted = True
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-        interrupted = interrupted or terminated.is_set()
-        manifest = live.close(interrupted=interrupted)
+    with StopSignals(on_stop=lambda signum: _quit_app(app)) as signals:
+        try:
+            app.run()
+        except KeyboardInterrupt:
+            interrupted = True
+        finally:
+            # Still inside StopSignals: another Ctrl-C or a HUP now cannot cut the save short.
+            interrupted = interrupted or signals.event.is_set()
+            manifest = live.close(interrupted=interrupted)
     counts = live.batch.counts()
     summary = ", ".join(f"{n} {state}" for state, n in sorted(counts.items()))
     err.print(
@@ -188,18 +186,14 @@ def _run_app(live: LiveSession, columns: dict[str, str] | None, err: Console) ->
     return EXIT_INTERRUPTED if interrupted or unfinished else exit_code(live.batch.board.items())
 
 
-def _exit_on_term(app: Any, terminated: threading.Event) -> Any:
-    """SIGTERM (``kill``, a logout) quits the app as ``q`` would, so the terminal is restored.
+def _quit_app(app: Any) -> None:
+    """SIGTERM, SIGHUP (``kill``, a logout, the terminal closed) quit the app as ``q`` would.
 
-    Without this the process died on the spot, leaving the terminal in the app's screen mode.
+    Without this the process died on the spot, leaving the terminal in the app's screen mode and
+    the session without its manifest.
     """
-
-    def on_term(signum: int, frame: object) -> None:
-        terminated.set()
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:  # the app is not running: the close that follows does the rest
-            return
-        loop.call_soon_threadsafe(app.exit)
-
-    return signal.signal(signal.SIGTERM, on_term)
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:  # the app is not running: the close that follows does the rest
+        return
+    loop.call_soon_threadsafe(app.exit)

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import signal
 import threading
-from concurrent.futures import Executor, ProcessPoolExecutor
+from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from multiprocessing import resource_tracker
@@ -145,7 +146,17 @@ def _transcribe_file(path: str) -> tuple[Rows, Failure | None]:
     return [(s.start, s.end, s.text) for s in segments], None
 
 
+# Ctrl-C and a closed terminal signal the whole foreground process group, the workers too.
+_STOP_SIGNALS = frozenset(
+    getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name)
+)
+
+
 def _warm_up() -> None:
+    # The parent decides what a stop means (items back to the queue, a manifest, a resume hint);
+    # a worker that took the signal itself sent back KeyboardInterrupt and failed its item.
+    for signum in _STOP_SIGNALS:
+        signal.signal(signum, signal.SIG_IGN)
     _decoder()  # load the model once per worker, before the first chunk waits on it
 
 
@@ -172,7 +183,14 @@ class SphinxTranscriber:
             # spawn otherwise starts it and hands it sys.stderr's descriptor; under the full-screen
             # app stderr is a capture object whose fileno() is -1, and every chunk failed with
             # "bad value(s) in fds_to_keep".
-            resource_tracker.ensure_running()
+            # The tracker ignores SIGINT and SIGTERM itself but dies of the SIGHUP a closing
+            # terminal sends the group; the one started in its place then fails on every
+            # semaphore it never saw. Spawned with HUP blocked, it keeps HUP blocked.
+            previous = signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)
+            try:
+                resource_tracker.ensure_running()
+            finally:
+                signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
     @property
     def processes(self) -> int:
@@ -199,6 +217,16 @@ class SphinxTranscriber:
                 )
             return self._pool
 
+    def _submit(self, path: str) -> Future[tuple[Rows, Failure | None]]:
+        # A spawned process starts with the signal mask of the thread that spawns it, and submit
+        # is where the pool spawns. With the stop signals blocked here, a Ctrl-C that arrives
+        # while a worker is still starting cannot reach it before _warm_up ignores it for good.
+        previous = signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)
+        try:
+            return self._executor().submit(_transcribe_file, path)
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
     def transcribe(self, chunk: Chunk, language: str | None = None) -> Transcript:
         if language and not language.lower().startswith("en"):
             raise ProviderError(
@@ -209,7 +237,7 @@ class SphinxTranscriber:
             rows, failure = _transcribe_file(str(chunk.path))
         else:
             try:
-                future = self._executor().submit(_transcribe_file, str(chunk.path))
+                future = self._submit(str(chunk.path))
                 rows, failure = future.result()
             except BrokenProcessPool as exc:
                 with self._lock:
