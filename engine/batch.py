@@ -152,6 +152,7 @@ def item_row(item: Item) -> dict[str, Any]:
         "kind": item.kind,
         "title": item.title,
         "status": item.state.value,
+        "outcome": item.meta.get("outcome"),
         "method": item.method,
         "engine": item.engine,
         "language": item.language,

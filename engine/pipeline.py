@@ -129,7 +129,16 @@ class Pipeline:
             method, engine_name = "asr", self.transcriber.name
         job.stage("write", method=method, engine=engine_name, language=language)
         outputs = self._write(job, job.item, meta, segments, method or "asr", engine_name, language)
-        job.update(outputs=outputs, preview=_preview(segments))
+        from engine.outputs.no_speech import NO_SPEECH, has_speech
+
+        if has_speech(segments):
+            job.update(outputs=outputs, preview=_preview(segments))
+        else:
+            # Done, not failed: retrying silence cannot help; the outcome says why there is no text.
+            job.update(
+                outputs=outputs, preview=(), meta={**job.item.meta, "outcome": NO_SPEECH}
+            )
+            job.note("no-speech", f"{job.item.label}: {NO_SPEECH}")
 
     def _metadata(self, job: Job, item: Item) -> tuple[dict[str, Any], Any, Path | None]:
         meta: dict[str, Any] = dict(item.meta)

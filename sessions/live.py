@@ -40,6 +40,7 @@ _KEPT_EVENTS = {
     "rate",
     "pause",
     "finished",
+    "no-speech",
 }
 
 

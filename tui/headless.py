@@ -16,7 +16,7 @@ from engine.board import Stats
 from engine.items import Item, State
 from sessions.live import LiveSession
 
-_SHOWN_EVENTS = {"failed", "429", "retry", "rechunk", "playlist"}
+_SHOWN_EVENTS = {"failed", "429", "retry", "rechunk", "playlist", "no-speech"}
 
 
 def describe_rates(stats: Stats) -> str:
@@ -139,6 +139,9 @@ def _summary(err: Console, batch: Batch, manifest: Path) -> None:
             table.add_column(state.value, justify="right")
     table.add_row(*(str(counts[s.value]) for s in State if counts.get(s.value)))
     err.print(table)
+    silent = [item for item in batch.board.items() if item.meta.get("outcome")]
+    if silent:
+        err.print(f"{len(silent)} done with no speech found (a note instead of a transcript)")
     failed = [item for item in batch.board.items() if item.state is State.FAILED]
     for item in failed[:20]:
         err.print(f"[red]✗[/] {item.label}{_place(item)}: {item.error}", highlight=False)

@@ -14,6 +14,7 @@ from engine.outputs.cues import render_srt, render_vtt
 from engine.outputs.document import TranscriptDoc, paragraphs
 from engine.outputs.markdown import render_markdown
 from engine.outputs.names import inside
+from engine.outputs.no_speech import has_speech, render_no_speech
 
 FORMATS = ("md", "txt", "srt", "vtt", "json")
 
@@ -73,7 +74,10 @@ def write_outputs(
     *,
     timestamps: bool = False,
 ) -> dict[str, Path]:
-    """Write <folder>/<stem>.<fmt> atomically for each format; returns format -> path written."""
+    """Write <folder>/<stem>.<fmt> atomically for each format; returns format -> path written.
+
+    A transcript without a word in it gets one Markdown note saying so, instead of empty files.
+    """
     wanted = list(dict.fromkeys(formats))
     unknown = [fmt for fmt in wanted if fmt not in FORMATS]
     if unknown:
@@ -84,6 +88,10 @@ def write_outputs(
         raise OutputError(f"unsafe file name: {stem!r}", hint="names come from safe_stem()")
     folder = Path(folder)
     ensure_folder(folder)
+    if not has_speech(doc.segments):
+        note = inside(folder, Path(f"{stem}.md"))
+        atomic_write(note, render_no_speech(doc))
+        return {"md": note}
     # Check every path before writing any, so a bad stem leaves nothing behind.
     paths = {fmt: inside(folder, Path(f"{stem}.{fmt}")) for fmt in wanted}
     for fmt, path in paths.items():
