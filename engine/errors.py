@@ -102,6 +102,17 @@ class OutputError(BulkscribeError):
     blocks = True
 
 
+class NameTaken(BulkscribeError):
+    """A file name this item claimed was taken on disk meanwhile; another name is chosen."""
+
+    kind = "output"
+    transient = True
+
+    def __init__(self, path: str) -> None:
+        super().__init__(f"{path} appeared while it was being written; a new name is chosen")
+        self.path = path
+
+
 class Cancelled(BulkscribeError):
     """The item was cancelled by the user or the engine is stopping."""
 

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-from engine.errors import InputError, MediaError, TooLarge
+from engine.errors import InputError, MediaError, NameTaken, OutputError, TooLarge
 from engine.items import Item, State
 from engine.job import Job
 from engine.providers.base import Chunk, Transcriber
@@ -29,6 +29,8 @@ PREVIEW_LINES = 6
 RECHUNK_SHARE = 0.6
 RECHUNK_ROUNDS = 4
 MIN_CHUNK_SECONDS = 10.0
+# Names tried for one item when its claimed names keep appearing on disk before it writes them.
+NAME_ATTEMPTS = 20
 
 
 class Checkpoints(Protocol):
@@ -285,15 +287,34 @@ class Pipeline:
             extras=extras,
             segments=tuple(segments),
         )
-        stem = self.names.claim(title, key=name_key(item.id, item.location))
-        if item.meta.get("stem") != stem:
-            job.update(meta={**item.meta, "stem": stem})
-            if self.checkpoints is not None:
-                self.checkpoints.save_stem(item.id, stem)
-        paths = write_outputs(
-            doc, self.output_dir, stem, self.settings.formats, timestamps=self.settings.timestamps
+        key = name_key(item.id, item.location)
+        for _ in range(NAME_ATTEMPTS):
+            stem = self.names.claim(title, key=key)
+            current = job.item
+            if current.meta.get("stem") != stem:
+                job.update(meta={**current.meta, "stem": stem})
+                if self.checkpoints is not None:
+                    self.checkpoints.save_stem(item.id, stem)
+            try:
+                paths = write_outputs(
+                    doc,
+                    self.output_dir,
+                    stem,
+                    self.settings.formats,
+                    timestamps=self.settings.timestamps,
+                    fresh=not self.names.owns(key),
+                )
+            except NameTaken:
+                # Someone else's file appeared under this name since the folder was read:
+                # leave it alone and take the next free name.
+                self.names.forget(key)
+                continue
+            self.names.written(key)
+            return {fmt: str(path) for fmt, path in paths.items()}
+        raise OutputError(
+            f"could not find a free file name for {title!r} in {self.output_dir}",
+            hint="another program keeps creating files there; choose another output folder",
         )
-        return {fmt: str(path) for fmt, path in paths.items()}
 
     def _expand(self, job: Job, item: Item) -> None:
         from engine.remote import expand_playlist

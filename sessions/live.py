@@ -20,6 +20,7 @@ from engine.batch import Batch
 from engine.board import Board
 from engine.errors import BulkscribeError
 from engine.items import Item, State
+from engine.outputs.folder_lock import FolderLock
 from engine.outputs.manifest import ITEMS_CSV_NAME, MANIFEST_NAME
 from engine.providers.base import Chunk, Transcriber
 from engine.segments import Segment
@@ -131,13 +132,22 @@ class Recorder:
 class LiveSession:
     """Open a new or saved session, run it, and close it with its status recorded."""
 
-    def __init__(self, store: Store, session_id: str, batch: Batch, name: str) -> None:
+    def __init__(
+        self,
+        store: Store,
+        session_id: str,
+        batch: Batch,
+        name: str,
+        folder_lock: FolderLock | None = None,
+    ) -> None:
         self.store = store
         self.session_id = session_id
         self.batch = batch
         self.name = name
         self._lock = store.lock(session_id)
         self._lock.__enter__()
+        # The output folder is this session's alone while it runs (taken before the batch is built).
+        self._folder_lock = folder_lock
         self.recorder = Recorder(
             store, session_id, batch.board, settings=lambda: batch.live_settings().saved()
         )
@@ -162,7 +172,10 @@ class LiveSession:
             name=output.name, inputs=list(inputs), settings=settings.saved(), output_dir=str(output)
         )
         board = Board()
+        folder_lock = FolderLock(output, session_id)
         try:
+            # Refused when another session is writing there or left its reports there.
+            folder_lock.acquire()
             batch = Batch(
                 settings,
                 output,
@@ -173,11 +186,12 @@ class LiveSession:
             )
         except BaseException:
             # A run that cannot start (no API key, say) must not leave an empty session behind.
+            folder_lock.release()
             shutil.rmtree(_temp_path(store, session_id), ignore_errors=True)
             with suppress(Exception):  # the reason it could not start matters more
                 store.delete(session_id)
             raise
-        live = cls(store, session_id, batch, output.name)
+        live = cls(store, session_id, batch, output.name, folder_lock)
         batch.add_sources(sources)
         live.recorder.flush()  # every item is in the store before any work starts
         live.recorder.start()
@@ -199,20 +213,26 @@ class LiveSession:
         items = [_requeued(item) for item in store.load_items(info.id)]
         stems = {i.id: (i.location, str(i.meta["stem"])) for i in items if i.meta.get("stem")}
         output = Path(settings.output or info.output_dir)
-        # A run killed while writing leaves a half-written temp file beside the outputs.
-        remove_stale_temps(output, [stem for _, stem in stems.values()])
-        board = Board()
-        temp = temp_root(store, info.id)
-        batch = Batch(
-            settings,
-            output,
-            transcriber=transcriber,
-            board=board,
-            checkpoints=StoreCheckpoints(store, info.id, board),
-            temp_root=temp,
-            stems=stems,
-        )
-        live = cls(store, info.id, batch, info.name)
+        folder_lock = FolderLock(output, info.id)
+        folder_lock.acquire()
+        try:
+            # A run killed while writing leaves a half-written temp file beside the outputs.
+            remove_stale_temps(output, [stem for _, stem in stems.values()])
+            board = Board()
+            temp = temp_root(store, info.id)
+            batch = Batch(
+                settings,
+                output,
+                transcriber=transcriber,
+                board=board,
+                checkpoints=StoreCheckpoints(store, info.id, board),
+                temp_root=temp,
+                stems=stems,
+            )
+        except BaseException:
+            folder_lock.release()
+            raise
+        live = cls(store, info.id, batch, info.name, folder_lock)
         batch.engine.add(items)
         store.update_session(info.id, status="running", settings=settings.saved())
         live.recorder.flush()
@@ -249,6 +269,8 @@ class LiveSession:
                 self.report_error = exc.user_text
         finally:
             shutil.rmtree(_temp_path(self.store, self.session_id), ignore_errors=True)
+            if self._folder_lock is not None:
+                self._folder_lock.release()
             self._lock.__exit__(None, None, None)
         return manifest
 
