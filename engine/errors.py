@@ -102,6 +102,20 @@ class OutputError(BulkscribeError):
     blocks = True
 
 
+class ReplyTooLarge(BulkscribeError):
+    """A server's reply was over the size we are willing to hold in memory; reading stopped."""
+
+    kind = "reply"
+    transient = False
+
+
+class ReplyTooSlow(BulkscribeError):
+    """A request took longer in all than its deadline allows (a trickling or stalled server)."""
+
+    kind = "network"
+    transient = True
+
+
 class NameTaken(BulkscribeError):
     """A file name this item claimed was taken on disk meanwhile; another name is chosen."""
 
