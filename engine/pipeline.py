@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from engine.errors import InputError, MediaError, NameTaken, OutputError, TooLarge
+from engine.item_caps import cap_meta, cap_title, cap_value
 from engine.items import Item, State
 from engine.job import Job
 from engine.providers.base import Chunk, Transcriber
@@ -153,8 +154,9 @@ class Pipeline:
                 raise MediaError(
                     f"no audio track in {path.name}", hint="the file has only video or data"
                 )
-            title = item.title or media.title or path.stem
+            title = cap_title(item.title or media.title or path.stem)
             meta.setdefault("artist", media.artist)
+            meta = cap_meta(meta)  # tags of a file are outside text too
             job.update(title=title, duration=media.duration, meta=_clean(meta))
             return meta, None, path
         from engine.remote import fetch_info
@@ -176,8 +178,11 @@ class Pipeline:
                 "extractor": info.extractor,
             }
         )
+        meta = cap_meta(meta)
         job.update(
-            title=item.title or info.title or item.source, duration=info.duration, meta=_clean(meta)
+            title=cap_title(item.title or info.title or item.source),
+            duration=info.duration,
+            meta=_clean(meta),
         )
         return meta, info, None
 
@@ -330,7 +335,7 @@ class Pipeline:
                 location=url,
                 origin=item.source,
                 row=item.row,
-                title=title,
+                title=cap_title(title),
                 meta={"playlist": item.source, "extras": dict(item.meta.get("extras") or {})},
             )
             for url, title in entries
@@ -381,7 +386,7 @@ def items_from_sources(sources: Sequence[Any]) -> list[Item]:
     for source in sources:
         meta: dict[str, Any] = {}
         if source.extras:
-            meta["extras"] = dict(source.extras)
+            meta["extras"] = cap_value(dict(source.extras))
         if not source.valid:
             items.append(
                 Item(
@@ -405,7 +410,7 @@ def items_from_sources(sources: Sequence[Any]) -> list[Item]:
                 location=source.location,
                 row=source.row,
                 origin=source.origin,
-                title=source.title,
+                title=cap_title(source.title),
                 meta=meta,
             )
         )

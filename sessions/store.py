@@ -19,6 +19,7 @@ from typing import Any
 import platformdirs
 
 from engine.errors import UsageError
+from engine.item_caps import TITLE_CHARS, cap_meta, cap_title
 from engine.items import TERMINAL, Item, State
 from engine.segments import Segment
 from sessions import schema
@@ -306,7 +307,7 @@ class Store:
 
     def save_items(self, session_id: str, items: Iterable[Item]) -> None:
         """Upsert the latest state of these items in one transaction."""
-        rows = [(session_id, *schema.item_row(item)) for item in items]
+        rows = [(session_id, *schema.item_row(_bounded(item))) for item in items]
         if not rows:
             return
         try:
@@ -426,6 +427,15 @@ class Store:
             for event in events:
                 self._insert_event(conn, sid, event)
         return sid
+
+
+def _bounded(item: Item) -> Item:
+    """The item with its outside text within limits: the last guard before the disk."""
+    if item.meta:
+        item = item.evolve(meta=cap_meta(item.meta))
+    if item.title is not None and len(item.title) > TITLE_CHARS:
+        item = item.evolve(title=cap_title(item.title))
+    return item
 
 
 def _unknown(session_id: str) -> UsageError:
