@@ -127,6 +127,16 @@ class NameTaken(BulkscribeError):
         self.path = path
 
 
+class StoreError(BulkscribeError):
+    """The session store cannot write (a full disk, a quota, a read-only data folder).
+
+    Every other item would meet it too and nothing is wrong with the item: pause, don't fail.
+    """
+
+    kind = "store"
+    blocks = True
+
+
 class Cancelled(BulkscribeError):
     """The item was cancelled by the user or the engine is stopping."""
 

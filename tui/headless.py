@@ -99,6 +99,8 @@ def run_headless(live: LiveSession, err: Console) -> int:
     _summary(err, batch, manifest)
     if live.report_error:
         err.print(f"[bold red]could not write the reports:[/] {live.report_error}", highlight=False)
+    if live.store_error and live.store_error != blocked:
+        err.print(f"[bold red]could not save the session:[/] {live.store_error}", highlight=False)
     if blocked:
         err.print(f"[bold red]stopped:[/] {blocked}", highlight=False)
     if interrupted or blocked:

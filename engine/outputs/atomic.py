@@ -75,23 +75,20 @@ def _sync_folder(folder: Path) -> None:
 
 
 def _place_new(temp: Path, path: Path) -> None:
-    """Move temp to path only if path does not exist: a link never replaces what is there."""
+    """Move temp to path only if nothing is there: the name is claimed with O_EXCL first.
+
+    The rename then replaces only our own empty claim; if it fails, the claim is removed.
+    """
     try:
-        os.link(temp, path)
+        os.close(os.open(path, _FLAGS, 0o666))
     except FileExistsError:
         raise NameTaken(str(path)) from None
-    except OSError as exc:
-        if exc.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EMLINK):
-            raise
-        # No hard links here (FAT, some network shares): claim the name with O_EXCL instead,
-        # then rename over our own empty claim.
-        try:
-            os.close(os.open(path, _FLAGS, 0o666))
-        except FileExistsError:
-            raise NameTaken(str(path)) from None
+    try:
         os.replace(temp, path)
-        return
-    os.unlink(temp)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(path)
+        raise
 
 
 def atomic_write(path: Path, data: str | bytes, *, replace: bool = True) -> None:
