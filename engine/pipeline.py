@@ -6,6 +6,7 @@ checkpoints come in through the small ``Checkpoints`` protocol.
 
 from __future__ import annotations
 
+import errno
 import functools
 import shutil
 import tempfile
@@ -32,6 +33,7 @@ RECHUNK_ROUNDS = 4
 MIN_CHUNK_SECONDS = 10.0
 # Names tried for one item when its claimed names keep appearing on disk before it writes them.
 NAME_ATTEMPTS = 20
+_DISK_FULL = {errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)}
 
 
 class Checkpoints(Protocol):
@@ -92,11 +94,22 @@ class Pipeline:
         if item.kind == "playlist":
             self._expand(job, item)
             return
-        workdir = Path(tempfile.mkdtemp(prefix="bulkscribe-", dir=self.temp_root))
         try:
-            self._run(job, item, workdir)
-        finally:
-            shutil.rmtree(workdir, ignore_errors=True)
+            workdir = Path(tempfile.mkdtemp(prefix="bulkscribe-", dir=self.temp_root))
+            try:
+                self._run(job, item, workdir)
+            finally:
+                shutil.rmtree(workdir, ignore_errors=True)
+        except OSError as exc:
+            if exc.errno not in _DISK_FULL:
+                raise
+            # The scratch folder (beside the session store) is full: every item would fail the
+            # same way, so pause rather than fail this one.
+            where = self.temp_root or Path(tempfile.gettempdir())
+            raise OutputError(
+                f"disk full in the working folder {where}",
+                hint="free space on that drive, then resume",
+            ) from exc
 
     # -- stages ---------------------------------------------------------------------------------
 

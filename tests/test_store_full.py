@@ -197,3 +197,31 @@ def test_headless_stops_with_the_reason_and_a_resume_finishes(
         again = run_cli(["--resume", *api_flags(api, workers=2)], tmp_path, monkeypatch)
     assert again.code == 0, again.stderr
     assert again.manifest["counts"] == {"done": 5}
+
+
+def test_a_full_scratch_folder_beside_the_store_pauses_instead_of_failing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Chunks are cut into a scratch folder beside sessions.db: on a full data drive that fails
+    # first, with the OSError PyAV raises (errno 28) when it cannot write a chunk.
+    import engine.media
+
+    media = tmp_path / "media"
+    make_tones(media, 3, first=3.0, step=0.5)
+    real_split = engine.media.split_audio
+
+    def no_space(path: Path, folder: Path, *args: Any, **kwargs: Any) -> Any:
+        raise OSError(errno.ENOSPC, "No space left on device", str(folder / "raw-0000.flac"))
+
+    with OpenAIServer(latency=0.05) as api:
+        monkeypatch.setattr(engine.media, "split_audio", no_space)
+        first = run_cli([str(media), *api_flags(api, workers=2)], tmp_path, monkeypatch)
+        first_states = {row["status"] for row in first.items}  # read before the resume rewrites it
+        monkeypatch.setattr(engine.media, "split_audio", real_split)
+        again = run_cli(["--resume", *api_flags(api, workers=2)], tmp_path, monkeypatch)
+    assert_no_traceback(first)
+    assert first.code == 1, first.stderr
+    assert "stopped: disk full in the working folder" in first.stderr
+    assert first_states == {"queued"}
+    assert again.code == 0, again.stderr
+    assert again.manifest["counts"] == {"done": 3}
