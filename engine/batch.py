@@ -145,12 +145,12 @@ class Batch:
 
         rows = self.item_rows()
         info = {
+            **(session or {}),  # the id first: a reader of the folder finds its owner at the top
             "started_at": self.started_at.replace(microsecond=0).isoformat(),
             "written_at": datetime.now(UTC).replace(microsecond=0).isoformat(),
             "output_dir": str(self.output_dir),
             "asr": self.transcriber.name,
             "settings": self.live_settings().saved(),
-            **(session or {}),
         }
         path = write_manifest(self.output_dir, info, rows)
         write_items_csv(self.output_dir, rows)
@@ -169,6 +169,7 @@ def item_row(item: Item) -> dict[str, Any]:
         "kind": item.kind,
         "title": item.title,
         "status": item.state.value,
+        "outcome": item.meta.get("outcome"),
         "method": item.method,
         "engine": item.engine,
         "language": item.language,

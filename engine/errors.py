@@ -104,6 +104,41 @@ class OutputError(BulkscribeError):
     blocks = True
 
 
+class ReplyTooLarge(BulkscribeError):
+    """A server's reply was over the size we are willing to hold in memory; reading stopped."""
+
+    kind = "reply"
+    transient = False
+
+
+class ReplyTooSlow(BulkscribeError):
+    """A request took longer in all than its deadline allows (a trickling or stalled server)."""
+
+    kind = "network"
+    transient = True
+
+
+class NameTaken(BulkscribeError):
+    """A file name this item claimed was taken on disk meanwhile; another name is chosen."""
+
+    kind = "output"
+    transient = True
+
+    def __init__(self, path: str) -> None:
+        super().__init__(f"{path} appeared while it was being written; a new name is chosen")
+        self.path = path
+
+
+class StoreError(BulkscribeError):
+    """The session store cannot write (a full disk, a quota, a read-only data folder).
+
+    Every other item would meet it too and nothing is wrong with the item: pause, don't fail.
+    """
+
+    kind = "store"
+    blocks = True
+
+
 class Cancelled(BulkscribeError):
     """The item was cancelled by the user or the engine is stopping."""
 

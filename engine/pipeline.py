@@ -6,6 +6,7 @@ checkpoints come in through the small ``Checkpoints`` protocol.
 
 from __future__ import annotations
 
+import errno
 import functools
 import shutil
 import tempfile
@@ -16,7 +17,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-from engine.errors import InputError, MediaError, TooLarge
+from engine.errors import InputError, MediaError, NameTaken, OutputError, TooLarge
+from engine.item_caps import cap_meta, cap_title, cap_value
 from engine.items import Item, State
 from engine.job import Job
 from engine.providers.base import Chunk, Transcriber
@@ -30,6 +32,9 @@ PREVIEW_LINES = 6
 RECHUNK_SHARE = 0.6
 RECHUNK_ROUNDS = 4
 MIN_CHUNK_SECONDS = 10.0
+# Names tried for one item when its claimed names keep appearing on disk before it writes them.
+NAME_ATTEMPTS = 20
+_DISK_FULL = {errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)}
 
 
 class Checkpoints(Protocol):
@@ -90,11 +95,22 @@ class Pipeline:
         if item.kind == "playlist":
             self._expand(job, item)
             return
-        workdir = Path(tempfile.mkdtemp(prefix="bulkscribe-", dir=self.temp_root))
         try:
-            self._run(job, item, workdir)
-        finally:
-            shutil.rmtree(workdir, ignore_errors=True)
+            workdir = Path(tempfile.mkdtemp(prefix="bulkscribe-", dir=self.temp_root))
+            try:
+                self._run(job, item, workdir)
+            finally:
+                shutil.rmtree(workdir, ignore_errors=True)
+        except OSError as exc:
+            if exc.errno not in _DISK_FULL:
+                raise
+            # The scratch folder (beside the session store) is full: every item would fail the
+            # same way, so pause rather than fail this one.
+            where = self.temp_root or Path(tempfile.gettempdir())
+            raise OutputError(
+                f"disk full in the working folder {where}",
+                hint="free space on that drive, then resume",
+            ) from exc
 
     # -- stages ---------------------------------------------------------------------------------
 
@@ -137,7 +153,16 @@ class Pipeline:
             method, engine_name = "asr", self.transcriber.name
         job.stage("write", method=method, engine=engine_name, language=language)
         outputs = self._write(job, job.item, meta, segments, method or "asr", engine_name, language)
-        job.update(outputs=outputs, preview=_preview(segments))
+        from engine.outputs.no_speech import NO_SPEECH, has_speech
+
+        if has_speech(segments):
+            job.update(outputs=outputs, preview=_preview(segments))
+        else:
+            # Done, not failed: retrying silence cannot help; the outcome says why there is no text.
+            job.update(
+                outputs=outputs, preview=(), meta={**job.item.meta, "outcome": NO_SPEECH}
+            )
+            job.note("no-speech", f"{job.item.label}: {NO_SPEECH}")
 
     def _metadata(self, job: Job, item: Item) -> tuple[dict[str, Any], Any, Path | None]:
         meta: dict[str, Any] = dict(item.meta)
@@ -150,8 +175,9 @@ class Pipeline:
                 raise MediaError(
                     f"no audio track in {path.name}", hint="the file has only video or data"
                 )
-            title = item.title or media.title or path.stem
+            title = cap_title(item.title or media.title or path.stem)
             meta.setdefault("artist", media.artist)
+            meta = cap_meta(meta)  # tags of a file are outside text too
             job.update(title=title, duration=media.duration, meta=_clean(meta))
             return meta, None, path
         from engine.remote import fetch_info
@@ -173,8 +199,11 @@ class Pipeline:
                 "extractor": info.extractor,
             }
         )
+        meta = cap_meta(meta)
         job.update(
-            title=item.title or info.title or item.source, duration=info.duration, meta=_clean(meta)
+            title=cap_title(item.title or info.title or item.source),
+            duration=info.duration,
+            meta=_clean(meta),
         )
         return meta, info, None
 
@@ -285,15 +314,34 @@ class Pipeline:
             extras=extras,
             segments=tuple(segments),
         )
-        stem = self.names.claim(title, key=name_key(item.id, item.location))
-        if item.meta.get("stem") != stem:
-            job.update(meta={**item.meta, "stem": stem})
-            if self.checkpoints is not None:
-                self.checkpoints.save_stem(item.id, stem)
-        paths = write_outputs(
-            doc, self.output_dir, stem, self.settings.formats, timestamps=self.settings.timestamps
+        key = name_key(item.id, item.location)
+        for _ in range(NAME_ATTEMPTS):
+            stem = self.names.claim(title, key=key)
+            current = job.item
+            if current.meta.get("stem") != stem:
+                job.update(meta={**current.meta, "stem": stem})
+                if self.checkpoints is not None:
+                    self.checkpoints.save_stem(item.id, stem)
+            try:
+                paths = write_outputs(
+                    doc,
+                    self.output_dir,
+                    stem,
+                    self.settings.formats,
+                    timestamps=self.settings.timestamps,
+                    fresh=not self.names.owns(key),
+                )
+            except NameTaken:
+                # Someone else's file appeared under this name since the folder was read:
+                # leave it alone and take the next free name.
+                self.names.forget(key)
+                continue
+            self.names.written(key)
+            return {fmt: str(path) for fmt, path in paths.items()}
+        raise OutputError(
+            f"could not find a free file name for {title!r} in {self.output_dir}",
+            hint="another program keeps creating files there; choose another output folder",
         )
-        return {fmt: str(path) for fmt, path in paths.items()}
 
     def _expand(self, job: Job, item: Item) -> None:
         from engine.remote import expand_playlist
@@ -309,7 +357,7 @@ class Pipeline:
                 location=url,
                 origin=item.source,
                 row=item.row,
-                title=title,
+                title=cap_title(title),
                 meta={"playlist": item.source, "extras": dict(item.meta.get("extras") or {})},
             )
             for url, title in entries
@@ -360,7 +408,7 @@ def items_from_sources(sources: Sequence[Any]) -> list[Item]:
     for source in sources:
         meta: dict[str, Any] = {}
         if source.extras:
-            meta["extras"] = dict(source.extras)
+            meta["extras"] = cap_value(dict(source.extras))
         if not source.valid:
             items.append(
                 Item(
@@ -384,7 +432,7 @@ def items_from_sources(sources: Sequence[Any]) -> list[Item]:
                 location=source.location,
                 row=source.row,
                 origin=source.origin,
-                title=source.title,
+                title=cap_title(source.title),
                 meta=meta,
             )
         )

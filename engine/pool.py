@@ -264,6 +264,10 @@ class Engine:
         """Why the engine paused itself (bad key, output not writable), or None."""
         return self._blocked
 
+    def block(self, reason: str) -> None:
+        """Pause because of a problem every item would meet (a full store); resume() carries on."""
+        self._block(reason)
+
     def _block(self, reason: str) -> None:
         with self._cv:
             first = self._blocked is None or not self._paused

@@ -17,6 +17,7 @@ from yt_dlp.utils import YoutubeDLError, unsmuggle_url
 
 from engine.captions import dedupe_rolling, parse_json3, parse_srt, parse_vtt
 from engine.errors import BulkscribeError, InputError, MediaError, SourceError
+from engine.http_bounds import MB, ReplyBounds, read_file
 from engine.segments import Segment
 from engine.source_errors import source_error
 
@@ -26,6 +27,8 @@ CaptionTracks = Mapping[str, tuple[tuple[str, str], ...]]
 
 # Formats we can parse, best first: json3 keeps YouTube's word timing without markup.
 _CAPTION_PARSERS = {"json3": parse_json3, "vtt": parse_vtt, "srt": parse_srt}
+# The json3 track of a ten-hour stream is about 10 MB; a caption reply above this is not one.
+CAPTION_BOUNDS = ReplyBounds(max_bytes=32 * MB, base_seconds=120.0)
 
 
 def _no_tracks() -> CaptionTracks:
@@ -169,7 +172,12 @@ def fetch_captions(
     with _session(timeout=timeout, cookies=cookies) as ydl:
         for ext, track_url in _by_format(tracks):
             with ydl.urlopen(track_url) as response:
-                data = response.read()
+                data = read_file(
+                    response,
+                    max_bytes=CAPTION_BOUNDS.max_bytes,
+                    deadline=CAPTION_BOUNDS.deadline(),
+                    what="the caption server",
+                )
             try:
                 if ext == "json3":
                     segments = parse_json3(data)

@@ -18,7 +18,8 @@ from typing import Any
 
 import platformdirs
 
-from engine.errors import UsageError
+from engine.errors import StoreError, UsageError
+from engine.item_caps import TITLE_CHARS, cap_meta, cap_title
 from engine.items import TERMINAL, Item, State
 from engine.redact import redact_text
 from engine.segments import Segment
@@ -34,6 +35,7 @@ STATUSES = ("running", "paused", "finished", "cancelled")
 SYNCHRONOUS = "NORMAL"
 BUSY_TIMEOUT_MS = 5000
 EVENTS_KEPT = 1000  # the event log is a short history, not an archive
+STORE_CANNOT_WRITE = "the session store cannot write"
 
 # Any settings key containing one of these words is dropped before it reaches the disk.
 SECRET_WORDS = ("api_key", "key", "token", "password", "secret", "authorization")
@@ -153,13 +155,28 @@ class Store:
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
         with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
             try:
-                yield self._conn
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
-            self._conn.execute("COMMIT")
+                self._conn.execute("BEGIN IMMEDIATE")
+                try:
+                    yield self._conn
+                except BaseException:
+                    with suppress(sqlite3.Error):  # a failed COMMIT may have rolled back already
+                        self._conn.execute("ROLLBACK")
+                    raise
+                self._conn.execute("COMMIT")
+            except (sqlite3.OperationalError, OSError) as exc:
+                if self._conn.in_transaction:
+                    with suppress(sqlite3.Error):
+                        self._conn.execute("ROLLBACK")
+                raise self.write_error(exc) from exc
+
+    def write_error(self, exc: BaseException) -> StoreError:
+        """A store write that failed, as a message a person can act on."""
+        reason = str(exc) or type(exc).__name__
+        return StoreError(
+            f"{STORE_CANNOT_WRITE} ({reason}) in {self.path.parent}",
+            hint="free space on that drive, then resume; nothing is lost, no item failed",
+        )
 
     @contextmanager
     def _read(self) -> Iterator[sqlite3.Connection]:
@@ -205,6 +222,8 @@ class Store:
                     return session_id
                 except sqlite3.IntegrityError:
                     continue  # that id is taken (same second, same suffix): draw another
+                except (sqlite3.OperationalError, OSError) as exc:
+                    raise self.write_error(exc) from exc
         raise RuntimeError("could not find a free session id")
 
     def update_session(
@@ -312,7 +331,7 @@ class Store:
 
     def save_items(self, session_id: str, items: Iterable[Item]) -> None:
         """Upsert the latest state of these items in one transaction."""
-        rows = [(session_id, *schema.item_row(item)) for item in items]
+        rows = [(session_id, *schema.item_row(_bounded(item))) for item in items]
         if not rows:
             return
         try:
@@ -323,6 +342,11 @@ class Store:
                 )
         except sqlite3.IntegrityError:
             raise _unknown(session_id) from None
+
+    def touch(self, session_id: str) -> None:
+        """A small write that shows whether the store takes writes again."""
+        with self._write() as conn:
+            conn.execute("UPDATE sessions SET updated = ? WHERE id = ?", (time.time(), session_id))
 
     def load_items(self, session_id: str) -> list[Item]:
         with self._lock:
@@ -433,6 +457,15 @@ class Store:
             for event in events:
                 self._insert_event(conn, sid, event)
         return sid
+
+
+def _bounded(item: Item) -> Item:
+    """The item with its outside text within limits: the last guard before the disk."""
+    if item.meta:
+        item = item.evolve(meta=cap_meta(item.meta))
+    if item.title is not None and len(item.title) > TITLE_CHARS:
+        item = item.evolve(title=cap_title(item.title))
+    return item
 
 
 def _unknown(session_id: str) -> UsageError:

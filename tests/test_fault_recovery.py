@@ -116,7 +116,11 @@ class FailingWrites:
     def __call__(self, path: object, *args: object, **kwargs: object) -> object:
         # os.replace(src, dst): the destination decides; os.open(path, ...): the path does.
         target = Path(os.fsdecode(args[0] if self.real is os.replace else path))  # type: ignore[arg-type]
-        if target.parent == self.folder and not target.name.startswith(("manifest", "items")):
+        # One call decides per file written: its temp file's open, or its rename into place.
+        # (The empty claim a new name takes after its temp file is part of the same file.)
+        deciding = self.real is os.replace or target.name.endswith(".tmp")
+        reports = target.name.startswith(("manifest", "items"))
+        if target.parent == self.folder and deciding and not reports:
             if self.allow <= 0:
                 raise OSError(self.err, os.strerror(self.err), str(target))
             self.allow -= 1

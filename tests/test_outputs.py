@@ -470,18 +470,18 @@ def test_items_csv_content_and_injection_quoting(tmp_path: Path) -> None:
         rows = list(csv.reader(f))
     assert rows[0] == [
         "source", "origin", "row", "kind", "title", "status", "method", "engine", "attempts",
-        "error", "duration", "md", "srt", "json",
+        "error", "duration", "outcome", "md", "srt", "json",
     ]  # fmt: skip
     assert rows[1] == [
         "https://example.test/a", "/lists/talks.csv", "2", "url", "First", "done", "asr",
-        "sphinx", "1", "", "12.5", "First.md", "First.srt", "",
+        "sphinx", "1", "", "12.5", "", "First.md", "First.srt", "",
     ]  # fmt: skip
     assert rows[2][0] == '\'=HYPERLINK("http://evil")'
     assert rows[2][4] == "'+cmd|' /C calc'!A0"
     assert rows[2][9] == "'-bad @thing"
     assert rows[2][10] == ""
     assert rows[3][4] == "'\tTab start"
-    assert rows[3][11:] == ["sub/C.md", "", "/elsewhere/C.json"]
+    assert rows[3][12:] == ["sub/C.md", "", "/elsewhere/C.json"]
 
 
 def test_reports_are_written_atomically(tmp_path: Path) -> None:

@@ -18,6 +18,8 @@ def hms(seconds: float | None) -> str:
 
 
 def state_text(item: Item) -> str:
+    if item.state is State.DONE and item.meta.get("outcome"):
+        return f"{GLYPH[item.state]} {item.meta['outcome'].removesuffix(' found')}"
     return f"{GLYPH[item.state]} {item.state.value}"
 
 

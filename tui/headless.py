@@ -17,7 +17,7 @@ from engine.items import Item, State
 from sessions.live import LiveSession
 from tui.signals import StopSignals
 
-_SHOWN_EVENTS = {"failed", "429", "retry", "rechunk", "playlist"}
+_SHOWN_EVENTS = {"failed", "429", "retry", "rechunk", "playlist", "no-speech"}
 
 
 def describe_rates(stats: Stats) -> str:
@@ -127,6 +127,11 @@ def _report(
             Text.assemble(("could not write the reports:", "bold red"), " ", live.report_error),
             highlight=False,
         )
+    if live.store_error and live.store_error != blocked:
+        err.print(
+            Text.assemble(("could not save the session:", "bold red"), " ", live.store_error),
+            highlight=False,
+        )
     if blocked:
         err.print(Text.assemble(("stopped:", "bold red"), " ", blocked), highlight=False)
     if signals.count > 1:
@@ -160,6 +165,9 @@ def _summary(err: Console, batch: Batch, manifest: Path) -> None:
             table.add_column(state.value, justify="right")
     table.add_row(*(str(counts[s.value]) for s in State if counts.get(s.value)))
     err.print(table)
+    silent = [item for item in batch.board.items() if item.meta.get("outcome")]
+    if silent:
+        err.print(f"{len(silent)} done with no speech found (a note instead of a transcript)")
     failed = [item for item in batch.board.items() if item.state is State.FAILED]
     for item in failed[:20]:
         line = f" {item.label}{_place(item)}: {item.error}"

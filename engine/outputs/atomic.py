@@ -8,7 +8,7 @@ import os
 import secrets
 from pathlib import Path
 
-from engine.errors import OutputError
+from engine.errors import NameTaken, OutputError
 
 _FULL = {errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC), errno.EFBIG}
 _DENIED = {errno.EACCES, errno.EPERM, errno.EROFS}
@@ -74,8 +74,29 @@ def _sync_folder(folder: Path) -> None:
         os.close(fd)
 
 
-def atomic_write(path: Path, data: str | bytes) -> None:
-    """Replace path with data via a synced temp file in the same folder; OutputError on failure."""
+def _place_new(temp: Path, path: Path) -> None:
+    """Move temp to path only if nothing is there: the name is claimed with O_EXCL first.
+
+    The rename then replaces only our own empty claim; if it fails, the claim is removed.
+    """
+    try:
+        os.close(os.open(path, _FLAGS, 0o666))
+    except FileExistsError:
+        raise NameTaken(str(path)) from None
+    try:
+        os.replace(temp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(path)
+        raise
+
+
+def atomic_write(path: Path, data: str | bytes, *, replace: bool = True) -> None:
+    """Write path via a synced temp file in the same folder; OutputError on failure.
+
+    With ``replace=False`` an existing file is never touched: NameTaken is raised instead, so
+    two writers that picked one name cannot overwrite each other.
+    """
     path = Path(path)
     raw = data.encode("utf-8") if isinstance(data, str) else data
     temp: Path | None = None
@@ -86,7 +107,10 @@ def atomic_write(path: Path, data: str | bytes) -> None:
             os.fsync(fd)
         finally:
             os.close(fd)
-        os.replace(temp, path)
+        if replace:
+            os.replace(temp, path)
+        else:
+            _place_new(temp, path)
         temp = None
     except OSError as exc:
         raise output_error(exc, path) from exc

@@ -7,13 +7,14 @@ import math
 from collections.abc import Sequence
 from pathlib import Path
 
-from engine.errors import OutputError
+from engine.errors import NameTaken, OutputError
 from engine.outputs.atomic import atomic_write, ensure_folder
 from engine.outputs.clock import stamp
 from engine.outputs.cues import render_srt, render_vtt
 from engine.outputs.document import TranscriptDoc, paragraphs
 from engine.outputs.markdown import render_markdown
 from engine.outputs.names import inside
+from engine.outputs.no_speech import has_speech, render_no_speech
 
 FORMATS = ("md", "txt", "srt", "vtt", "json")
 
@@ -72,8 +73,14 @@ def write_outputs(
     formats: Sequence[str],
     *,
     timestamps: bool = False,
+    fresh: bool = False,
 ) -> dict[str, Path]:
-    """Write <folder>/<stem>.<fmt> atomically for each format; returns format -> path written."""
+    """Write <folder>/<stem>.<fmt> atomically for each format; returns format -> path written.
+
+    A transcript without a word in it gets one Markdown note saying so, instead of empty files.
+    ``fresh``: the stem is newly claimed, so no file of it may exist; if one appears meanwhile
+    (another writer), what this call wrote is removed and NameTaken raised, replacing nothing.
+    """
     wanted = list(dict.fromkeys(formats))
     unknown = [fmt for fmt in wanted if fmt not in FORMATS]
     if unknown:
@@ -84,8 +91,19 @@ def write_outputs(
         raise OutputError(f"unsafe file name: {stem!r}", hint="names come from safe_stem()")
     folder = Path(folder)
     ensure_folder(folder)
+    if not has_speech(doc.segments):
+        note = inside(folder, Path(f"{stem}.md"))
+        atomic_write(note, render_no_speech(doc), replace=not fresh)
+        return {"md": note}
     # Check every path before writing any, so a bad stem leaves nothing behind.
     paths = {fmt: inside(folder, Path(f"{stem}.{fmt}")) for fmt in wanted}
-    for fmt, path in paths.items():
-        atomic_write(path, render(doc, fmt, timestamps=timestamps))
+    written: list[Path] = []
+    try:
+        for fmt, path in paths.items():
+            atomic_write(path, render(doc, fmt, timestamps=timestamps), replace=not fresh)
+            written.append(path)
+    except NameTaken:
+        for path in written:
+            path.unlink(missing_ok=True)
+        raise
     return paths

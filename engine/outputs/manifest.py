@@ -28,6 +28,7 @@ CSV_COLUMNS = (
     "attempts",
     "error",
     "duration",
+    "outcome",
 )
 # A spreadsheet evaluates a cell starting with one of these as a formula (CSV injection).
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")

@@ -106,10 +106,14 @@ class NameBook:
                 for entry in self.folder.iterdir()
                 if not entry.name.startswith(".")
             )
+        # Keys whose files are this session's own: written in this run, or restored from a saved
+        # session. Their files may be replaced; any other claim's files must be new on disk.
+        self._owned: set[str] = set()
         # Claims restored from a saved session keep their stems even though their files now exist.
         for key, stem in (claimed or {}).items():
             self._by_key[key] = stem
             self._taken.add(fold(stem))
+            self._owned.add(key)
 
     def claim(self, title: str, key: str) -> str:
         """A stem for title unused in this folder; the same key always gets the same stem."""
@@ -129,6 +133,22 @@ class NameBook:
             self._taken.add(fold(stem))
             self._by_key[key] = stem
             return stem
+
+    def owns(self, key: str) -> bool:
+        """True when key's files were written by this session, so rewriting them is no harm."""
+        with self._lock:
+            return key in self._owned
+
+    def written(self, key: str) -> None:
+        """key's files are on disk now, written by us."""
+        with self._lock:
+            self._owned.add(key)
+
+    def forget(self, key: str) -> None:
+        """key's stem turned out to be taken on disk: the next claim gives it another."""
+        with self._lock:
+            self._by_key.pop(key, None)
+            self._owned.discard(key)
 
     def claims(self) -> dict[str, str]:
         """Key -> stem for everything claimed so far, to save with a session and pass back on resume."""

@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 import httpx
 
 from engine.errors import AuthError, ProviderError, RateLimited, TooLarge
+from engine.http_bounds import ReplyBounds, read_response
 from engine.providers.base import Chunk, Transcript
 from engine.segments import Segment
 
@@ -25,6 +26,8 @@ class OpenAITranscriber:
 
     name = "openai"
     service: str | None = SERVICE
+    # Reply size cap and total deadline per request (grows with the upload).
+    bounds: ReplyBounds = ReplyBounds()
 
     def __init__(
         self,
@@ -89,13 +92,23 @@ class OpenAITranscriber:
                     files=files,
                     headers={"Authorization": f"Bearer {key}"},
                 )
-                if os.fstat(handle.fileno()).st_size <= _BUFFER_BELOW:
+                upload = os.fstat(handle.fileno()).st_size
+                if upload <= _BUFFER_BELOW:
                     # A streamed multipart body goes out in a dozen small writes, one per piece;
                     # a small one joined first goes in one, which keeps bursts of uploads cheap.
                     request.read()
+                request.extensions["timeout"] = self.bounds.timeout(
+                    self._client.timeout, upload
+                ).as_dict()
                 if before_send is not None:
                     before_send()
-                response = self._client.send(request)
+                deadline = self.bounds.deadline(upload)
+                response = read_response(
+                    self._client.send(request, stream=True),
+                    max_bytes=self.bounds.max_bytes,
+                    deadline=deadline,
+                    what="the transcription API",
+                )
             except httpx.TimeoutException as exc:
                 raise ProviderError(
                     f"the transcription API did not answer in time ({type(exc).__name__})",
