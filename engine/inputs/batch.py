@@ -8,9 +8,16 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TextIO
 
-from engine.inputs.classify import has_url_scheme, looks_like_url
+from engine.inputs.classify import MEDIA_EXTENSIONS, has_url_scheme, looks_like_url
 from engine.inputs.folders import folder_sources
-from engine.inputs.lists import line_sources, read_json_list, read_text_list
+from engine.inputs.lists import (
+    line_sources,
+    read_guessed_list,
+    read_json_list,
+    read_markdown_list,
+    read_text_list,
+)
+from engine.inputs.reading import read_stream, special_file_kind
 from engine.inputs.source import InputBatch, Place, Source, drop_duplicates, entry_source
 from engine.inputs.tables import read_csv_table, read_xlsx_table
 
@@ -20,6 +27,8 @@ ListReader = Callable[[Path, Place, Mapping[str, str] | None], list[Source]]
 LIST_READERS: Mapping[str, tuple[ListReader, str]] = {
     ".txt": (read_text_list, "line"),
     ".list": (read_text_list, "line"),
+    ".md": (read_markdown_list, "line"),
+    ".markdown": (read_markdown_list, "line"),
     ".csv": (read_csv_table, "row"),
     ".tsv": (read_csv_table, "row"),
     ".xlsx": (read_xlsx_table, "row"),
@@ -48,8 +57,8 @@ def _read_arg(
 ) -> list[Source]:
     args_place = Place("args", "arguments", "", (base,))
     if arg == "-":
-        text = (stdin if stdin is not None else sys.stdin).read()
-        return line_sources(text, Place("stdin", "stdin", "line", (base,)))
+        place = Place("stdin", "stdin", "line", (base,))
+        return line_sources(read_stream(stdin if stdin is not None else sys.stdin, place), place)
     if has_url_scheme(arg) or not arg.strip():
         return [entry_source(arg, args_place, None)]
     path = base / os.path.expanduser(arg.strip())
@@ -60,6 +69,8 @@ def _read_arg(
     if is_folder:
         return folder_sources(path, args_place, arg)
     reader = LIST_READERS.get(path.suffix.lower())
+    if reader is None and not path.suffix and exists and _is_text_file(path):
+        reader = (read_guessed_list, "line")  # a list saved without an extension
     # "www.example.org/feed.json" is a web address unless such a file really exists here.
     if reader is None or (not exists and looks_like_url(arg)):
         return [entry_source(arg, args_place, None)]
@@ -67,3 +78,27 @@ def _read_arg(
     list_dir = Path(os.path.abspath(path.parent))
     bases = (list_dir,) if list_dir == base else (list_dir, base)
     return read(path, Place(os.path.abspath(path), arg, unit, bases), columns)
+
+
+def _is_text_file(path: Path) -> bool:
+    """A regular file that is not media and whose start reads as text (no NUL bytes)."""
+    if path.suffix.lower() in MEDIA_EXTENSIONS or special_file_kind(path) is not None:
+        return False
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(4096)
+    except OSError:
+        return False
+    if not head or b"\x00" in head:
+        return False  # media without an extension, or an empty file: say so per entry
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        # A cut in the middle of a character at the end of the sample is still text.
+        return exc.start >= len(head) - 3 or _mostly_printable(head)
+    return True
+
+
+def _mostly_printable(head: bytes) -> bool:
+    text = head.decode("cp1252", errors="replace")
+    return sum(ch.isprintable() or ch in "\r\n\t" for ch in text) >= 0.95 * len(text)
