@@ -18,10 +18,17 @@ from engine.inputs.lists import (
     read_text_list,
 )
 from engine.inputs.reading import read_stream, special_file_kind
-from engine.inputs.source import InputBatch, Place, Source, drop_duplicates, entry_source
+from engine.inputs.source import (
+    InputBatch,
+    Place,
+    ReadOptions,
+    Source,
+    drop_duplicates,
+    entry_source,
+)
 from engine.inputs.tables import read_csv_table, read_xlsx_table
 
-ListReader = Callable[[Path, Place, Mapping[str, str] | None], list[Source]]
+ListReader = Callable[[Path, Place, ReadOptions | None], list[Source]]
 
 # suffix -> (reader, the word messages use for one entry)
 LIST_READERS: Mapping[str, tuple[ListReader, str]] = {
@@ -41,20 +48,23 @@ def read_inputs(
     args: Sequence[str],
     *,
     columns: Mapping[str, str] | None = None,
+    sheet: str | None = None,
     stdin: TextIO | None = None,
     cwd: Path | None = None,
 ) -> InputBatch:
-    """Parse every argument in order; only an unreadable list file raises (UsageError)."""
+    """Parse every argument in order; only an unreadable list file raises (UsageError).
+
+    ``sheet`` names the worksheet to read in workbooks (default: the first visible one).
+    """
+    options = ReadOptions(columns, sheet)
     base = Path(os.path.abspath(cwd or Path.cwd()))
     sources: list[Source] = []
     for arg in args:
-        sources.extend(_read_arg(arg, base, columns, stdin))
+        sources.extend(_read_arg(arg, base, options, stdin))
     return drop_duplicates(sources)
 
 
-def _read_arg(
-    arg: str, base: Path, columns: Mapping[str, str] | None, stdin: TextIO | None
-) -> list[Source]:
+def _read_arg(arg: str, base: Path, options: ReadOptions, stdin: TextIO | None) -> list[Source]:
     args_place = Place("args", "arguments", "", (base,))
     if arg == "-":
         place = Place("stdin", "stdin", "line", (base,))
@@ -77,7 +87,7 @@ def _read_arg(
     read, unit = reader
     list_dir = Path(os.path.abspath(path.parent))
     bases = (list_dir,) if list_dir == base else (list_dir, base)
-    return read(path, Place(os.path.abspath(path), arg, unit, bases), columns)
+    return read(path, Place(os.path.abspath(path), arg, unit, bases), options)
 
 
 def _is_text_file(path: Path) -> bool:

@@ -10,9 +10,9 @@ from typing import Any
 
 from engine.errors import UsageError
 from engine.inputs.classify import MEDIA_EXTENSIONS, looks_like_url
-from engine.inputs.columns import plan_columns, row_source
+from engine.inputs.columns import plan_columns, row_sources
 from engine.inputs.reading import MAX_LINE_CHARS, decode_text, read_bytes, shorten
-from engine.inputs.source import Place, Source, entry_source, invalid_source
+from engine.inputs.source import Place, ReadOptions, Source, entry_source, invalid_source
 
 __all__ = ["decode_text", "read_bytes"]  # tables read through the same guards
 
@@ -38,16 +38,12 @@ def line_sources(text: str, place: Place) -> list[Source]:
     return sources
 
 
-def read_text_list(
-    path: Path, place: Place, columns: Mapping[str, str] | None = None
-) -> list[Source]:
+def read_text_list(path: Path, place: Place, options: ReadOptions | None = None) -> list[Source]:
     """A plain list (.txt, .list): one link or path a line; each line is one source."""
     return line_sources(decode_text(read_bytes(path, place)), place)
 
 
-def read_guessed_list(
-    path: Path, place: Place, columns: Mapping[str, str] | None = None
-) -> list[Source]:
+def read_guessed_list(path: Path, place: Place, options: ReadOptions | None = None) -> list[Source]:
     """A text file without an extension read as a list; refused when no line is a link or path."""
     sources = read_text_list(path, place)
     if sources and not any(_looks_like_entry(s.raw, place) for s in sources):
@@ -60,7 +56,7 @@ def read_guessed_list(
 
 
 def read_markdown_list(
-    path: Path, place: Place, columns: Mapping[str, str] | None = None
+    path: Path, place: Place, options: ReadOptions | None = None
 ) -> list[Source]:
     """Links in a Markdown file: ``[title](url)`` (the text becomes the title) and bare URLs."""
     text = decode_text(read_bytes(path, place))
@@ -114,9 +110,7 @@ def _long_line(entry: str, place: Place, number: int) -> Source:
     return invalid_source(shorten(entry), place, number, reason)
 
 
-def read_json_list(
-    path: Path, place: Place, columns: Mapping[str, str] | None = None
-) -> list[Source]:
+def read_json_list(path: Path, place: Place, options: ReadOptions | None = None) -> list[Source]:
     """A JSON list of strings, or of objects with url/path/link and optional title and extras."""
     text = decode_text(read_bytes(path, place))
     try:
@@ -135,24 +129,22 @@ def read_json_list(
         )
     sources = []
     for number, item in enumerate(data, 1):
-        source = _item_source(item, place, number, columns)
-        if source is not None:
-            sources.append(source)
+        sources.extend(_item_sources(item, place, number, options.columns if options else None))
     return sources
 
 
-def _item_source(
+def _item_sources(
     item: Any, place: Place, number: int, columns: Mapping[str, str] | None
-) -> Source | None:
+) -> list[Source]:
     if isinstance(item, str):
-        return entry_source(item.strip(), place, number) if item.strip() else None
+        return [entry_source(item.strip(), place, number)] if item.strip() else []
     if isinstance(item, dict):
         keys = [str(key) for key in item]
         plan = plan_columns(keys, columns, label=place.label, strict=False)
-        return row_source([_json_text(v) for v in item.values()], plan, place, number)
+        return row_sources([_json_text(v) for v in item.values()], plan, place, number)
     shown = json.dumps(item)[:80]
     reason = f'expected a link (text) or an object with a "url" field, found {_json_type(item)}'
-    return invalid_source(shown, place, number, reason)
+    return [invalid_source(shown, place, number, reason)]
 
 
 def _json_text(value: Any) -> str:
