@@ -64,7 +64,7 @@ def count_links(rows: Iterable[Sequence[str]], width: int) -> list[int]:
 
 def best_fallback(cells: Sequence[str], skip: int) -> int | None:
     """The column of the row's next link-bearing cell: a direct media link before a web page."""
-    order = [i for i in range(skip + 1, len(cells))] + list(range(skip))
+    order = [*range(skip + 1, len(cells)), *range(min(skip, len(cells)))]
     found = [i for i in order if cells[i].strip() and link_bearing(cells[i])]
     media = [i for i in found if all(is_media_path(p) for p in split_links(cells[i]))]
     return (media or found or [None])[0]

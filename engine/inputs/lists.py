@@ -19,6 +19,7 @@ __all__ = ["decode_text", "read_bytes"]  # tables read through the same guards
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
 # [title](target) but not ![image](target); the target ends at the first space or ")".
 _MD_LINK = re.compile(r"(?<!!)\[([^\]\n]*)\]\(\s*<?([^)\s>]+)>?(?:\s+\"[^\"]*\")?\s*\)")
+_MD_IMAGE = re.compile(r"!\[[^\]\n]*\]\([^)\n]*\)")
 _BARE_URL = re.compile(r"<?(https?://[^\s<>\[\]()\"']+)>?", re.IGNORECASE)
 _TRAILING_PUNCTUATION = ".,;:!?"
 
@@ -80,6 +81,7 @@ def markdown_links(line: str) -> list[tuple[str | None, str]]:
     """(title or None, target) for each link in one Markdown line, in order."""
     found: list[tuple[int, str | None, str]] = []
     taken: list[tuple[int, int]] = []
+    taken.extend(match.span() for match in _MD_IMAGE.finditer(line))
     for match in _MD_LINK.finditer(line):
         title = " ".join(match.group(1).split()) or None
         found.append((match.start(), title, match.group(2)))
