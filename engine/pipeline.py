@@ -16,7 +16,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-from engine.errors import InputError, MediaError, TooLarge
+from engine.episodes import EpisodeChoice
+from engine.errors import InputError, MediaError, SourceError, TooLarge
+from engine.feed_fetch import fetch_feed, may_be_feed
+from engine.feeds import Feed, feed_number
 from engine.items import Item, State
 from engine.job import Job
 from engine.providers.base import Chunk, Transcriber
@@ -99,6 +102,12 @@ class Pipeline:
 
     def _run(self, job: Job, item: Item, workdir: Path) -> None:
         job.stage("metadata")
+        if item.kind == "url" and "episode" not in item.meta and may_be_feed(item.location):
+            job.acquire(MEDIA_SERVICE)
+            feed = fetch_feed(item.location)
+            if feed is not None:
+                self._expand_feed(job, item, feed)
+                return
         meta, info, media_path = self._metadata(job, item)
         if info is not None and info.is_playlist:
             # A podcast feed or a page of videos: each entry becomes an item of its own.
@@ -108,11 +117,7 @@ class Pipeline:
         language = None
         method = engine_name = None
         if info is not None and self.settings.captions:
-            job.stage("captions")
-            from engine.remote import fetch_captions
-
-            job.acquire(MEDIA_SERVICE)
-            found = fetch_captions(info, self.settings.languages, cookies=self._cookies())
+            found = self._captions(job, info)
             if found is not None and found.segments:
                 segments, language = list(found.segments), found.language
                 method, engine_name = "captions", f"{found.kind} captions"
@@ -131,8 +136,42 @@ class Pipeline:
         outputs = self._write(job, job.item, meta, segments, method or "asr", engine_name, language)
         job.update(outputs=outputs, preview=_preview(segments))
 
+    def _captions(self, job: Job, info: Any) -> Any:
+        """Captions from the site, trying every format and track; None means ASR is next."""
+        from engine.remote import try_captions
+
+        job.stage("captions")
+        job.acquire(MEDIA_SERVICE)
+        attempt = try_captions(
+            info,
+            self.settings.languages,
+            cookies=self._cookies(),
+            before_request=lambda: job.acquire(MEDIA_SERVICE),
+            on_rate_limited=lambda after: job.throttle(MEDIA_SERVICE, after),
+        )
+        for failure in attempt.failures:
+            job.note("captions", failure)
+        if attempt.result is not None:
+            found = attempt.result
+            job.note(
+                "captions",
+                f"transcript from {found.kind} captions ({found.language}, {found.format})",
+            )
+            return found
+        why = attempt.summary()
+        if self.settings.captions_only:
+            raise SourceError(
+                f"no usable captions ({why})",
+                hint="run without --captions-only to transcribe the audio instead",
+            )
+        job.note("captions", f"no usable captions ({why}); transcribing the audio")
+        return None
+
     def _metadata(self, job: Job, item: Item) -> tuple[dict[str, Any], Any, Path | None]:
         meta: dict[str, Any] = dict(item.meta)
+        episode = meta.get("episode")
+        if isinstance(episode, Mapping):
+            return self._episode_metadata(job, item, meta, episode)
         if item.kind == "file":
             from engine.media import probe
 
@@ -169,6 +208,34 @@ class Pipeline:
             title=item.title or info.title or item.source, duration=info.duration, meta=_clean(meta)
         )
         return meta, info, None
+
+    def _episode_metadata(
+        self, job: Job, item: Item, meta: dict[str, Any], episode: Mapping[str, Any]
+    ) -> tuple[dict[str, Any], Any, Path | None]:
+        """A feed episode needs no look at its media: the feed said what it is."""
+        extras = meta.get("extras") or {}
+        meta.update(
+            {
+                # The enclosure as the feed gives it, never where its redirects lead.
+                "url": episode.get("url") or item.location,
+                "channel": episode.get("show"),
+                "show": episode.get("show"),
+                "upload_date": episode.get("date"),
+                "date": episode.get("date"),
+                "episode_number": episode.get("episode"),
+                "season": episode.get("season"),
+                "link": episode.get("link"),
+                "description": extras.get("description") or episode.get("description"),
+                "thumbnail": episode.get("image"),
+                "extractor": "feed",
+            }
+        )
+        job.update(
+            title=item.title or episode.get("title") or item.source,
+            duration=episode.get("duration"),
+            meta=_clean(meta),
+        )
+        return meta, None, None
 
     def _transcribe(self, job: Job, media: Path, workdir: Path) -> tuple[list[Segment], str | None]:
         from engine.media import split_audio
@@ -272,6 +339,10 @@ class Pipeline:
             processed_at=datetime.now(UTC).replace(microsecond=0).isoformat(),
             tags=tuple(str(t) for t in meta.get("tags") or ()),
             description=meta.get("description") or listed_description or None,
+            show=meta.get("show"),
+            date=meta.get("date"),
+            episode=meta.get("episode_number"),
+            link=meta.get("link"),
             chapters=chapters,
             extras=extras,
             segments=tuple(segments),
@@ -291,7 +362,8 @@ class Pipeline:
 
         job.stage("expand")
         job.acquire(MEDIA_SERVICE)
-        entries = expand_playlist(item.location, cookies=self._cookies())
+        listed = expand_playlist(item.location, cookies=self._cookies())
+        entries = self._choose(job, item, listed, when=lambda e: None, number=None)
         children = [
             Item(
                 -1,
@@ -309,6 +381,66 @@ class Pipeline:
             self.engine_add(children)
         job.update(meta={**item.meta, "expanded": len(children)}, method="playlist")
         job.note("playlist", f"{item.source}: {len(children)} videos queued")
+
+    def _expand_feed(self, job: Job, item: Item, feed: Feed) -> None:
+        """Each chosen episode of a feed becomes an item that carries the feed's facts about it."""
+        job.stage("expand")
+        episodes = self._choose(
+            job,
+            item,
+            list(feed.episodes),
+            when=lambda e: e.published,
+            number=feed_number(feed.episodes),
+        )
+        extras = dict(item.meta.get("extras") or {})
+        children = [
+            Item(
+                -1,
+                source=episode.url,
+                kind="url",
+                location=episode.url,
+                origin=item.source,
+                row=item.row,
+                title=episode.title,
+                duration=episode.duration,
+                meta={"playlist": item.source, "extras": extras, "episode": episode.meta()},
+            )
+            for episode in episodes
+        ]
+        if self.engine_add is not None and children:
+            self.engine_add(children)
+        job.update(
+            title=item.title or feed.title or item.source,
+            meta={**item.meta, "expanded": len(children), "show": feed.title},
+            method="playlist",
+        )
+        job.note(
+            "playlist",
+            f"{item.source}: feed '{feed.title}', {len(feed.episodes)} episodes, "
+            f"{len(children)} queued",
+        )
+
+    def _choose(
+        self,
+        job: Job,
+        item: Item,
+        entries: list[Any],
+        *,
+        when: Any,
+        number: Any,
+    ) -> list[Any]:
+        choice = EpisodeChoice.from_meta(item.meta.get("choose")) or self.settings.episode_choice()
+        if choice is None:
+            return entries
+        positions = {id(e): i for i, e in enumerate(entries, 1)}
+        taken, undated = choice.apply(
+            entries, when=when, number=number or (lambda e: positions[id(e)])
+        )
+        note = f"{item.source}: took {len(taken)} of {len(entries)} ({choice.describe()})"
+        if undated and choice.since is not None:
+            note += f"; {undated} without a date were kept"
+        job.note("playlist", note)
+        return taken
 
     def _reclassify(self, job: Job, item: Item) -> Item:
         """A retried bad input is looked at afresh: the missing file may exist now, the row fixed."""
@@ -345,13 +477,22 @@ def _clean(meta: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in meta.items() if v not in (None, "", [], {})}
 
 
-def items_from_sources(sources: Sequence[Any]) -> list[Item]:
-    """Turn parsed input sources into engine items; invalid ones start out failed with their reason."""
+def items_from_sources(
+    sources: Sequence[Any], *, choice: EpisodeChoice | None = None
+) -> list[Item]:
+    """Turn parsed input sources into engine items; invalid ones start out failed with their reason.
+
+    ``choice`` (episodes to take) travels with each feed or playlist item that may expand.
+    """
     items = []
     for source in sources:
         meta: dict[str, Any] = {}
         if source.extras:
             meta["extras"] = dict(source.extras)
+        if getattr(source, "notes", ()):
+            meta["input_notes"] = list(source.notes)
+        if choice is not None and source.kind in ("url", "playlist"):
+            meta["choose"] = choice.to_meta()
         if not source.valid:
             items.append(
                 Item(
