@@ -74,7 +74,10 @@ def _feedparser_date(value: str) -> datetime | None:
     from feedparser.datetimes import _parse_date  # type: ignore[import-untyped]
 
     parsed = _parse_date(value)
-    return datetime(*parsed[:6], tzinfo=UTC) if parsed else None
+    if not parsed:
+        return None
+    year, month, day, hour, minute, second = parsed[:6]
+    return datetime(year, month, day, hour, minute, second, tzinfo=UTC)
 
 
 def plain_text(value: str | None) -> str | None:

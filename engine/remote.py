@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -206,7 +207,7 @@ def try_captions(
                 segments = None
                 if fetched is not None:
                     segments, why = parse_or_none(
-                        lambda f=fetched, e=ext: _parse_caption(e, f.data, f.content_type)
+                        functools.partial(_parse_caption, ext, fetched.data, fetched.content_type)
                     )
                 if segments and kind == "auto":
                     segments = dedupe_rolling(segments)
