@@ -163,7 +163,10 @@ def _atom(root: ET.Element) -> Feed:
                 image,
             )
         )
-    return Feed(show, None, image, _numbered(episodes))
+    pages = [
+        ln for ln in root.findall(f"{{{ATOM}}}link") if ln.get("rel", "alternate") == "alternate"
+    ]
+    return Feed(show, pages[0].get("href") if pages else None, image, _numbered(episodes))
 
 
 def _rss_enclosure(item: ET.Element) -> str | None:
@@ -227,7 +230,9 @@ def read_with_feedparser(data: bytes) -> Feed:
         )
     channel = parsed.feed
     show = plain_title(channel.get("title"))
-    image = (channel.get("image") or {}).get("href")
+    image = (channel.get("image") or {}).get("href") or channel.get("logo")
+    pages = [ln for ln in channel.get("links") or () if ln.get("rel") == "alternate"]
+    link = pages[0].get("href") if pages else None
     episodes = []
     for entry in parsed.entries:
         url = _fp_enclosure(entry)
@@ -248,7 +253,7 @@ def read_with_feedparser(data: bytes) -> Feed:
                 image=(entry.get("image") or {}).get("href") or image,
             )
         )
-    return Feed(show, channel.get("link"), image, _numbered(episodes))
+    return Feed(show, link, image, _numbered(episodes))
 
 
 def _fp_enclosure(entry: Mapping[str, Any]) -> str | None:
