@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from engine.errors import SourceError, UsageError
 from engine.episodes import EpisodeChoice
+from engine.errors import SourceError, UsageError
 from engine.feed_fetch import fetch_feed, may_be_feed
 from engine.feed_text import parse_duration, plain_text
 from engine.feeds import feed_number, parse_feed, read_with_feedparser
