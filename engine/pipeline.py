@@ -153,8 +153,9 @@ class Pipeline:
             job.note("captions", failure)
         if attempt.result is not None:
             found = attempt.result
+            # Kind "path": the event log shows it; headless output would drown in one per item.
             job.note(
-                "captions",
+                "path",
                 f"transcript from {found.kind} captions ({found.language}, {found.format})",
             )
             return found

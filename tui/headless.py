@@ -16,7 +16,7 @@ from engine.board import Stats
 from engine.items import Item, State
 from sessions.live import LiveSession
 
-_SHOWN_EVENTS = {"failed", "429", "retry", "rechunk", "playlist"}
+_SHOWN_EVENTS = {"failed", "429", "retry", "rechunk", "playlist", "captions"}
 
 
 def describe_rates(stats: Stats) -> str:
