@@ -18,15 +18,15 @@ from typing import Any, Protocol
 
 from engine.episodes import EpisodeChoice
 from engine.errors import InputError, MediaError, SourceError, TooLarge
+from engine.expand import MEDIA_SERVICE, expand_feed_item, expand_playlist_item
 from engine.feed_fetch import fetch_feed, may_be_feed
-from engine.feeds import Feed, feed_number
+from engine.feeds import Feed
 from engine.items import Item, State
 from engine.job import Job
 from engine.providers.base import Chunk, Transcriber
 from engine.segments import Segment
 from engine.settings import Settings
 
-MEDIA_SERVICE = "media"
 PREVIEW_LINES = 6
 # After a 413, chunks are cut to this share of the largest refused upload, at most this many times.
 RECHUNK_SHARE = 0.6
@@ -359,89 +359,10 @@ class Pipeline:
         return {fmt: str(path) for fmt, path in paths.items()}
 
     def _expand(self, job: Job, item: Item) -> None:
-        from engine.remote import expand_playlist
-
-        job.stage("expand")
-        job.acquire(MEDIA_SERVICE)
-        listed = expand_playlist(item.location, cookies=self._cookies())
-        entries = self._choose(job, item, listed, when=lambda e: None, number=None)
-        children = [
-            Item(
-                -1,
-                source=url,
-                kind="youtube" if "youtube.com" in url or "youtu.be" in url else "url",
-                location=url,
-                origin=item.source,
-                row=item.row,
-                title=title,
-                meta={"playlist": item.source, "extras": dict(item.meta.get("extras") or {})},
-            )
-            for url, title in entries
-        ]
-        if self.engine_add is not None and children:
-            self.engine_add(children)
-        job.update(meta={**item.meta, "expanded": len(children)}, method="playlist")
-        job.note("playlist", f"{item.source}: {len(children)} videos queued")
+        expand_playlist_item(job, item, self.settings, self._cookies(), self.engine_add)
 
     def _expand_feed(self, job: Job, item: Item, feed: Feed) -> None:
-        """Each chosen episode of a feed becomes an item that carries the feed's facts about it."""
-        job.stage("expand")
-        episodes = self._choose(
-            job,
-            item,
-            list(feed.episodes),
-            when=lambda e: e.published,
-            number=feed_number(feed.episodes),
-        )
-        extras = dict(item.meta.get("extras") or {})
-        children = [
-            Item(
-                -1,
-                source=episode.url,
-                kind="url",
-                location=episode.url,
-                origin=item.source,
-                row=item.row,
-                title=episode.title,
-                duration=episode.duration,
-                meta={"playlist": item.source, "extras": extras, "episode": episode.meta()},
-            )
-            for episode in episodes
-        ]
-        if self.engine_add is not None and children:
-            self.engine_add(children)
-        job.update(
-            title=item.title or feed.title or item.source,
-            meta={**item.meta, "expanded": len(children), "show": feed.title},
-            method="playlist",
-        )
-        job.note(
-            "playlist",
-            f"{item.source}: feed '{feed.title}', {len(feed.episodes)} episodes, "
-            f"{len(children)} queued",
-        )
-
-    def _choose(
-        self,
-        job: Job,
-        item: Item,
-        entries: list[Any],
-        *,
-        when: Any,
-        number: Any,
-    ) -> list[Any]:
-        choice = EpisodeChoice.from_meta(item.meta.get("choose")) or self.settings.episode_choice()
-        if choice is None:
-            return entries
-        positions = {id(e): i for i, e in enumerate(entries, 1)}
-        taken, undated = choice.apply(
-            entries, when=when, number=number or (lambda e: positions[id(e)])
-        )
-        note = f"{item.source}: took {len(taken)} of {len(entries)} ({choice.describe()})"
-        if undated and choice.since is not None:
-            note += f"; {undated} without a date were kept"
-        job.note("playlist", note)
-        return taken
+        expand_feed_item(job, item, feed, self.settings, self.engine_add)
 
     def _reclassify(self, job: Job, item: Item) -> Item:
         """A retried bad input is looked at afresh: the missing file may exist now, the row fixed."""
