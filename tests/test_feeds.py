@@ -271,3 +271,21 @@ def _front(path: Path) -> tuple[dict[str, object], str]:
     text = path.read_text(encoding="utf-8")
     _, head, body = text.split("---\n", 2)
     return yaml.safe_load(head), body
+
+
+def test_dry_run_lists_the_episodes_it_would_take(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with MediaHost(tmp_path) as host:
+        (tmp_path / "feed.xml").write_bytes(big_feed(host.base_url, 1000).encode())
+        argv = [host.media_url("feed.xml"), "--dry-run", "--episodes", "3,5-9", "--latest", "4"]
+        run = run_cli(argv, tmp_path, monkeypatch)
+        fetched = host.paths()
+    assert_no_traceback(run)
+    assert run.code == 0, run.stdout + run.stderr
+    assert "Would take from The Test Show 'Live': 4 of 1000" in run.stdout
+    for n in (9, 8, 7, 6):
+        assert f'Episode {n}: "Part" {n}' in run.stdout
+    assert "Episode 5:" not in run.stdout and "Episode 3:" not in run.stdout
+    assert fetched == ["/media/feed.xml"]  # no episode was downloaded
+    assert not (tmp_path / "out").exists()
