@@ -109,8 +109,9 @@ class Batch:
             changes["rate_mode"] = self.limiters[1].mode
         return self.settings.evolve(**changes)
 
-    def add_sources(self, sources: Sequence[Any]) -> list[Item]:
-        return self.engine.add(items_from_sources(sources))
+    def add_sources(self, sources: Sequence[Any], *, choice: Any = None) -> list[Item]:
+        """Queue parsed sources; ``choice`` (an EpisodeChoice) rides on their feeds and playlists."""
+        return self.engine.add(items_from_sources(sources, choice=choice))
 
     def close(self) -> None:
         close = getattr(self.transcriber, "close", None)
