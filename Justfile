@@ -21,6 +21,7 @@ bench:
     uv run python -m bench.store
     uv run python -m bench.resume
     uv run python -m bench.tui
+    uv run python -m bench.feeds
     uv run python bench/local_asr.py
 
 # Lint and type-check

@@ -110,8 +110,11 @@ class Batch:
             changes["rate_mode"] = self.limiters[1].mode
         return self.settings.evolve(**changes)
 
-    def add_sources(self, sources: Sequence[Any]) -> list[Item]:
-        """Add new items; a link given again restores the token its stored form lost."""
+    def add_sources(self, sources: Sequence[Any], *, choice: Any = None) -> list[Item]:
+        """Add new items; a link given again restores the token its stored form lost.
+
+        ``choice`` (an EpisodeChoice) rides on their feeds and playlists.
+        """
         masked = {
             item.location: item
             for item in self.board.items()
@@ -127,7 +130,7 @@ class Batch:
             self.board.update(old.id, location=source.location)
             if old.state is State.FAILED:
                 self.engine.retry([old.id])
-        return self.engine.add(items_from_sources(fresh))
+        return self.engine.add(items_from_sources(fresh, choice=choice))
 
     def close(self) -> None:
         close = getattr(self.transcriber, "close", None)

@@ -103,6 +103,18 @@ class Job:
         self.last_service = service
         return self.engine._acquire(self, service)
 
+    def throttle(self, service: str, retry_after: float | None) -> float:
+        """Report a 429 that the work handles itself (it tries something else): pause ``service``.
+
+        Returns the pause in seconds; 0 for a service without a limiter.
+        """
+        limiter = self.engine.limiters.get(service)
+        if limiter is None:
+            return 0.0
+        pause = limiter.throttle(retry_after)
+        self.engine.board.post("429", f"{service}: 429, pausing {pause:.1f}s", self.item_id)
+        return pause
+
     def key_index(self, service: str) -> int:
         """Which of the service's API keys this worker uses."""
         return self.engine._key_index(service, self.worker_id)

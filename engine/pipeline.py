@@ -17,7 +17,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-from engine.errors import InputError, MediaError, NameTaken, OutputError, TooLarge
+from engine.episodes import EpisodeChoice
+from engine.errors import InputError, MediaError, NameTaken, OutputError, SourceError, TooLarge
+from engine.expand import MEDIA_SERVICE, expand_feed_item, expand_playlist_item
+from engine.feed_fetch import fetch_feed, may_be_feed
+from engine.feeds import Feed
 from engine.item_caps import cap_meta, cap_title, cap_value
 from engine.items import Item, State
 from engine.job import Job
@@ -26,7 +30,6 @@ from engine.redact import has_masked_secret, redact_text
 from engine.segments import Segment
 from engine.settings import Settings
 
-MEDIA_SERVICE = "media"
 PREVIEW_LINES = 6
 # After a 413, chunks are cut to this share of the largest refused upload, at most this many times.
 RECHUNK_SHARE = 0.6
@@ -123,6 +126,12 @@ class Pipeline:
                 hint="add the link again to this session: bulkscribe --resume ID 'LINK'",
             )
         job.stage("metadata")
+        if item.kind == "url" and "episode" not in item.meta and may_be_feed(item.location):
+            job.acquire(MEDIA_SERVICE)
+            feed = fetch_feed(item.location)
+            if feed is not None:
+                self._expand_feed(job, item, feed)
+                return
         meta, info, media_path = self._metadata(job, item)
         if info is not None and info.is_playlist:
             # A podcast feed or a page of videos: each entry becomes an item of its own.
@@ -132,11 +141,7 @@ class Pipeline:
         language = None
         method = engine_name = None
         if info is not None and self.settings.captions:
-            job.stage("captions")
-            from engine.remote import fetch_captions
-
-            job.acquire(MEDIA_SERVICE)
-            found = fetch_captions(info, self.settings.languages, cookies=self._cookies())
+            found = self._captions(job, info)
             if found is not None and found.segments:
                 segments, language = list(found.segments), found.language
                 method, engine_name = "captions", f"{found.kind} captions"
@@ -159,13 +164,46 @@ class Pipeline:
             job.update(outputs=outputs, preview=_preview(segments))
         else:
             # Done, not failed: retrying silence cannot help; the outcome says why there is no text.
-            job.update(
-                outputs=outputs, preview=(), meta={**job.item.meta, "outcome": NO_SPEECH}
-            )
+            job.update(outputs=outputs, preview=(), meta={**job.item.meta, "outcome": NO_SPEECH})
             job.note("no-speech", f"{job.item.label}: {NO_SPEECH}")
+
+    def _captions(self, job: Job, info: Any) -> Any:
+        """Captions from the site, trying every format and track; None means ASR is next."""
+        from engine.remote import try_captions
+
+        job.stage("captions")
+        job.acquire(MEDIA_SERVICE)
+        attempt = try_captions(
+            info,
+            self.settings.languages,
+            cookies=self._cookies(),
+            before_request=lambda: job.acquire(MEDIA_SERVICE),
+            on_rate_limited=lambda after: job.throttle(MEDIA_SERVICE, after),
+        )
+        for failure in attempt.failures:
+            job.note("captions", failure)
+        if attempt.result is not None:
+            found = attempt.result
+            # Kind "path": the event log shows it; headless output would drown in one per item.
+            job.note(
+                "path",
+                f"transcript from {found.kind} captions ({found.language}, {found.format})",
+            )
+            return found
+        why = attempt.summary()
+        if self.settings.captions_only:
+            raise SourceError(
+                f"no usable captions ({why})",
+                hint="run without --captions-only to transcribe the audio instead",
+            )
+        job.note("captions", f"no usable captions ({why}); transcribing the audio")
+        return None
 
     def _metadata(self, job: Job, item: Item) -> tuple[dict[str, Any], Any, Path | None]:
         meta: dict[str, Any] = dict(item.meta)
+        episode = meta.get("episode")
+        if isinstance(episode, Mapping):
+            return self._episode_metadata(job, item, meta, episode)
         if item.kind == "file":
             from engine.media import probe
 
@@ -206,6 +244,34 @@ class Pipeline:
             meta=_clean(meta),
         )
         return meta, info, None
+
+    def _episode_metadata(
+        self, job: Job, item: Item, meta: dict[str, Any], episode: Mapping[str, Any]
+    ) -> tuple[dict[str, Any], Any, Path | None]:
+        """A feed episode needs no look at its media: the feed said what it is."""
+        extras = meta.get("extras") or {}
+        meta.update(
+            {
+                # The enclosure as the feed gives it, never where its redirects lead.
+                "url": episode.get("url") or item.location,
+                "channel": episode.get("show"),
+                "show": episode.get("show"),
+                "upload_date": episode.get("date"),
+                "date": episode.get("date"),
+                "episode_number": episode.get("episode"),
+                "season": episode.get("season"),
+                "link": episode.get("link"),
+                "description": extras.get("description") or episode.get("description"),
+                "thumbnail": episode.get("image"),
+                "extractor": "feed",
+            }
+        )
+        job.update(
+            title=item.title or episode.get("title") or item.source,
+            duration=episode.get("duration"),
+            meta=_clean(meta),
+        )
+        return meta, None, None
 
     def _transcribe(self, job: Job, media: Path, workdir: Path) -> tuple[list[Segment], str | None]:
         from engine.media import split_audio
@@ -310,6 +376,10 @@ class Pipeline:
             processed_at=datetime.now(UTC).replace(microsecond=0).isoformat(),
             tags=tuple(str(t) for t in meta.get("tags") or ()),
             description=meta.get("description") or listed_description or None,
+            show=meta.get("show"),
+            date=meta.get("date"),
+            episode=meta.get("episode_number"),
+            link=meta.get("link"),
             chapters=chapters,
             extras=extras,
             segments=tuple(segments),
@@ -344,28 +414,10 @@ class Pipeline:
         )
 
     def _expand(self, job: Job, item: Item) -> None:
-        from engine.remote import expand_playlist
+        expand_playlist_item(job, item, self.settings, self._cookies(), self.engine_add)
 
-        job.stage("expand")
-        job.acquire(MEDIA_SERVICE)
-        entries = expand_playlist(item.location, cookies=self._cookies())
-        children = [
-            Item(
-                -1,
-                source=redact_text(url),
-                kind="youtube" if "youtube.com" in url or "youtu.be" in url else "url",
-                location=url,
-                origin=item.source,
-                row=item.row,
-                title=cap_title(title),
-                meta={"playlist": item.source, "extras": dict(item.meta.get("extras") or {})},
-            )
-            for url, title in entries
-        ]
-        if self.engine_add is not None and children:
-            self.engine_add(children)
-        job.update(meta={**item.meta, "expanded": len(children)}, method="playlist")
-        job.note("playlist", f"{item.source}: {len(children)} videos queued")
+    def _expand_feed(self, job: Job, item: Item, feed: Feed) -> None:
+        expand_feed_item(job, item, feed, self.settings, self.engine_add)
 
     def _reclassify(self, job: Job, item: Item) -> Item:
         """A retried bad input is looked at afresh: the missing file may exist now, the row fixed."""
@@ -402,13 +454,22 @@ def _clean(meta: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in meta.items() if v not in (None, "", [], {})}
 
 
-def items_from_sources(sources: Sequence[Any]) -> list[Item]:
-    """Turn parsed input sources into engine items; invalid ones start out failed with their reason."""
+def items_from_sources(
+    sources: Sequence[Any], *, choice: EpisodeChoice | None = None
+) -> list[Item]:
+    """Turn parsed input sources into engine items; invalid ones start out failed with their reason.
+
+    ``choice`` (episodes to take) travels with each feed or playlist item that may expand.
+    """
     items = []
     for source in sources:
         meta: dict[str, Any] = {}
         if source.extras:
             meta["extras"] = cap_value(dict(source.extras))
+        if getattr(source, "notes", ()):
+            meta["input_notes"] = list(source.notes)
+        if choice is not None and source.kind in ("url", "playlist"):
+            meta["choose"] = choice.to_meta()
         if not source.valid:
             items.append(
                 Item(

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,9 +16,15 @@ from urllib.parse import parse_qs, urlsplit
 import yt_dlp
 from yt_dlp.utils import YoutubeDLError, unsmuggle_url
 
+from engine.caption_fetch import (
+    CaptionAttempt,
+    decode_caption,
+    fetch_caption_file,
+    ordered_candidates,
+    parse_or_none,
+)
 from engine.captions import dedupe_rolling, parse_json3, parse_srt, parse_vtt
-from engine.errors import BulkscribeError, InputError, MediaError, SourceError
-from engine.http_bounds import MB, ReplyBounds, read_file
+from engine.errors import BulkscribeError, InputError, SourceError
 from engine.segments import Segment
 from engine.source_errors import source_error
 
@@ -27,8 +34,6 @@ CaptionTracks = Mapping[str, tuple[tuple[str, str], ...]]
 
 # Formats we can parse, best first: json3 keeps YouTube's word timing without markup.
 _CAPTION_PARSERS = {"json3": parse_json3, "vtt": parse_vtt, "srt": parse_srt}
-# The json3 track of a ten-hour stream is about 10 MB; a caption reply above this is not one.
-CAPTION_BOUNDS = ReplyBounds(max_bytes=32 * MB, base_seconds=120.0)
 
 
 def _no_tracks() -> CaptionTracks:
@@ -165,31 +170,58 @@ def fetch_captions(
     info: RemoteInfo, langs: Sequence[str], *, cookies: Path | None = None, timeout: float = 30
 ) -> CaptionResult | None:
     """The best caption track in ``langs`` (manual before automatic), parsed; None if there is none."""
-    choice = choose_captions(info, langs)
-    if choice is None:
-        return None
-    language, kind, tracks = choice
+    return try_captions(info, langs, cookies=cookies, timeout=timeout).result
+
+
+def try_captions(
+    info: RemoteInfo,
+    langs: Sequence[str],
+    *,
+    cookies: Path | None = None,
+    timeout: float = 30,
+    before_request: Callable[[], object] | None = None,
+    on_rate_limited: Callable[[float | None], object] | None = None,
+) -> CaptionAttempt:
+    """Try each format of each usable track, best first, until one parses into segments.
+
+    A 429, a 5xx, an empty reply, an HTML page or a damaged file passes over to the next
+    rendition; a 429 also reports its Retry-After (``on_rate_limited``) so the media limiter
+    pauses before the next request (``before_request`` waits for its permit).
+    """
+    attempt = CaptionAttempt()
+    manual, auto = _caption_pools(info)
+    candidates = ordered_candidates(manual, auto, langs, _pick_language)
+    if not candidates:
+        return attempt
+    first = True
     with _session(timeout=timeout, cookies=cookies) as ydl:
-        for ext, track_url in _by_format(tracks):
-            with ydl.urlopen(track_url) as response:
-                data = read_file(
-                    response,
-                    max_bytes=CAPTION_BOUNDS.max_bytes,
-                    deadline=CAPTION_BOUNDS.deadline(),
-                    what="the caption server",
-                )
-            try:
-                if ext == "json3":
-                    segments = parse_json3(data)
-                else:
-                    segments = _CAPTION_PARSERS[ext](data.decode("utf-8", errors="replace"))
-            except MediaError:
-                continue  # a damaged rendition; another format of the same track may parse
-            if kind == "auto":
-                segments = dedupe_rolling(segments)
-            if segments:
-                return CaptionResult(tuple(segments), language, kind, ext)
-    return None
+        for language, kind, tracks in candidates:
+            for ext, track_url in _by_format(tracks):
+                if not first and before_request is not None:
+                    before_request()
+                first = False
+                attempt.tried += 1
+                fetched, why, after, limited = fetch_caption_file(ydl.urlopen, track_url)
+                if limited and on_rate_limited is not None:
+                    on_rate_limited(after)
+                segments = None
+                if fetched is not None:
+                    segments, why = parse_or_none(
+                        functools.partial(_parse_caption, ext, fetched.data, fetched.content_type)
+                    )
+                if segments and kind == "auto":
+                    segments = dedupe_rolling(segments)
+                if segments:
+                    attempt.result = CaptionResult(tuple(segments), language, kind, ext)
+                    return attempt
+                attempt.failures.append(f"{kind} {language} {ext}: {why or 'no cues'}")
+    return attempt
+
+
+def _parse_caption(ext: str, data: bytes, content_type: str) -> list[Segment]:
+    if ext == "json3":
+        return parse_json3(decode_caption(data, content_type))
+    return _CAPTION_PARSERS[ext](decode_caption(data, content_type))
 
 
 def download_audio(
@@ -226,9 +258,19 @@ def choose_captions(
     info: RemoteInfo, langs: Sequence[str]
 ) -> tuple[str, str, tuple[tuple[str, str], ...]] | None:
     """(language, "manual"|"auto", tracks) to use, following the order of ``langs``."""
-    manual = {k: v for k, v in info.subtitles.items() if _parseable(v) and k != "live_chat"}
+    manual, pool = _caption_pools(info)
     if key := _pick_language(manual, langs):
         return key, "manual", manual[key]
+    if key := _pick_language(pool, langs):
+        return key, "auto", pool[key]
+    return None
+
+
+def _caption_pools(
+    info: RemoteInfo,
+) -> tuple[dict[str, tuple[tuple[str, str], ...]], dict[str, tuple[tuple[str, str], ...]]]:
+    """(manual tracks, automatic tracks worth using) that have a format we can parse."""
+    manual = {k: v for k, v in info.subtitles.items() if _parseable(v) and k != "live_chat"}
     auto = {k: v for k, v in info.automatic_captions.items() if _parseable(v)}
     originals = {
         k.removesuffix("-orig"): v
@@ -237,10 +279,7 @@ def choose_captions(
     }
     # Machine translations of the spoken language are worse than ASR; use them only when
     # the site does not say which track is the original.
-    pool = originals or auto
-    if key := _pick_language(pool, langs):
-        return key, "auto", pool[key]
-    return None
+    return manual, originals or auto
 
 
 def _pick_language(tracks: Mapping[str, Any], langs: Sequence[str]) -> str | None:

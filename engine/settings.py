@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
+from engine.episodes import EpisodeChoice
 from engine.errors import UsageError
 from engine.limiter import MODES
 from engine.pool import MAX_WORKERS, MIN_WORKERS, ORDERS
@@ -38,6 +39,10 @@ class Settings:
     overlap: float = 2.0
     languages: tuple[str, ...] = ("en", "en-US", "en-GB")
     captions: bool = True
+    captions_only: bool = False  # no usable captions fails the item instead of running ASR
+    since: str | None = None  # episodes of feeds and playlists to take (engine/episodes.py)
+    latest: int | None = None
+    episodes: str | None = None
     timestamps: bool = False
     cookies: str | None = None
     api_keys: tuple[str, ...] = field(default=(), repr=False)
@@ -82,7 +87,12 @@ class Settings:
                 "(a space, a control character or a non-ASCII letter)",
                 hint="copy the key again from the provider's dashboard",
             )
+        self.episode_choice()
         return self
+
+    def episode_choice(self) -> EpisodeChoice | None:
+        """The ``--since``/``--latest``/``--episodes`` choice, or None to take every entry."""
+        return EpisodeChoice.parse(self.since, self.latest, self.episodes)
 
     def saved(self) -> dict[str, Any]:
         """The settings as stored in a session: no secrets."""

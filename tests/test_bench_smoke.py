@@ -74,3 +74,8 @@ def test_session_benches_report_transition_costs(tmp_path: Path) -> None:
     assert {run["synchronous"] for run in store["runs"]} == {"NORMAL", "FULL"}
     resume = run_bench("bench.resume", tmp_path / "resume.json", "--items", "300")
     assert resume["items"] == 300 and resume["first_paint_s"] > 0
+
+
+def test_feed_bench_expands_a_thousand_episode_feed(tmp_path: Path) -> None:
+    data = run_bench("bench.feeds", tmp_path / "feeds.json", "--sizes", "1000", "--runs", "1")
+    assert [row["episodes"] for row in data["runs"]] == [1000]

@@ -101,6 +101,7 @@ def test_rows_keep_spreadsheet_numbers_and_problems_are_named(tmp_path: Path) ->
     assert errors[0] == "links.csv row 5: no URL or path"
     assert errors[1] == (
         "links.csv row 6: unsupported URL scheme 'javascript:' (use http or https, or a local path)"
+        " (column 'url')"
     )
     assert (errors[2] or "").startswith("links.csv row 8: file not found: missing.mp3")
     assert batch.sources[1].title == "Orphan title"
@@ -146,7 +147,8 @@ def test_columns_override_picks_named_headers(tmp_path: Path) -> None:
 
 def test_table_without_url_column_explains_how_to_fix(tmp_path: Path) -> None:
     path = tmp_path / "n.csv"
-    path.write_text(f"Where,Name\n{A},x\n")
+    # No header names a URL and no column holds links (a column of links would be taken).
+    path.write_text("Where,Name\nthe hall,x\n")
     with pytest.raises(UsageError) as caught:
         read_inputs(["n.csv"], cwd=tmp_path)
     assert caught.value.message == "n.csv has no URL column (found: 'Where', 'Name')"

@@ -22,6 +22,7 @@ from engine.remote import (
     fetch_captions,
     fetch_info,
     source_error,
+    try_captions,
 )
 from tests.mediagen import write_tone
 from tests.servers.media_host import MediaHost, Track
@@ -241,11 +242,13 @@ def test_no_caption_in_the_wanted_languages_gives_none(host: MediaHost) -> None:
     assert fetch_captions(info, ["de"]) is None
 
 
-def test_missing_caption_file_is_a_permanent_source_error(host: MediaHost) -> None:
+def test_missing_caption_file_is_passed_over_and_says_why(host: MediaHost) -> None:
+    # A caption that cannot be had no longer fails the item: the pipeline goes on to the audio.
     info = _info(host, subtitles={"en": (("vtt", host.media_url("gone.vtt")),)})
-    with pytest.raises(SourceError) as caught:
-        fetch_captions(info, ["en"])
-    assert not caught.value.transient and "404" in caught.value.message
+    attempt = try_captions(info, ["en"])
+    assert attempt.result is None
+    assert attempt.failures == ["manual en vtt: HTTP 404"]
+    assert attempt.summary() == "1 tried: manual en vtt: HTTP 404"
 
 
 # --- downloads -----------------------------------------------------------------------------

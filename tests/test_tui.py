@@ -564,3 +564,28 @@ async def test_a_refused_key_pauses_and_says_so_on_screen(tmp_path) -> None:
         assert state_of(batch, 0) is State.QUEUED
         panel = str(app.screen.query_one("#progress-rates", Static).render())
         assert "PAUSED" in panel
+
+
+async def test_add_modal_carries_the_episode_choice_and_refuses_a_bad_one(tmp_path: Path) -> None:
+    feed = "https://feeds.test/show.xml"
+    batch = GateBatch(tmp_path, 1)
+    app = make_app(batch, autostart=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("a")
+        app.screen.query_one("#add-text").insert(feed)
+        app.screen.query_one("#add-episodes", Input).value = "9-5"
+        await pilot.press("ctrl+s")
+        assert isinstance(app.screen, AddInputsScreen)  # a bad range keeps the modal open
+        assert "--episodes: '9-5' is not a number or a range" in screen_text(
+            app.screen.query_one("#add-error")
+        )
+        app.screen.query_one("#add-episodes", Input).value = "3,5-9"
+        app.screen.query_one("#add-latest", Input).value = "2"
+        app.screen.query_one("#add-since", Input).value = "2024-01-31"
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: len(batch.board) == 2)
+        assert batch.board.get(1).meta["choose"] == {
+            "since": "2024-01-31",
+            "latest": 2,
+            "episodes": "3,5-9",
+        }

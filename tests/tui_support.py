@@ -109,8 +109,8 @@ class GateBatch:
                 for i in range(count)
             )
 
-    def add_sources(self, sources: Sequence[Any]) -> list[Item]:
-        return self.engine.add(items_from_sources(sources))
+    def add_sources(self, sources: Sequence[Any], *, choice: Any = None) -> list[Item]:
+        return self.engine.add(items_from_sources(sources, choice=choice))
 
 
 def make_app(batch: GateBatch, *, autostart: bool = True) -> BulkscribeApp:

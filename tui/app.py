@@ -19,7 +19,7 @@ from engine.pool import MAX_WORKERS, MIN_WORKERS
 from engine.ratespec import parse_rate
 from tui.keys import bindings
 from tui.preferences import load_preferences, save_preference
-from tui.screens.add_inputs import AddInputsScreen
+from tui.screens.add_inputs import AddInputsScreen, AddRequest
 from tui.screens.confirm import ConfirmScreen
 from tui.screens.help import HelpScreen
 from tui.screens.main import MainScreen
@@ -169,16 +169,19 @@ class BulkscribeApp(App[int]):
         self.notify(f"Cancelled #{item.id + 1}", timeout=2)
 
     def action_add_inputs(self) -> None:
-        def done(lines: list[str] | None) -> None:
-            if not lines or self._read_inputs is None:
+        def done(request: AddRequest | None) -> None:
+            if not request or self._read_inputs is None:
                 return
             try:
-                batch_inputs = self._read_inputs(lines)
+                batch_inputs = self._read_inputs(request.lines)
             except BulkscribeError as exc:
                 self.notify(exc.user_text, severity="error", timeout=6, markup=False)
                 return
-            added = self.batch.add_sources(batch_inputs.sources)  # type: ignore[attr-defined]
+            chosen = {"choice": request.choice} if request.choice else {}
+            added = self.batch.add_sources(batch_inputs.sources, **chosen)  # type: ignore[attr-defined]
             self.notify(f"Added {len(added)} item{'s' if len(added) != 1 else ''}", timeout=2)
+            for note in batch_inputs.notes[:3]:  # type: ignore[attr-defined]
+                self.notify(note, timeout=6, markup=False)
 
         self.push_screen(AddInputsScreen(), done)
 

@@ -83,6 +83,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     g.add_argument("--cookies", help="cookies.txt for sites that need a signed-in browser session")
     g.add_argument("--columns", help="spreadsheet column mapping, e.g. url=Link,title=Name")
+    g.add_argument("--sheet", help="workbook sheet to read (default: the first visible one)")
+    g.add_argument(
+        "--captions-only",
+        action="store_const",
+        const=True,
+        help="fail an item that has no usable captions instead of transcribing its audio",
+    )
+    c = p.add_argument_group("episodes of feeds and playlists")
+    c.add_argument("--since", help="only episodes published on or after DATE (YYYY-MM-DD)")
+    c.add_argument("--latest", type=int, metavar="N", help="only the N newest episodes")
+    c.add_argument("--episodes", metavar="LIST", help="only these episode numbers, e.g. 3,5-9")
     o = p.add_argument_group("output")
     o.add_argument("-o", "--output", help="output folder (default ./transcripts-DATE-TIME)")
     o.add_argument("--formats", help=f"comma-separated, from {','.join(FORMATS)} (default md)")
@@ -150,6 +161,10 @@ def _flags(args: argparse.Namespace) -> dict[str, object]:
         "whisper_model": args.whisper_model,
         "languages": args.languages,
         "captions": args.captions,
+        "captions_only": args.captions_only,
+        "since": args.since,
+        "latest": args.latest,
+        "episodes": args.episodes,
         "chunk_seconds": args.chunk_seconds,
         "cookies": args.cookies,
         "output": args.output,

@@ -56,6 +56,9 @@ def dry_run(batch: Any, settings: Settings, out: Console) -> int:
             requests += max(1, math.ceil(ASSUMED_REMOTE_MINUTES * 60 / settings.chunk_seconds))
         else:
             unknown += 1
+    from tui.dryrun_feeds import list_chosen
+
+    problems.extend(list_chosen(batch, settings, out))
     spec = parse_rate(settings.rate_limit)
     minutes_at_limit = requests / spec.per_minute if spec.per_minute else 0.0
     summary = Table.grid(padding=(0, 2))

@@ -17,7 +17,7 @@ from engine.items import Item, State
 from sessions.live import LiveSession
 from tui.signals import StopSignals
 
-_SHOWN_EVENTS = {"failed", "429", "retry", "rechunk", "playlist", "no-speech"}
+_SHOWN_EVENTS = {"failed", "429", "retry", "rechunk", "playlist", "no-speech", "captions"}
 
 
 def describe_rates(stats: Stats) -> str:

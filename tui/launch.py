@@ -88,13 +88,18 @@ def launch(args: argparse.Namespace, flags: dict[str, Any], err: Console) -> int
             prepare_output_folder(Path(settings.output or info.output_dir))
             live = LiveSession.resume(store, info, settings)
             if args.inputs:
-                live.batch.add_sources(
-                    read_inputs(args.inputs, columns=columns, stdin=sys.stdin).sources
+                resumed_inputs = read_inputs(
+                    args.inputs, columns=columns, sheet=args.sheet, stdin=sys.stdin
                 )
+                _print_notes(resumed_inputs.notes, err)
+                live.batch.add_sources(resumed_inputs.sources)
             err.print(Text.assemble(("Resuming", "green"), " ", describe_session(info)))
         else:
             settings = resolve_settings(flags, warn=warn)
-            batch_inputs = read_inputs(args.inputs, columns=columns, stdin=sys.stdin)
+            batch_inputs = read_inputs(
+                args.inputs, columns=columns, sheet=args.sheet, stdin=sys.stdin
+            )
+            _print_notes(batch_inputs.notes, err)
             if args.dry_run:
                 from tui.dryrun import dry_run
 
@@ -115,7 +120,7 @@ def launch(args: argparse.Namespace, flags: dict[str, Any], err: Console) -> int
             from tui.headless import run_headless
 
             return run_headless(live, err)
-        return _run_app(live, columns, err)
+        return _run_app(live, columns, err, sheet=args.sheet)
     finally:
         store.close()
 
@@ -150,14 +155,26 @@ def ask_resume(description: str) -> bool | None:
     return ResumePrompt(description).run()
 
 
-def _run_app(live: LiveSession, columns: dict[str, str] | None, err: Console) -> int:
+def _print_notes(notes: tuple[str, ...], err: Console, limit: int = 20) -> None:
+    """What was decided while reading the lists (which column, which fallback), as plain text."""
+    from rich.text import Text
+
+    for note in notes[:limit]:
+        err.print(Text(note, style="dim"))
+    if len(notes) > limit:
+        err.print(Text(f"… and {len(notes) - limit} more notes like these", style="dim"))
+
+
+def _run_app(
+    live: LiveSession, columns: dict[str, str] | None, err: Console, *, sheet: str | None = None
+) -> int:
     from engine.inputs import read_inputs
     from tui.app import BulkscribeApp
 
     app = BulkscribeApp(
         live.batch,
         session_name=live.name,
-        read_inputs=lambda lines: read_inputs(lines, columns=columns),
+        read_inputs=lambda lines: read_inputs(lines, columns=columns, sheet=sheet),
     )
     interrupted = False
     with StopSignals(on_stop=lambda signum: _quit_app(app)) as signals:

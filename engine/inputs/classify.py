@@ -175,6 +175,9 @@ def _classify_path(text: str, found: Path | None, bases: Sequence[Path]) -> Clas
         return _invalid(f"file not found: {text}{_not_found_hint(text, bases)}")
     if found.is_dir():
         return _invalid(f"{text} is a folder; pass the folder itself as an argument to scan it")
+    if not found.is_file():
+        # A FIFO would block the reader and a device like /dev/zero never ends.
+        return _invalid(f"{text} is not a regular file (a pipe, device or socket); copy it first")
     suffix = found.suffix.lower()
     if suffix not in MEDIA_EXTENSIONS:
         what = f"'{suffix}'" if suffix else "no extension"

@@ -8,6 +8,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from engine.errors import UsageError
+from engine.inputs.cells import best_fallback, count_links, is_media_path, split_links
 from engine.inputs.source import Place, Source, entry_source, invalid_source
 
 FIELDS = ("url", "title", "description", "type")
@@ -28,7 +29,22 @@ SYNONYMS: Mapping[str, tuple[str, ...]] = {
         "path",
         "file",
     ),
-    "title": ("title", "name", "episode", "episode title", "video title"),
+    "title": (
+        "title",
+        "name",
+        "episode",
+        "episode title",
+        "video title",
+        # The same header in the languages lists are most often kept in.
+        "título",
+        "titulo",
+        "nombre",
+        "titre",
+        "titel",
+        "titolo",
+        "название",
+        "заголовок",
+    ),
     "description": ("description", "desc", "summary"),
     "type": ("source type", "type", "kind"),
 }
@@ -70,6 +86,12 @@ class ColumnPlan:
 
     fields: Mapping[str, int]
     extras: tuple[tuple[int, str], ...]
+    headers: tuple[str, ...] = ()
+    forced: frozenset[str] = frozenset()  # fields named with --columns: never second-guessed
+
+    def header(self, index: int) -> str:
+        name = self.headers[index].strip() if index < len(self.headers) else ""
+        return name or f"column {index + 1}"
 
 
 def plan_columns(
@@ -99,7 +121,38 @@ def plan_columns(
             if index is not None:
                 fields[field] = index
                 break
-    return ColumnPlan(fields, _extras_keys(headers, names, fields))
+    return ColumnPlan(
+        fields, _extras_keys(headers, names, fields), tuple(headers), frozenset(columns or ())
+    )
+
+
+def choose_url_by_content(
+    plan: ColumnPlan, rows: Sequence[Sequence[str]]
+) -> tuple[ColumnPlan, str | None]:
+    """Take as URL column the one with the most link or path cells, and say which it is.
+
+    Headers mislead: an empty "youtube URL" column must not beat a filled "desktop_mp4 URL"
+    one, and "Видео" or "Enlace" name a link column in words no synonym list can hold.
+    """
+    if "url" in plan.forced or not plan.headers:
+        return plan, None
+    counts = count_links(rows, len(plan.headers))
+    current = plan.fields.get("url")
+    best = max(
+        range(len(counts)),
+        key=lambda i: (counts[i], i == current, -i),
+        default=None,
+    )
+    if best is None or counts[best] == 0:
+        return plan, None
+    if best != current:
+        fields = {f: i for f, i in plan.fields.items() if i != best and f != "url"}
+        fields["url"] = best
+        names = [normalise_header(h) for h in plan.headers]
+        plan = ColumnPlan(
+            fields, _extras_keys(plan.headers, names, fields), plan.headers, plan.forced
+        )
+    return plan, f"links from column '{plan.header(best)}' ({counts[best]} of {len(rows)} rows)"
 
 
 def describe_headers(headers: Sequence[str]) -> str:
@@ -108,21 +161,42 @@ def describe_headers(headers: Sequence[str]) -> str:
     return shown or "no named columns"
 
 
-def row_source(cells: Sequence[str], plan: ColumnPlan, place: Place, row: int) -> Source | None:
-    """One table row (or JSON object) as a Source; None for a row with nothing in it."""
+def row_sources(cells: Sequence[str], plan: ColumnPlan, place: Place, row: int) -> list[Source]:
+    """One table row (or JSON object) as Sources: none for an empty row, one per link in its cell.
+
+    When the URL cell is empty the row's next link-bearing cell is used (a direct media link
+    before a web page), and the Source says so in its notes.
+    """
     if not any(cell.strip() for cell in cells):
-        return None
+        return []
 
     def cell(index: int | None) -> str:
         return cells[index] if index is not None and index < len(cells) else ""
 
-    url = cell(plan.fields.get("url")).strip()
+    url_index = plan.fields.get("url")
     title = cell(plan.fields.get("title")).strip() or None
     extras = {key: cell(index) for index, key in plan.extras}
-    if not url:
+    notes: tuple[str, ...] = ()
+    if not cell(url_index).strip():
+        other = best_fallback(list(cells), -1 if url_index is None else url_index)
+        if other is not None and url_index is None:
+            url_index = other  # an object without a "url" key: its one link-bearing value
+        elif other is not None and url_index is not None:
+            kind = "media link" if is_media_path(cells[other].strip()) else "link"
+            notes = (
+                f"{place.where(row)}: column '{plan.header(url_index)}' is empty; "
+                f"took the {kind} in column '{plan.header(other)}'",
+            )
+            url_index = other
+    links = split_links(cell(url_index))
+    if not links:
         raw = " | ".join(c.strip() for c in cells if c.strip())
-        return invalid_source(raw, place, row, "no URL or path", title=title, extras=extras)
-    return entry_source(url, place, row, title=title, extras=extras)
+        return [invalid_source(raw, place, row, "no URL or path", title=title, extras=extras)]
+    column = plan.header(url_index) if url_index is not None and plan.headers else None
+    return [
+        entry_source(link, place, row, title=title, extras=extras, column=column, notes=notes)
+        for link in links
+    ]
 
 
 def _first_free(names: Sequence[str], wanted: str, taken: Mapping[str, int]) -> int | None:

@@ -1,4 +1,4 @@
-"""Plain lists of links and paths: .txt/.list files, stdin, and JSON lists."""
+"""Plain lists of links and paths: .txt/.list/.md files, stdin, and JSON lists."""
 
 from __future__ import annotations
 
@@ -9,36 +9,19 @@ from pathlib import Path
 from typing import Any
 
 from engine.errors import UsageError
-from engine.inputs.columns import plan_columns, row_source
-from engine.inputs.source import Place, Source, entry_source, invalid_source
+from engine.inputs.classify import MEDIA_EXTENSIONS, looks_like_url
+from engine.inputs.columns import plan_columns, row_sources
+from engine.inputs.reading import MAX_LINE_CHARS, decode_text, read_bytes, shorten
+from engine.inputs.source import Place, ReadOptions, Source, entry_source, invalid_source
+
+__all__ = ["decode_text", "read_bytes"]  # tables read through the same guards
 
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
-_LIST_HINT = "check the path, or pass links directly as arguments"
-
-
-def read_bytes(path: Path, place: Place) -> bytes:
-    """The whole list file, or a UsageError naming it and saying why it cannot be read."""
-    try:
-        return path.read_bytes()
-    except FileNotFoundError:
-        raise UsageError(f"list file not found: {place.label}", hint=_LIST_HINT) from None
-    except (OSError, ValueError) as exc:
-        reason = getattr(exc, "strerror", None) or str(exc)
-        raise UsageError(
-            f"cannot read list file {place.label}: {reason}", hint=_LIST_HINT
-        ) from None
-
-
-def decode_text(data: bytes) -> str:
-    """Decode as UTF-16 when it says so, else UTF-8 (BOM or not), then Windows-1252, then Latin-1."""
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return data.decode("utf-16", errors="replace")
-    for encoding in ("utf-8-sig", "cp1252"):
-        try:
-            return data.decode(encoding)
-        except UnicodeDecodeError:
-            continue
-    return data.decode("latin-1")  # every byte is valid Latin-1, so this always succeeds
+# [title](target) but not ![image](target); the target ends at the first space or ")".
+_MD_LINK = re.compile(r"(?<!!)\[([^\]\n]*)\]\(\s*<?([^)\s>]+)>?(?:\s+\"[^\"]*\")?\s*\)")
+_MD_IMAGE = re.compile(r"!\[[^\]\n]*\]\([^)\n]*\)")
+_BARE_URL = re.compile(r"<?(https?://[^\s<>\[\]()\"']+)>?", re.IGNORECASE)
+_TRAILING_PUNCTUATION = ".,;:!?"
 
 
 def line_sources(text: str, place: Place) -> list[Source]:
@@ -47,20 +30,89 @@ def line_sources(text: str, place: Place) -> list[Source]:
     for number, line in enumerate(_LINE_BREAK.split(text.removeprefix("\ufeff")), 1):
         entry = line.strip()
         # Only whole-line comments: a '#' later in the line may be a URL fragment.
-        if entry and not entry.startswith("#"):
-            sources.append(entry_source(entry, place, number))
+        if not entry or entry.startswith("#"):
+            continue
+        if len(entry) > MAX_LINE_CHARS:
+            sources.append(_long_line(entry, place, number))
+            continue
+        sources.append(entry_source(entry, place, number))
     return sources
 
 
-def read_text_list(
-    path: Path, place: Place, columns: Mapping[str, str] | None = None
-) -> list[Source]:
+def read_text_list(path: Path, place: Place, options: ReadOptions | None = None) -> list[Source]:
+    """A plain list (.txt, .list): one link or path a line; each line is one source."""
     return line_sources(decode_text(read_bytes(path, place)), place)
 
 
-def read_json_list(
-    path: Path, place: Place, columns: Mapping[str, str] | None = None
+def read_guessed_list(path: Path, place: Place, options: ReadOptions | None = None) -> list[Source]:
+    """A text file without an extension read as a list; refused when no line is a link or path."""
+    sources = read_text_list(path, place)
+    if sources and not any(_looks_like_entry(s.raw, place) for s in sources):
+        raise UsageError(
+            f"{place.label} is text but not a list of links: expected one URL or path per line "
+            f"(line {sources[0].row} reads '{shorten(sources[0].raw, 60)}')",
+            hint="put one link or media file path on each line; lines starting with # are ignored",
+        )
+    return sources
+
+
+def read_markdown_list(
+    path: Path, place: Place, options: ReadOptions | None = None
 ) -> list[Source]:
+    """Links in a Markdown file: ``[title](url)`` (the text becomes the title) and bare URLs."""
+    text = decode_text(read_bytes(path, place))
+    sources: list[Source] = []
+    for number, line in enumerate(_LINE_BREAK.split(text.removeprefix("\ufeff")), 1):
+        if len(line) > MAX_LINE_CHARS:
+            sources.append(_long_line(line.strip(), place, number))
+            continue
+        for title, target in markdown_links(line):
+            sources.append(entry_source(target, place, number, title=title))
+    if not sources:
+        raise UsageError(
+            f"{place.label} has no links: expected Markdown links like [Title](https://...) "
+            "or bare URLs",
+            hint="or save the links as a .txt list, one a line",
+        )
+    return sources
+
+
+def markdown_links(line: str) -> list[tuple[str | None, str]]:
+    """(title or None, target) for each link in one Markdown line, in order."""
+    found: list[tuple[int, str | None, str]] = []
+    taken: list[tuple[int, int]] = []
+    taken.extend(match.span() for match in _MD_IMAGE.finditer(line))
+    for match in _MD_LINK.finditer(line):
+        title = " ".join(match.group(1).split()) or None
+        found.append((match.start(), title, match.group(2)))
+        taken.append(match.span())
+    for match in _BARE_URL.finditer(line):
+        if any(a <= match.start() < b for a, b in taken):
+            continue
+        found.append((match.start(), None, match.group(1).rstrip(_TRAILING_PUNCTUATION)))
+    return [(title, target) for _, title, target in sorted(found, key=lambda f: f[0])]
+
+
+def _looks_like_entry(text: str, place: Place) -> bool:
+    if looks_like_url(text) or Path(text).suffix.lower() in MEDIA_EXTENSIONS:
+        return True
+    if "/" in text or "\\" in text:
+        return True
+    try:
+        return any((base / text).exists() for base in place.bases)
+    except (OSError, ValueError):  # a NUL byte or a name too long for the file system
+        return False
+
+
+def _long_line(entry: str, place: Place, number: int) -> Source:
+    reason = (
+        f"entry is {len(entry) // 1024} KB long, over the {MAX_LINE_CHARS // 1024} KB limit "
+        "for one line; check for a pasting mistake"
+    )
+    return invalid_source(shorten(entry), place, number, reason)
+
+
+def read_json_list(path: Path, place: Place, options: ReadOptions | None = None) -> list[Source]:
     """A JSON list of strings, or of objects with url/path/link and optional title and extras."""
     text = decode_text(read_bytes(path, place))
     try:
@@ -79,30 +131,28 @@ def read_json_list(
         )
     sources = []
     for number, item in enumerate(data, 1):
-        source = _item_source(item, place, number, columns)
-        if source is not None:
-            sources.append(source)
+        sources.extend(_item_sources(item, place, number, options.columns if options else None))
     return sources
 
 
-def _item_source(
+def _item_sources(
     item: Any, place: Place, number: int, columns: Mapping[str, str] | None
-) -> Source | None:
+) -> list[Source]:
     broken = _unpaired_surrogate(item)
     if broken is not None:
         # JSON allows "\\ud800" on its own, but it is no character: nothing can store or print it.
         shown = json.dumps(item)[:80]
         reason = f"{broken} holds an unpaired surrogate (not valid Unicode); fix the text"
-        return invalid_source(shown, place, number, reason)
+        return [invalid_source(shown, place, number, reason)]
     if isinstance(item, str):
-        return entry_source(item.strip(), place, number) if item.strip() else None
+        return [entry_source(item.strip(), place, number)] if item.strip() else []
     if isinstance(item, dict):
         keys = [str(key) for key in item]
         plan = plan_columns(keys, columns, label=place.label, strict=False)
-        return row_source([_json_text(v) for v in item.values()], plan, place, number)
+        return row_sources([_json_text(v) for v in item.values()], plan, place, number)
     shown = json.dumps(item)[:80]
     reason = f'expected a link (text) or an object with a "url" field, found {_json_type(item)}'
-    return invalid_source(shown, place, number, reason)
+    return [invalid_source(shown, place, number, reason)]
 
 
 def _unpaired_surrogate(item: Any) -> str | None:

@@ -55,6 +55,7 @@ class Source:
     extras: Mapping[str, str] = field(default=EMPTY_EXTRAS)
     error: str | None = None
     duplicate_of: int | None = None
+    notes: tuple[str, ...] = ()  # what was decided on the user's behalf (a column, a fallback)
 
     def __post_init__(self) -> None:
         if not isinstance(self.extras, FrozenMap):
@@ -71,6 +72,7 @@ class InputBatch:
 
     sources: tuple[Source, ...]
     duplicates: tuple[Source, ...] = ()
+    notes: tuple[str, ...] = ()  # decisions taken while reading, for the summary
 
     def counts(self) -> dict[str, int]:
         """Number of sources of each kind (every kind present, zero when absent)."""
@@ -82,6 +84,14 @@ class InputBatch:
     @property
     def invalid(self) -> tuple[Source, ...]:
         return tuple(s for s in self.sources if s.kind == "invalid")
+
+
+@dataclass(frozen=True, slots=True)
+class ReadOptions:
+    """How list files are read: column overrides (``--columns``) and the workbook sheet."""
+
+    columns: Mapping[str, str] | None = None
+    sheet: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,11 +114,15 @@ def entry_source(
     *,
     title: str | None = None,
     extras: Mapping[str, str] | None = None,
+    column: str | None = None,
+    notes: tuple[str, ...] = (),
 ) -> Source:
-    """Classify one entry and wrap it as a Source whose error names its place."""
+    """Classify one entry and wrap it as a Source whose error names its place (and column)."""
     kind, location, error = classify(text, bases=place.bases)
     if error is not None and place.origin != "args":
-        error = f"{place.where(row)}: {error}"
+        # The place leads (people and tools look for "list.csv row 4:"); the cell follows.
+        cell = "column" if place.unit == "row" else "field"
+        error = f"{place.where(row)}: {error}" + (f" ({cell} '{column}')" if column else "")
     return Source(
         raw=redact_text(text),  # the shown and stored form; ``location`` keeps what requests need
         kind=kind,
@@ -118,6 +132,7 @@ def entry_source(
         title=title or None,
         extras=FrozenMap(extras),
         error=error,
+        notes=notes,
     )
 
 
@@ -159,4 +174,5 @@ def drop_duplicates(sources: Sequence[Source]) -> InputBatch:
             continue
         first[key] = len(kept)
         kept.append(source)
-    return InputBatch(tuple(kept), tuple(repeats))
+    notes = dict.fromkeys(note for source in sources for note in source.notes)
+    return InputBatch(tuple(kept), tuple(repeats), tuple(notes))

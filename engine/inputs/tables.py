@@ -7,39 +7,82 @@ import datetime as dt
 import io
 import re
 from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from engine.errors import UsageError
 from engine.inputs.classify import looks_like_url
-from engine.inputs.columns import describe_headers, plan_columns, row_source
-from engine.inputs.lists import decode_text, read_bytes
-from engine.inputs.source import Place, Source
+from engine.inputs.columns import choose_url_by_content, describe_headers, plan_columns, row_sources
+from engine.inputs.reading import MAX_CELL_CHARS, MAX_LIST_BYTES, decode_text, read_bytes, shorten
+from engine.inputs.source import Place, ReadOptions, Source, invalid_source
 
 _DELIMITERS = ",;\t|"
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
 _SNIFF_SAMPLE = 64 * 1024
 
 Row = tuple[int, list[str]]
+Broken = dict[int, str]  # row number -> why that row cannot be used
 
 
-def read_csv_table(
-    path: Path, place: Place, columns: Mapping[str, str] | None = None
-) -> list[Source]:
+def read_csv_table(path: Path, place: Place, options: ReadOptions | None = None) -> list[Source]:
     """Sources from a CSV or TSV file; row numbers match a spreadsheet's (header is row 1)."""
     text = decode_text(read_bytes(path, place))
     delimiter = choose_delimiter(text, prefer_tab=path.suffix.lower() == ".tsv")
+    # The csv module's own cap (128 KB a field) fails the whole file; cells are checked here
+    # instead, one row at a time, so the list's size cap is the only limit left to the reader.
+    if csv.field_size_limit() < MAX_LIST_BYTES:
+        csv.field_size_limit(MAX_LIST_BYTES)
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     rows: list[Row] = []
+    broken: Broken = {}
+    last_line = 0
     try:
         for number, cells in enumerate(reader, 1):
+            first_line, last_line = last_line + 1, reader.line_num
+            reason = _oversize(cells) or _swallowed(cells, delimiter, first_line, last_line)
+            if reason:
+                broken[number] = reason
+                cells = [shorten(c) for c in cells]
             rows.append((number, cells))
     except csv.Error as exc:
         raise UsageError(
             f"{place.label} row {len(rows) + 1} cannot be read as CSV: {exc}",
             hint="open it in a spreadsheet and save it again as CSV",
         ) from None
-    return table_sources(rows, place, columns)
+    return table_sources(rows, place, options, broken=broken)
+
+
+def _oversize(cells: list[str]) -> str | None:
+    for index, cell in enumerate(cells):
+        if len(cell) > MAX_CELL_CHARS:
+            return (
+                f"column {index + 1} holds {len(cell) // 1024} KB, over the "
+                f"{MAX_CELL_CHARS // 1024} KB limit for one cell"
+            )
+    return None
+
+
+def _swallowed(cells: list[str], delimiter: str, first: int, last: int) -> str | None:
+    """Why a row took in the rows after it: a quote opened in it that closes much later, or never.
+
+    A real multi-line cell (an address, a description) holds prose; lines that carry the
+    delimiter and a link are rows that an unclosed quote turned into text.
+    """
+    for cell in cells:
+        lines = cell.splitlines()[1:]
+        rows = [line for line in lines if delimiter in line and _has_link(line, delimiter)]
+        if rows:
+            return (
+                f"a quote opened in this row is not closed, so lines {first}-{last} of the file "
+                f"were read as one cell and {len(rows)} row(s) after it were lost; "
+                "close or remove the stray quote"
+            )
+    return None
+
+
+def _has_link(line: str, delimiter: str) -> bool:
+    return any(looks_like_url(part.strip().strip('"')) for part in line.split(delimiter))
 
 
 def choose_delimiter(text: str, *, prefer_tab: bool = False) -> str:
@@ -62,10 +105,8 @@ def choose_delimiter(text: str, *, prefer_tab: bool = False) -> str:
     return next((c for c in "\x1f\x1e\x1d\x1c" if c not in text), ",")
 
 
-def read_xlsx_table(
-    path: Path, place: Place, columns: Mapping[str, str] | None = None
-) -> list[Source]:
-    """Sources from the first worksheet; formulas give their cached values and are never run."""
+def read_xlsx_table(path: Path, place: Place, options: ReadOptions | None = None) -> list[Source]:
+    """Sources from the first visible worksheet (or ``--sheet``); formulas are never run."""
     import openpyxl  # loaded on demand: most runs never open a workbook
 
     read_bytes(path, place)  # the same clear message as other lists for a missing file
@@ -77,9 +118,7 @@ def read_xlsx_table(
             hint="open it in a spreadsheet and save it again as .xlsx, or export it as CSV",
         ) from None
     try:
-        if not workbook.worksheets:
-            raise UsageError(f"{place.label} has no worksheet")
-        sheet = workbook.worksheets[0]
+        sheet = _choose_sheet(workbook, place, options.sheet if options else None)
         # Some writers store a wrong sheet size; forgetting it makes openpyxl read every cell.
         sheet.reset_dimensions()
         rows = [
@@ -88,7 +127,29 @@ def read_xlsx_table(
         ]
     finally:
         workbook.close()
-    return table_sources(rows, place, columns)
+    return table_sources(rows, place, options)
+
+
+def _choose_sheet(workbook: Any, place: Place, wanted: str | None) -> Any:
+    """The sheet named by ``--sheet`` (any case), else the first one a person sees in Excel."""
+    sheets = list(workbook.worksheets)
+    if not sheets:
+        raise UsageError(f"{place.label} has no worksheet")
+    names = ", ".join(f"'{s.title}'" for s in sheets[:12])
+    if wanted is not None:
+        found = [s for s in sheets if s.title.casefold() == wanted.strip().casefold()]
+        if not found:
+            raise UsageError(
+                f"{place.label} has no sheet named '{wanted}' (sheets: {names})",
+                hint="use --sheet with one of those names",
+            )
+        return found[0]
+    visible = [s for s in sheets if getattr(s, "sheet_state", "visible") == "visible"]
+    if not visible:
+        raise UsageError(
+            f"{place.label} has only hidden sheets ({names})", hint="choose one with --sheet NAME"
+        )
+    return visible[0]
 
 
 def cell_text(value: Any) -> str:
@@ -109,16 +170,28 @@ def cell_text(value: Any) -> str:
 
 
 def table_sources(
-    rows: Iterable[Row], place: Place, columns: Mapping[str, str] | None = None
+    rows: Iterable[Row],
+    place: Place,
+    options: ReadOptions | None = None,
+    *,
+    broken: Mapping[int, str] | None = None,
 ) -> list[Source]:
-    """Header is the first non-empty row; every later row with data becomes one source."""
+    """Header is the first non-empty row; every later row with data becomes one source or more."""
     remaining = iter(rows)
-    header = next((cells for _, cells in remaining if any(c.strip() for c in cells)), None)
-    if header is None:
+    first = next(((n, cells) for n, cells in remaining if any(c.strip() for c in cells)), None)
+    if first is None:
         raise UsageError(f"{place.label} is empty: no header row", hint=_header_hint())
-    plan = plan_columns(header, columns, label=place.label)
+    broken = broken or {}
+    if first[0] in broken:
+        raise UsageError(f"{place.label} header row {first[0]}: {broken[first[0]]}")
+    header = first[1]
+    data = list(remaining)
+    plan = plan_columns(header, options.columns if options else None, label=place.label)
+    looks_headerless = any(looks_like_url(cell) for cell in header)
+    note = None
+    if not looks_headerless:
+        plan, note = choose_url_by_content(plan, [c for n, c in data if n not in broken])
     if "url" not in plan.fields:
-        looks_headerless = any(looks_like_url(cell) for cell in header)
         raise UsageError(
             f"{place.label} has no URL column (found: {describe_headers(header)})",
             hint=(
@@ -127,11 +200,16 @@ def table_sources(
                 else "name the column with --columns url=HEADER"
             ),
         )
-    sources = []
-    for number, cells in remaining:
-        source = row_source(cells, plan, place, number)
-        if source is not None:
-            sources.append(source)
+    sources: list[Source] = []
+    for number, cells in data:
+        if number in broken:
+            raw = " | ".join(c.strip() for c in cells if c.strip())
+            sources.append(invalid_source(raw, place, number, broken[number]))
+            continue
+        sources.extend(row_sources(cells, plan, place, number))
+    if note and sources:
+        first_source = sources[0]
+        sources[0] = replace(first_source, notes=(f"{place.label}: {note}", *first_source.notes))
     return sources
 
 

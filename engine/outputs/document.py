@@ -44,6 +44,10 @@ class TranscriptDoc:
     processed_at: str = ""  # ISO 8601
     tags: tuple[str, ...] = ()
     description: str | None = None
+    show: str | None = None  # a podcast's name, for feed episodes
+    date: str | None = None  # YYYY-MM-DD the episode was published
+    episode: int | None = None  # the feed's episode number
+    link: str | None = None  # the episode's own web page
     chapters: tuple[Chapter, ...] = ()
     extras: Mapping[str, str] = field(default_factory=dict)
     segments: tuple[Segment, ...] = ()

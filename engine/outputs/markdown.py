@@ -26,6 +26,10 @@ FIXED_KEYS = (
     "processed_at",
     "tags",
     "description",
+    "show",
+    "date",
+    "episode",
+    "link",
 )
 DESCRIPTION_LIMIT = 500  # longer descriptions would bury the properties panel, so they are left out
 EXTRA_PREFIX = "extra_"
@@ -91,6 +95,10 @@ def frontmatter(doc: TranscriptDoc) -> dict[str, object]:
         "description": description
         if description and len(description) < DESCRIPTION_LIMIT
         else None,
+        "show": doc.show,
+        "date": _date(doc.date),
+        "episode": doc.episode,
+        "link": doc.link,
     }
     names = extra_keys(doc.extras)
     for key, value in doc.extras.items():

@@ -70,18 +70,27 @@ class _Faults:
     """Faults queued for coming requests; each request takes at most one, in queue order."""
 
     lock: threading.Lock = field(default_factory=threading.Lock)
-    queue: list[tuple[str, float, str | None]] = field(default_factory=list)
+    queue: list[tuple[str, float, str | None, tuple[tuple[str, str], ...]]] = field(
+        default_factory=list
+    )
 
-    def add(self, count: int, kind: str, value: float, path: str | None) -> None:
+    def add(
+        self,
+        count: int,
+        kind: str,
+        value: float,
+        path: str | None,
+        headers: tuple[tuple[str, str], ...] = (),
+    ) -> None:
         with self.lock:
-            self.queue.extend([(kind, value, path)] * count)
+            self.queue.extend([(kind, value, path, headers)] * count)
 
-    def take(self, path: str) -> tuple[str, float] | None:
+    def take(self, path: str) -> tuple[str, float, tuple[tuple[str, str], ...]] | None:
         with self.lock:
-            for index, (kind, value, only) in enumerate(self.queue):
+            for index, (kind, value, only, headers) in enumerate(self.queue):
                 if only is None or only == path:
                     del self.queue[index]
-                    return kind, value
+                    return kind, value, headers
         return None
 
 
@@ -94,6 +103,7 @@ class MediaHost:
     def __init__(self, root: Path) -> None:
         self.root = Path(root).resolve()
         self.pages: dict[str, Page] = {}
+        self.content_types: dict[str, str] = {}
         self._log: list[RequestRecord] = []
         self._log_lock = threading.Lock()
         self._faults = _Faults()
@@ -126,9 +136,29 @@ class MediaHost:
         self.pages[name] = Page(media, title or name, tuple(tracks), description)
         return self.url(f"page/{name}.html")
 
-    def fail_next(self, count: int, status: int = 503, *, path: str | None = None) -> None:
-        """Answer the next ``count`` requests (only those for ``path``, if given) with ``status``."""
-        self._faults.add(count, "fail", status, path)
+    def fail_next(
+        self,
+        count: int,
+        status: int = 503,
+        *,
+        path: str | None = None,
+        retry_after: str | None = None,
+    ) -> None:
+        """Answer the next ``count`` requests (only those for ``path``, if given) with ``status``.
+
+        ``retry_after`` adds the header YouTube sends with a 429 on timedtext URLs (yt-dlp
+        issue #13831 quotes "HTTP Error 429: Too Many Requests" replies carrying Retry-After).
+        """
+        headers = (("Retry-After", retry_after),) if retry_after is not None else ()
+        self._faults.add(count, "fail", status, path, headers)
+
+    def html_next(self, count: int, *, path: str | None = None) -> None:
+        """Answer with a 200 HTML page (a consent or error page) instead of the file asked for."""
+        self._faults.add(count, "html", 200, path)
+
+    def content_type(self, name: str, value: str) -> None:
+        """Serve /media/<name> with this Content-Type (a charset or its absence, a wrong type)."""
+        self.content_types[name] = value
 
     def hang_next(self, count: int, seconds: float = 5.0, *, path: str | None = None) -> None:
         """Hold the next ``count`` requests silent for ``seconds``, then drop them."""
@@ -209,10 +239,21 @@ class MediaHost:
                     host._closing.wait(fault[1])
                     self.close_connection = True
                     return
+                if fault and fault[0] == "html":
+                    page = b"<!DOCTYPE html><html><body>Before you continue</body></html>"
+                    return self._send_bytes(200, page, "text/html; charset=utf-8", body)
                 if fault:
                     return self._send_bytes(
-                        int(fault[1]), b"injected failure\n", "text/plain", body
+                        int(fault[1]), b"injected failure\n", "text/plain", body, fault[2]
                     )
+                if m := re.fullmatch(r"/redirect\.mp3/([^/]+)/(.+)", path):
+                    # Podtrac-style measurement prefix: "dts.podtrac.com/redirect.mp3/HOST/PATH"
+                    # answers 302 to http(s)://HOST/PATH (Podtrac's publisher set-up guide).
+                    self.send_response(302)
+                    self.send_header("Location", f"http://{m.group(1)}/{m.group(2)}")
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return None
                 if m := re.fullmatch(r"/status/(\d{3})", path):
                     code = int(m.group(1))
                     return self._send_bytes(code, f"status {code}\n".encode(), "text/plain", body)
@@ -226,9 +267,18 @@ class MediaHost:
                     return self._send_file(path.removeprefix("/media/"), body)
                 self._send_bytes(404, b"not found\n", "text/plain", body)
 
-            def _send_bytes(self, code: int, data: bytes, ctype: str, body: bool) -> None:
+            def _send_bytes(
+                self,
+                code: int,
+                data: bytes,
+                ctype: str,
+                body: bool,
+                headers: tuple[tuple[str, str], ...] = (),
+            ) -> None:
                 self.send_response(code)
                 self.send_header("Content-Type", ctype)
+                for name, value in headers:
+                    self.send_header(name, value)
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
                 if body:
@@ -251,7 +301,9 @@ class MediaHost:
                     start, end = parsed
                     code = 206
                 self.send_response(code)
-                self.send_header("Content-Type", _content_type(target))
+                self.send_header(
+                    "Content-Type", host.content_types.get(rel) or _content_type(target)
+                )
                 self.send_header("Content-Length", str(end - start + 1))
                 self.send_header("Accept-Ranges", "bytes")
                 if code == 206:

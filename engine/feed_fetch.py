@@ -1,0 +1,61 @@
+"""Fetching a URL that may be a feed: look at the reply's start, read a feed whole, leave media alone."""
+
+from __future__ import annotations
+
+from pathlib import PurePosixPath
+from urllib.parse import urlsplit
+
+import httpx
+
+from engine.errors import SourceError
+from engine.feeds import Feed, looks_like_feed, parse_feed
+from engine.inputs.classify import MEDIA_EXTENSIONS
+
+MAX_FEED_BYTES = 64 * 1024 * 1024  # the largest public feeds (10,000+ episodes) are ~40 MB
+_HEAD_BYTES = 4096
+_USER_AGENT = "bulkscribe (podcast transcription; +https://example.org/bulkscribe)"
+
+
+def may_be_feed(url: str) -> bool:
+    """False for links that name a media file: they are downloaded without a look first."""
+    try:
+        path = urlsplit(url).path
+    except ValueError:
+        return False
+    return PurePosixPath(path).suffix.lower() not in MEDIA_EXTENSIONS
+
+
+def fetch_feed(url: str, *, timeout: float = 30.0) -> Feed | None:
+    """The feed at ``url``, or None when the reply is something else (a page, a media file).
+
+    Redirects are followed (feed hosts move feeds with 301s), but the caller keeps ``url``.
+    Only the first few KB of a reply that is no feed are read.
+    """
+    try:
+        with (
+            httpx.Client(
+                follow_redirects=True, timeout=timeout, headers={"User-Agent": _USER_AGENT}
+            ) as client,
+            client.stream("GET", url) as reply,
+        ):
+            if reply.status_code >= 400:
+                return None  # yt-dlp tries it next and reports the status in its own words
+            chunks = reply.iter_bytes()
+            head = b""
+            for chunk in chunks:
+                head += chunk
+                if len(head) >= _HEAD_BYTES:
+                    break
+            if not looks_like_feed(head, reply.headers.get("content-type", "")):
+                return None
+            body = bytearray(head)
+            for chunk in chunks:
+                body += chunk
+                if len(body) > MAX_FEED_BYTES:
+                    raise SourceError(
+                        f"feed is larger than {MAX_FEED_BYTES // (1024 * 1024)} MB",
+                        hint="ask the show for a shorter feed, or list the episodes you want",
+                    )
+    except httpx.HTTPError as exc:
+        raise SourceError(f"cannot fetch the feed: {exc}", transient=True) from None
+    return parse_feed(bytes(body))
