@@ -19,7 +19,9 @@ from typing import Any, Protocol
 from engine.errors import InputError, MediaError, TooLarge
 from engine.items import Item, State
 from engine.job import Job
+from engine.langcodes import language_code
 from engine.providers.base import Chunk, Transcriber
+from engine.providers.formats import APPROXIMATE
 from engine.segments import Segment
 from engine.settings import Settings
 
@@ -54,6 +56,7 @@ class ChunkResult:
     chunk: Chunk
     segments: tuple[Segment, ...]
     language: str | None
+    approximate: bool = False  # the service gave text only: timings are the chunk's span
 
 
 class Pipeline:
@@ -125,10 +128,15 @@ class Pipeline:
                 media_path = download_audio(
                     item.location, workdir / "download", cookies=self._cookies()
                 )
-            segments, language = self._transcribe(job, media_path, workdir)
+            segments, language, approximate = self._transcribe(job, media_path, workdir)
             method, engine_name = "asr", self.transcriber.name
+        else:
+            approximate = False
+        language = language_code(language) or language
         job.stage("write", method=method, engine=engine_name, language=language)
-        outputs = self._write(job, job.item, meta, segments, method or "asr", engine_name, language)
+        outputs = self._write(
+            job, job.item, meta, segments, method or "asr", engine_name, language, approximate
+        )
         job.update(outputs=outputs, preview=_preview(segments))
 
     def _metadata(self, job: Job, item: Item) -> tuple[dict[str, Any], Any, Path | None]:
@@ -170,7 +178,9 @@ class Pipeline:
         )
         return meta, info, None
 
-    def _transcribe(self, job: Job, media: Path, workdir: Path) -> tuple[list[Segment], str | None]:
+    def _transcribe(
+        self, job: Job, media: Path, workdir: Path
+    ) -> tuple[list[Segment], str | None, bool]:
         from engine.media import split_audio
         from engine.stitch import stitch
 
@@ -213,13 +223,16 @@ class Pipeline:
                     self.checkpoints.drop(job.item_id)
         languages = [r.language for r in results if r.language]
         stitched = stitch([(r.chunk, r.segments) for r in results], self.settings.overlap)
-        return stitched, (languages[0] if languages else None)
+        approximate = any(r.approximate for r in results)
+        return stitched, (languages[0] if languages else None), approximate
 
     def _chunk(self, job: Job, chunk: Chunk, *, done: Mapping[int, Any]) -> ChunkResult:
         saved = done.get(chunk.index)
         if saved is not None and _same_span(saved, chunk):
             return ChunkResult(chunk, tuple(saved[2]), saved[3])
-        language = self.settings.languages[0] if self.settings.languages else None
+        # Caption preferences are not a statement about the audio: the service detects the
+        # language unless one was asked for.
+        language = self.settings.asr_language
         service = self.transcriber.service
         if service is not None:
             # The permit is taken inside, once the request is built and ready to go out.
@@ -237,7 +250,8 @@ class Pipeline:
         job.advance_chunks()
         if transcript.segments:
             job.update(preview=_preview(transcript.segments))
-        return ChunkResult(chunk, tuple(transcript.segments), transcript.language)
+        approximate = transcript.extra.get("timing") == APPROXIMATE
+        return ChunkResult(chunk, tuple(transcript.segments), transcript.language, approximate)
 
     def _write(
         self,
@@ -248,6 +262,7 @@ class Pipeline:
         method: str,
         engine_name: str | None,
         language: str | None,
+        approximate: bool = False,
     ) -> dict[str, str]:
         from engine.outputs import Chapter, TranscriptDoc, write_outputs
 
@@ -275,6 +290,7 @@ class Pipeline:
             chapters=chapters,
             extras=extras,
             segments=tuple(segments),
+            timing=APPROXIMATE if approximate else None,
         )
         stem = self.names.claim(title, key=name_key(item.id, item.location))
         if item.meta.get("stem") != stem:

@@ -25,8 +25,8 @@ from dataclasses import dataclass
 from engine.ratespec import RateRule
 
 # Windows people and services actually use; an estimate is rounded up to the nearest of them.
-_NICE = (1.0, 2.0, 5.0, 10.0, 15.0, 20.0, 30.0, 60.0, 120.0, 300.0, 600.0, 900.0, 1800.0, 3600.0)
-_NICE += (86400.0,)
+_NICE: tuple[float, ...] = (1.0, 2.0, 5.0, 10.0, 15.0, 20.0, 30.0, 60.0, 120.0, 300.0, 600.0)
+_NICE += (900.0, 1800.0, 3600.0, 86400.0)
 # Estimates this much below a nice window still round to it (the reply left a moment after the count).
 _SLACK = 0.85
 # Windows longer than this are daily quotas: our history cannot count them, so they are not rules.

@@ -14,6 +14,7 @@ ASR_ENGINES = ("auto", "openai", "whisper", "sphinx")
 FORMATS = ("md", "txt", "srt", "vtt", "json")
 DEFAULT_API_BASE = "https://api.openai.com/v1"
 DEFAULT_RATE = "300/min"
+RESPONSE_FORMATS = ("auto", "verbose_json", "json", "text")
 
 
 @dataclass(frozen=True)
@@ -35,7 +36,11 @@ class Settings:
     retries: int = 3
     chunk_seconds: float = 600.0
     overlap: float = 2.0
-    languages: tuple[str, ...] = ("en", "en-US", "en-GB")
+    languages: tuple[str, ...] = ("en", "en-US", "en-GB")  # caption preference
+    # Sent to the ASR service only when set (--lang or config); otherwise the service detects it.
+    asr_language: str | None = None
+    response_format: str = "auto"  # auto: by model; or verbose_json, json, text
+    max_retry_after: float = 900.0  # longest Retry-After obeyed at once, in seconds
     captions: bool = True
     timestamps: bool = False
     cookies: str | None = None
@@ -71,6 +76,13 @@ class Settings:
             raise UsageError("overlap must be at least 0 and under a quarter of a chunk")
         parse_rate(self.rate_limit)
         parse_rate(self.media_rate_limit)
+        if self.response_format not in RESPONSE_FORMATS:
+            raise UsageError(
+                f"unknown response format {self.response_format!r}",
+                hint=f"use {', '.join(RESPONSE_FORMATS)}",
+            )
+        if not 1 <= self.max_retry_after <= 86400:
+            raise UsageError("--max-retry-after must be between 1 and 86400 seconds")
         return self
 
     def saved(self) -> dict[str, Any]:

@@ -23,6 +23,7 @@ FIXED_KEYS = (
     "method",
     "engine",
     "language",
+    "timing",
     "processed_at",
     "tags",
     "description",
@@ -86,6 +87,7 @@ def frontmatter(doc: TranscriptDoc) -> dict[str, object]:
         "method": doc.method,
         "engine": doc.engine,
         "language": doc.language,
+        "timing": doc.timing,
         "processed_at": doc.processed_at or None,
         "tags": list(doc.tags),
         "description": description
