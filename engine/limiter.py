@@ -317,7 +317,9 @@ class Limiter:
         if back:
             self._tell("online", f"{self.service}: reachable again, carrying on")
         if learnt is not None:
-            self._tell("learnt", f"{self.service}: server allows {learnt} (its x-ratelimit headers)")
+            self._tell(
+                "learnt", f"{self.service}: server allows {learnt} (its x-ratelimit headers)"
+            )
 
     def offline(self) -> tuple[bool, float]:
         """The service cannot be reached: hold every permit, then let one probe through at a time.

@@ -317,6 +317,8 @@ class OpenAIServer:
         self.style = "openai"
         # What the fake recogniser "detects" when the form names no language.
         self.detected_language = "english"
+        # Models that answer only json or text (OpenAI's gpt-4o transcribe family by default).
+        self.json_only: Callable[[str], bool] = _json_only
         self.fault_fn: FaultPlan | None = None
         self._port = port
         self._lock = threading.Lock()
@@ -583,7 +585,7 @@ class _Handler(BaseHTTPRequestHandler):
             "language": upload.fields.get("language"),
             "granularities": (upload.repeated or {}).get("timestamp_granularities[]", ()),
         }
-        problem = _form_problem(upload, model, fmt)
+        problem = _form_problem(upload, model, fmt, api.json_only)
         if problem:
             self._log(admission, 400)
             message, param, code = problem
@@ -776,7 +778,7 @@ def _bearer(header: str | None) -> str | None:
 
 
 def _form_problem(
-    upload: Upload, model: str | None, fmt: str
+    upload: Upload, model: str | None, fmt: str, json_only: Callable[[str], bool] = lambda m: False
 ) -> tuple[str, str, str | None] | None:
     """The 400 message, parameter and code for a form the API would refuse, or None."""
     if upload.file is None:
@@ -785,7 +787,7 @@ def _form_problem(
         return "You must provide a model parameter.", "model", None
     if fmt not in RESPONSE_FORMATS:
         return f"Unsupported response_format {fmt!r} for this server.", "response_format", None
-    if fmt != "json" and fmt != "text" and _json_only(model):
+    if fmt != "json" and fmt != "text" and json_only(model):
         # OpenAI API reference (createTranscription, response_format): "For gpt-4o-transcribe and
         # gpt-4o-mini-transcribe, the only supported format is json"; the 400 they answer, word for
         # word, in openai/openai-dotnet#401 and vercel/ai#8214.
