@@ -154,8 +154,9 @@ class Limiter:
         # After a 429 without headers: the factor we stay under until _ceiling_until, then probe.
         self._ceiling = 1.0
         self._ceiling_until = -1e18
-        # Outage: probe delay in seconds (0 while the service answers).
+        # Outage: probe delay in seconds (0 while the service answers); whether a probe went out.
         self._probe = 0.0
+        self._probe_sent = False
         # Told of what the limiter learns or decides, e.g. the board's event log: (kind, text).
         self.on_event: Callable[[str, str], None] | None = None
         self._waiting = 0
@@ -245,6 +246,7 @@ class Limiter:
                             if self._probe > 0:
                                 # Unreachable: this permit is the one probe; the rest wait for it.
                                 self._paused_until = now + self._probe
+                                self._probe_sent = True
                             self._history.append((now, pool, self._mode == SHARED))
                             self._trim(now)
                             self.granted += 1
@@ -305,6 +307,7 @@ class Limiter:
             if self._probe > 0:
                 back = True
                 self._probe = 0.0
+                self._probe_sent = False
                 self._paused_until = min(self._paused_until, self._clock.now())
             if quota is not None:
                 window = quota.window()
@@ -331,10 +334,12 @@ class Limiter:
             first = self._probe == 0.0
             if first:
                 self._probe = _PROBE_FIRST
-            elif now >= self._paused_until - self._probe / 2:
+                self._paused_until = max(self._paused_until, now + self._probe)
+            elif self._probe_sent:
                 # Only a probe that failed moves the backoff on, not workers failing alongside it.
+                self._probe_sent = False
                 self._probe = min(_PROBE_MAX, self._probe * 2)
-            self._paused_until = max(self._paused_until, now + self._probe)
+                self._paused_until = max(self._paused_until, now + self._probe)
             return first, self._paused_until - now
 
     # -- reading ---------------------------------------------------------------------------
