@@ -74,3 +74,17 @@ def test_session_benches_report_transition_costs(tmp_path: Path) -> None:
     assert {run["synchronous"] for run in store["runs"]} == {"NORMAL", "FULL"}
     resume = run_bench("bench.resume", tmp_path / "resume.json", "--items", "300")
     assert resume["items"] == 300 and resume["first_paint_s"] > 0
+
+
+def test_quota_bench_counts_capacity_429s_and_idle_spells(tmp_path: Path) -> None:
+    data = run_bench(
+        "bench.quota", tmp_path / "quota.json",
+        "--only", "c,e", "--seconds", "10", "--items-e", "200", "--workers-e", "16",
+        "--latency", "0.2",
+    )  # fmt: skip
+    quantised, full = data["runs"]
+    for run in (quantised, full):
+        assert run["failed"] == 0 and run["done"] == run["items"]
+        assert run["max_ok_in_window"] <= run["limit"]
+        assert run["share_whole"] > 0 and run["longest_idle_s"] >= 0
+    assert quantised["learnt"] == "50/10s"  # from the server's x-ratelimit headers
