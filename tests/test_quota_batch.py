@@ -78,10 +78,17 @@ def test_every_current_model_transcribes_a_whole_batch(
     assert not [e for e in events if e.kind in ("failed", "format")]
     assert {a.status for a in arrivals} == {200}
     assert all(a.language is None for a in arrivals)  # the service detects it
+    notes = [json.loads(p.read_text(encoding="utf-8")) for p in (tmp_path / "out").glob("*.json")]
+    notes = [note for note in notes if "segments" in note]
+    assert len(notes) == len(media)
     if approximate:
         assert {item.get("timing") for item in items} == {"approximate"}
+        assert {note.get("timing") for note in notes} == {"approximate"}
+        # One cue per chunk, over the chunk's span: coarse, but never an invented timeline.
+        assert all(len(note["segments"]) == 1 for note in notes)
     else:
         assert all("timing" not in item for item in items)
+        assert all("timing" not in note for note in notes)
     manifest = json.loads(batch.write_reports().read_text(encoding="utf-8"))
     assert {row["language"] for row in manifest["items"]} == {language}
 
