@@ -68,6 +68,10 @@ _SLICE = 1.0
 # A ceiling taught by a 429 (no headers) is kept this many recovery periods before probing above it.
 _CEILING_HOLD = 20
 _CEILING_MARGIN = 0.97
+# A Retry-After under this share of our window says the server's own window is short (a quantised
+# quota): we were only just over it, so the rate steps down by _STEP_DOWN instead.
+_SHORT_RETRY = 0.1
+_STEP_DOWN = 0.95
 _PROBE_STEP = 1.05
 # Retry-After is obeyed up to this long unless the caller sets another cap (86400 has been seen).
 DEFAULT_MAX_PAUSE = 900.0
@@ -293,7 +297,7 @@ class Limiter:
                 else:
                     # We sent fewer than the limit, or the guard is already as wide as it may be:
                     # the server's limit is lower than ours, or others use the same quota.
-                    self._cut(now)
+                    self._cut(now, retry_after)
                 self._buckets.clear()
             self._last_throttle = now
             self.throttled += 1
@@ -447,12 +451,14 @@ class Limiter:
     def _widen(self) -> None:
         self._widened = min(_WIDE_MAX, 2 * max(self._guard(rule) for rule in self._spec.rules))
 
-    def _cut(self, now: float) -> None:
+    def _cut(self, now: float, retry_after: float | None) -> None:
         """Lower the rate after a 429 that our own pacing cannot explain.
 
-        When we had sent a good share of the limit, the server's capacity is about what it took
-        before refusing: the rate drops to just under that and stays there for a while. When we had
-        sent little, others share the quota or the limit is far lower: halve and feel the way back.
+        A Retry-After far shorter than our window means the server counts over a short one and we
+        were just over it: step down a little. Otherwise, when we had sent a good share of the
+        limit, the server's capacity is about what it took before refusing: the rate drops to just
+        under that. Either way it stays there a while before probing higher. When we had sent
+        little, others share the quota or the limit is far lower: halve and feel the way back.
         """
         rule = self._spec.rules[-1]
         start = now - rule.interval - self._guard(rule)
@@ -460,13 +466,17 @@ class Limiter:
         sent = len(times) - bisect_left(times, start)
         limit = rule.limit * self._factor
         # In independent mode a 429 does not say whose pool drew it, so nothing can be learnt.
-        if self._mode == SHARED and sent >= 4 and sent >= limit / 2:
+        learn = self._mode == SHARED and sent >= 4 and sent >= limit / 2
+        if learn and retry_after is not None and retry_after <= rule.interval * _SHORT_RETRY:
+            self._factor = max(_FLOOR, self._factor * _STEP_DOWN)
+        elif learn:
             self._factor = max(_FLOOR, min(self._factor, (sent - 1) / rule.limit) * _CEILING_MARGIN)
-            self._ceiling = self._factor
-            period = self._recovery_period or max(5.0, min(self._spec.longest / 4, 60.0))
-            self._ceiling_until = now + _CEILING_HOLD * period
         else:
             self._factor = max(_FLOOR, self._factor * _BACKOFF)
+            return
+        self._ceiling = self._factor
+        period = self._recovery_period or max(5.0, min(self._spec.longest / 4, 60.0))
+        self._ceiling_until = now + _CEILING_HOLD * period
 
     def _tell(self, kind: str, text: str) -> None:
         if self.on_event is not None:

@@ -70,11 +70,21 @@ def test_a_429_when_we_sent_below_the_limit_learns_that_count_and_keeps_the_guar
     rec = Recorder("300/10s")
     rec.grants(250)
     rec.clock.advance(0.5)
-    rec.throttle(RETRY)
+    rec.throttle(5.0)  # its window frees slowly: the Retry-After is half of ours
     stats = rec.limiter.stats()
     assert (stats.factor, stats.effective) == (pytest.approx(249 / 300 * 0.97), "241/10s")
     assert stats.learnt == "~241/10s"
     assert stats.guard == pytest.approx(0.1)
+
+
+def test_a_short_retry_after_on_a_long_window_steps_the_rate_down_a_little() -> None:
+    # A quota counted over short slices (OpenAI: "60,000 requests/minute may be enforced as 1,000
+    # requests/second"): we were only just over it, and a slot frees within a second.
+    rec = Recorder("300/min")
+    rec.grants(150)
+    rec.throttle(1.0)
+    stats = rec.limiter.stats()
+    assert (stats.factor, stats.effective) == (pytest.approx(0.95), "285/min")
 
 
 def test_a_429_after_only_a_few_requests_halves_the_rate() -> None:
