@@ -32,7 +32,12 @@ def choose_transcriber(settings: Settings) -> Transcriber:
     if engine == "openai":
         from engine.providers.openai import OpenAITranscriber
 
-        return OpenAITranscriber(settings.api_base, settings.api_keys, model=settings.model)
+        return OpenAITranscriber(
+            settings.api_base,
+            settings.api_keys,
+            model=settings.model,
+            response_format=settings.response_format,
+        )
     if engine == "whisper":
         from engine.providers.whisper import WhisperTranscriber
 
@@ -67,9 +72,21 @@ class Batch:
         key_counts: dict[str, int] = {}
         service = self.transcriber.service
         if service is not None:
-            self.limiters.append(Limiter(service, settings.rate_limit, mode=settings.rate_mode))
+            asr_limiter = Limiter(
+                service,
+                settings.rate_limit,
+                mode=settings.rate_mode,
+                max_pause=settings.max_retry_after,
+            )
+            self.limiters.append(asr_limiter)
             key_counts[service] = max(1, len(settings.api_keys))
+            if hasattr(self.transcriber, "on_reply"):
+                # What the service says about its quota reaches the limiter that paces it.
+                self.transcriber.on_reply = asr_limiter.observe
         self.board = board if board is not None else Board()
+        if hasattr(self.transcriber, "on_event"):
+            board_post = self.board.post
+            self.transcriber.on_event = lambda kind, text: board_post(kind, text)
         self.pipeline = Pipeline(
             settings,
             output_dir,

@@ -73,12 +73,24 @@ class ProviderError(BulkscribeError):
         super().__init__(message, hint=hint, transient=transient)
         self.status = status
         self.retry_after = retry_after
+        # A 400 whose error names response_format: the model does not offer the one asked for.
+        self.names_format = False
 
 
 class RateLimited(ProviderError):
     """HTTP 429: the service asks us to slow down (Retry-After honoured)."""
 
     kind = "rate-limited"
+    transient = True
+
+
+class Unreachable(ProviderError):
+    """The service cannot be reached at all (connection refused, DNS failure): an outage.
+
+    Not a failure of the item: the batch holds its requests and probes until the service answers.
+    """
+
+    kind = "offline"
     transient = True
 
 

@@ -1,4 +1,4 @@
-"""Per-service rate limiting on pyrate-limiter buckets: shared or independent pools, live changes, 429 back-off.
+"""Per-service rate limiting on pyrate-limiter buckets: pacing, pools, live changes, 429s, outages.
 
 Every permit handed out is kept in a short history (as long as the longest window). When the spec, the
 mode, the worker count or the effective rate changes, the pools are rebuilt and seeded from that history,
@@ -8,10 +8,16 @@ Each window is enforced a little longer than written (the guard), because the se
 when it arrives, not when it was granted. A 429 that comes while our own permits filled the window was
 caused by that arrival jitter, not by the rate: it widens the guard (up to a cap) instead of cutting the
 rate, and the guard narrows again slowly once the 429s stop.
+
+Permits are paced: a long window's quota is spread over slices of about a second (300/min goes out as
+5 per second, never 300 at once), because servers often count a per-minute quota over shorter slices.
+What the server says about its own limit (x-ratelimit headers, see engine/quota.py) becomes one more
+rule; a 429 without such headers teaches a ceiling from how many we had sent when it came.
 """
 
 from __future__ import annotations
 
+import math
 import threading
 from bisect import bisect_left
 from collections import deque
@@ -23,6 +29,7 @@ from pyrate_limiter import InMemoryBucket, Rate, RateItem
 
 from engine.clock import Clock, MonotonicClock
 from engine.errors import Cancelled
+from engine.quota import ServerQuota, learn_rule
 from engine.ratespec import RateRule, RateSpec, parse_rate
 
 SHARED = "shared"
@@ -53,6 +60,24 @@ _ECHO = 2.0
 _BACKOFF = 0.5
 _RECOVER = 1.25
 _FLOOR = 0.05
+# OpenAI: "Your rate limit may be quantized, meaning it is enforced over shorter periods of time
+# (e.g. 60,000 requests/minute may be enforced as 1,000 requests/second)" (platform.openai.com/docs/
+# guides/rate-limits). Each window longer than _SLICE is also enforced as its share per slice of
+# about _SLICE seconds, with no guard of its own (the whole window keeps its guard).
+_SLICE = 1.0
+# A ceiling taught by a 429 (no headers) is kept this many recovery periods before probing above it.
+_CEILING_HOLD = 20
+_CEILING_MARGIN = 0.97
+# A Retry-After under this share of our window says the server's own window is short (a quantised
+# quota): we were only just over it, so the rate steps down by _STEP_DOWN instead.
+_SHORT_RETRY = 0.1
+_STEP_DOWN = 0.95
+_PROBE_STEP = 1.05
+# Retry-After is obeyed up to this long unless the caller sets another cap (86400 has been seen).
+DEFAULT_MAX_PAUSE = 900.0
+# An unreachable service is probed again after these many seconds, doubling up to the last.
+_PROBE_FIRST = 1.0
+_PROBE_MAX = 60.0
 # History kept at least this long: stats report the last minute, and a change to a per-minute
 # spec (the usual API quota) must count the permits already sent under a shorter one.
 _MIN_HISTORY = 60.0
@@ -83,6 +108,12 @@ class LimiterStats:
     throttled: int
     # Seconds added to the longest-guarded window to absorb arrival jitter (0.1-0.25 unless widened).
     guard: float = 0.0
+    # What the server was found to allow ("50/10s"), from its headers or its 429s; "" when nothing.
+    learnt: str = ""
+    # Seconds until the next probe of an unreachable service; None while it answers.
+    offline_for: float | None = None
+    # One short phrase for the head of a status line: paced, 429 pause 7s, learnt 50/10s, offline.
+    rate_state: str = "paced"
 
 
 class Limiter:
@@ -96,6 +127,8 @@ class Limiter:
         mode: str = SHARED,
         clock: Clock | None = None,
         recovery_period: float | None = None,
+        pace: bool = True,
+        max_pause: float = DEFAULT_MAX_PAUSE,
     ) -> None:
         self.service = service
         self._spec = parse_rate(spec) if isinstance(spec, str) else spec
@@ -117,6 +150,19 @@ class Limiter:
         # (until, seconds): history a replaced spec's longer window still needs after a change.
         self._retain: list[tuple[float, float]] = []
         self._recovery_period = recovery_period
+        self._pace = pace
+        self.max_pause = max_pause
+        # The server's own limit, from x-ratelimit headers (a rule of its own, never raised by us).
+        self._learnt: RateRule | None = None
+        self._quota_windows: deque[float] = deque(maxlen=16)
+        # After a 429 without headers: the factor we stay under until _ceiling_until, then probe.
+        self._ceiling = 1.0
+        self._ceiling_until = -1e18
+        # Outage: probe delay in seconds (0 while the service answers); whether a probe went out.
+        self._probe = 0.0
+        self._probe_sent = False
+        # Told of what the limiter learns or decides, e.g. the board's event log: (kind, text).
+        self.on_event: Callable[[str, str], None] | None = None
         self._waiting = 0
         self.granted = 0
         self.throttled = 0
@@ -156,8 +202,20 @@ class Limiter:
             self._mode = mode
             self._buckets.clear()
 
+    @property
+    def learnt(self) -> RateRule | None:
+        """The server's own limit as read from its headers, or None."""
+        return self._learnt
+
     def effective_spec(self) -> RateSpec:
-        return self._spec.scaled(self._factor) if self._factor < 1.0 else self._spec
+        spec = self._spec.scaled(self._factor) if self._factor < 1.0 else self._spec
+        learnt = self._learnt
+        if learnt is None or any(
+            r.interval == learnt.interval and r.limit <= learnt.limit for r in spec.rules
+        ):
+            return spec
+        rules = [r for r in spec.rules if r.interval != learnt.interval] + [learnt]
+        return RateSpec(tuple(sorted(rules, key=lambda r: r.interval)))
 
     # -- the hot path ----------------------------------------------------------------------
 
@@ -189,6 +247,10 @@ class Limiter:
                         item = RateItem(self.service, _ms(now))
                         wait_ms = _admit(self._bucket(pool, now), item)
                         if wait_ms == 0:
+                            if self._probe > 0:
+                                # Unreachable: this permit is the one probe; the rest wait for it.
+                                self._paused_until = now + self._probe
+                                self._probe_sent = True
                             self._history.append((now, pool, self._mode == SHARED))
                             self._trim(now)
                             self.granted += 1
@@ -220,6 +282,9 @@ class Limiter:
             if pause is None:
                 # No Retry-After: wait for a share of the tightest window.
                 pause = min(max(1.0, self._spec.rules[0].interval / 4), 30.0)
+            # A day-long Retry-After would leave the batch silent for a day: wait at most max_pause
+            # (the countdown shows) and let the next 429 say again if the server still means it.
+            pause = min(pause, self.max_pause)
             # Several workers often hit the same 429 burst: react once per burst. Nothing is granted
             # until the pause ends, so any 429 before then is from a request sent before it.
             react = now >= self._react_after
@@ -232,11 +297,54 @@ class Limiter:
                 else:
                     # We sent fewer than the limit, or the guard is already as wide as it may be:
                     # the server's limit is lower than ours, or others use the same quota.
-                    self._factor = max(_FLOOR, self._factor * _BACKOFF)
+                    self._cut(now, retry_after)
                 self._buckets.clear()
             self._last_throttle = now
             self.throttled += 1
             return pause
+
+    def observe(self, quota: ServerQuota | None) -> None:
+        """A reply came: the service is reachable, and its x-ratelimit headers may teach its limit."""
+        back = False
+        learnt: RateRule | None = None
+        with self._lock:
+            if self._probe > 0:
+                back = True
+                self._probe = 0.0
+                self._probe_sent = False
+                self._paused_until = min(self._paused_until, self._clock.now())
+            if quota is not None:
+                window = quota.window()
+                if window is not None:
+                    self._quota_windows.append(window)
+                rule = learn_rule(quota, self._quota_windows)
+                if rule is not None and rule != self._learnt:
+                    self._learnt = learnt = rule
+                    self._buckets.clear()
+        if back:
+            self._tell("online", f"{self.service}: reachable again, carrying on")
+        if learnt is not None:
+            self._tell(
+                "learnt", f"{self.service}: server allows {learnt} (its x-ratelimit headers)"
+            )
+
+    def offline(self) -> tuple[bool, float]:
+        """The service cannot be reached: hold every permit, then let one probe through at a time.
+
+        Returns (whether this starts an outage, seconds until the next probe).
+        """
+        with self._lock:
+            now = self._clock.now()
+            first = self._probe == 0.0
+            if first:
+                self._probe = _PROBE_FIRST
+                self._paused_until = max(self._paused_until, now + self._probe)
+            elif self._probe_sent:
+                # Only a probe that failed moves the backoff on, not workers failing alongside it.
+                self._probe_sent = False
+                self._probe = min(_PROBE_MAX, self._probe * 2)
+                self._paused_until = max(self._paused_until, now + self._probe)
+            return first, self._paused_until - now
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -261,7 +369,29 @@ class Limiter:
                 granted=self.granted,
                 throttled=self.throttled,
                 guard=max(self._guard(rule) for rule in self._spec.rules),
+                learnt=self._learnt_text(),
+                offline_for=max(0.0, self._paused_until - now) if self._probe > 0 else None,
+                rate_state=self._state(now, effective),
             )
+
+    def _learnt_text(self) -> str:
+        if self._learnt is not None:
+            return str(self._learnt)
+        if self._ceiling < 1.0:
+            return f"~{self._spec.scaled(self._ceiling).rules[-1]}"
+        return ""
+
+    def _state(self, now: float, effective: RateSpec) -> str:
+        if self._probe > 0:
+            return f"offline, probe in {max(0.0, self._paused_until - now):.0f}s"
+        if self._paused_until > now:
+            return f"429 pause {self._paused_until - now:.0f}s"
+        learnt = self._learnt_text()
+        if learnt:
+            return f"learnt {learnt}"
+        if self._factor < 1.0:
+            return f"slowed {effective}"
+        return "paced" if self._pace else "bursts"
 
     # -- internals ---------------------------------------------------------------------------
 
@@ -287,9 +417,14 @@ class Limiter:
             ]
             buckets = []
             for rule in self.effective_spec().rules:
-                bucket = InMemoryBucket([Rate(rule.limit, _ms(rule.interval + self._guard(rule)))])
-                bucket.items.extend(seed)
-                buckets.append(bucket)
+                rates = [Rate(rule.limit, _ms(rule.interval + self._guard(rule)))]
+                slice_ = _slice(rule) if self._pace else None
+                if slice_ is not None:
+                    rates.append(Rate(slice_.limit, _ms(slice_.interval)))
+                for rate in rates:
+                    bucket = InMemoryBucket([rate])
+                    bucket.items.extend(seed)
+                    buckets.append(bucket)
             self._buckets[pool] = buckets
         else:
             for bucket in buckets:
@@ -301,7 +436,8 @@ class Limiter:
     def _trim(self, now: float) -> None:
         if self._retain:
             self._retain = [(until, span) for until, span in self._retain if until > now]
-        keep = max([_MIN_HISTORY, self._spec.longest, *(span for _, span in self._retain)])
+        learnt = self._learnt.interval if self._learnt is not None else 0.0
+        keep = max([_MIN_HISTORY, self._spec.longest, learnt, *(s for _, s in self._retain)])
         # Also long enough for _jitter_suspected, which looks two widest guards beyond the window.
         horizon = now - keep - 2 * _WIDE_MAX - 1.0
         history = self._history
@@ -314,6 +450,37 @@ class Limiter:
 
     def _widen(self) -> None:
         self._widened = min(_WIDE_MAX, 2 * max(self._guard(rule) for rule in self._spec.rules))
+
+    def _cut(self, now: float, retry_after: float | None) -> None:
+        """Lower the rate after a 429 that our own pacing cannot explain.
+
+        A Retry-After far shorter than our window means the server counts over a short one and we
+        were just over it: step down a little. Otherwise, when we had sent a good share of the
+        limit, the server's capacity is about what it took before refusing: the rate drops to just
+        under that. Either way it stays there a while before probing higher. When we had sent
+        little, others share the quota or the limit is far lower: halve and feel the way back.
+        """
+        rule = self._spec.rules[-1]
+        start = now - rule.interval - self._guard(rule)
+        times = [t for t, _, _ in self._history]
+        sent = len(times) - bisect_left(times, start)
+        limit = rule.limit * self._factor
+        # In independent mode a 429 does not say whose pool drew it, so nothing can be learnt.
+        learn = self._mode == SHARED and sent >= 4 and sent >= limit / 2
+        if learn and retry_after is not None and retry_after <= rule.interval * _SHORT_RETRY:
+            self._factor = max(_FLOOR, self._factor * _STEP_DOWN)
+        elif learn:
+            self._factor = max(_FLOOR, min(self._factor, (sent - 1) / rule.limit) * _CEILING_MARGIN)
+        else:
+            self._factor = max(_FLOOR, self._factor * _BACKOFF)
+            return
+        self._ceiling = self._factor
+        period = self._recovery_period or max(5.0, min(self._spec.longest / 4, 60.0))
+        self._ceiling_until = now + _CEILING_HOLD * period
+
+    def _tell(self, kind: str, text: str) -> None:
+        if self.on_event is not None:
+            self.on_event(kind, text)
 
     def _jitter_suspected(self, now: float) -> bool:
         """Whether a 429 now is better blamed on arrival jitter than on our rate.
@@ -360,7 +527,15 @@ class Limiter:
         period = self._recovery_period or max(5.0, min(self._spec.longest / 4, 60.0))
         quiet_since = max(self._last_throttle, self._last_recover)
         if now - quiet_since >= period and now >= self._paused_until:
-            self._factor = min(1.0, self._factor * _RECOVER)
+            if now < self._ceiling_until:
+                # Taught by a 429: come back up to just under the rate that drew it, and stay.
+                self._factor = min(self._ceiling, self._factor * _RECOVER)
+            elif self._factor >= self._ceiling:
+                # Held long enough: probe above the ceiling a little at a time.
+                self._factor = min(1.0, self._factor * _PROBE_STEP)
+                self._ceiling = max(self._ceiling, self._factor)
+            else:
+                self._factor = min(1.0, self._factor * _RECOVER)
             # Kept apart from _last_throttle so a 429 right after a step up still cuts the rate.
             self._last_recover = now
             self._buckets.clear()
@@ -381,6 +556,20 @@ def _admit(buckets: list[InMemoryBucket], item: RateItem) -> int:
         for bucket in admitted:
             bucket.items.pop()
     return wait_ms
+
+
+def _slice(rule: RateRule) -> RateRule | None:
+    """``rule``'s share of a slice of about _SLICE seconds, or None for windows that short.
+
+    The slice holds a whole number of permits at exactly the rule's rate: 200/min is paced as
+    4 per 1.2 s, not 3 per second (which would lose a tenth of the quota).
+    """
+    if rule.interval <= _SLICE:
+        return None
+    per = math.ceil(rule.limit * _SLICE / rule.interval - 1e-9)
+    if per >= rule.limit:
+        return None
+    return RateRule(per, per * rule.interval / rule.limit)
 
 
 def _ms(seconds: float) -> int:

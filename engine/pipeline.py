@@ -25,7 +25,9 @@ from engine.feeds import Feed
 from engine.item_caps import cap_meta, cap_title, cap_value
 from engine.items import Item, State
 from engine.job import Job
+from engine.langcodes import language_code
 from engine.providers.base import Chunk, Transcriber
+from engine.providers.formats import APPROXIMATE
 from engine.redact import has_masked_secret, redact_text
 from engine.segments import Segment
 from engine.settings import Settings
@@ -63,6 +65,7 @@ class ChunkResult:
     chunk: Chunk
     segments: tuple[Segment, ...]
     language: str | None
+    approximate: bool = False  # the service gave text only: timings are the chunk's span
 
 
 class Pipeline:
@@ -154,10 +157,15 @@ class Pipeline:
                 media_path = download_audio(
                     item.location, workdir / "download", cookies=self._cookies()
                 )
-            segments, language = self._transcribe(job, media_path, workdir)
+            segments, language, approximate = self._transcribe(job, media_path, workdir)
             method, engine_name = "asr", self.transcriber.name
+        else:
+            approximate = False
+        language = language_code(language) or language
         job.stage("write", method=method, engine=engine_name, language=language)
-        outputs = self._write(job, job.item, meta, segments, method or "asr", engine_name, language)
+        outputs = self._write(
+            job, job.item, meta, segments, method or "asr", engine_name, language, approximate
+        )
         from engine.outputs.no_speech import NO_SPEECH, has_speech
 
         if has_speech(segments):
@@ -273,7 +281,9 @@ class Pipeline:
         )
         return meta, None, None
 
-    def _transcribe(self, job: Job, media: Path, workdir: Path) -> tuple[list[Segment], str | None]:
+    def _transcribe(
+        self, job: Job, media: Path, workdir: Path
+    ) -> tuple[list[Segment], str | None, bool]:
         from engine.media import split_audio
         from engine.stitch import stitch
 
@@ -316,13 +326,16 @@ class Pipeline:
                     self.checkpoints.drop(job.item_id)
         languages = [r.language for r in results if r.language]
         stitched = stitch([(r.chunk, r.segments) for r in results], self.settings.overlap)
-        return stitched, (languages[0] if languages else None)
+        approximate = any(r.approximate for r in results)
+        return stitched, (languages[0] if languages else None), approximate
 
     def _chunk(self, job: Job, chunk: Chunk, *, done: Mapping[int, Any]) -> ChunkResult:
         saved = done.get(chunk.index)
         if saved is not None and _same_span(saved, chunk):
             return ChunkResult(chunk, tuple(saved[2]), saved[3])
-        language = self.settings.languages[0] if self.settings.languages else None
+        # Caption preferences are not a statement about the audio: the service detects the
+        # language unless one was asked for.
+        language = self.settings.asr_language
         service = self.transcriber.service
         if service is not None:
             # The permit is taken inside, once the request is built and ready to go out.
@@ -340,7 +353,8 @@ class Pipeline:
         job.advance_chunks()
         if transcript.segments:
             job.update(preview=_preview(transcript.segments))
-        return ChunkResult(chunk, tuple(transcript.segments), transcript.language)
+        approximate = transcript.extra.get("timing") == APPROXIMATE
+        return ChunkResult(chunk, tuple(transcript.segments), transcript.language, approximate)
 
     def _write(
         self,
@@ -351,6 +365,7 @@ class Pipeline:
         method: str,
         engine_name: str | None,
         language: str | None,
+        approximate: bool = False,
     ) -> dict[str, str]:
         from engine.outputs import Chapter, TranscriptDoc, write_outputs
 
@@ -383,6 +398,7 @@ class Pipeline:
             chapters=chapters,
             extras=extras,
             segments=tuple(segments),
+            timing=APPROXIMATE if approximate else None,
         )
         key = name_key(item.id, item.location)
         for _ in range(NAME_ATTEMPTS):

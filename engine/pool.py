@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from engine.board import Board, EngineView, WorkerView
-from engine.errors import Cancelled, RateLimited, describe
+from engine.errors import Cancelled, RateLimited, Unreachable, describe
 from engine.items import Item, State
 from engine.job import Job
 from engine.limiter import SHARED, Limiter, Permit
@@ -78,6 +78,8 @@ class Engine:
         self.limiters = {limiter.service: limiter for limiter in limiters}
         for limiter in self.limiters.values():
             self.board.watch(limiter)
+            if limiter.on_event is None:
+                limiter.on_event = self._limiter_event
         self.key_counts = dict(key_counts or {})
         if order not in ORDERS:
             raise ValueError(f"order must be one of {ORDERS}")
@@ -433,6 +435,18 @@ class Engine:
                     raise
                 kind, text, transient = describe(exc)
                 pause = None
+                if isinstance(exc, Unreachable) and job.last_service in self.limiters:
+                    # An outage is nobody's failure: hold the request, let the limiter probe the
+                    # service with backoff, and go on when it answers. Attempts are not spent.
+                    first, probe = self.limiters[job.last_service].offline()
+                    if first:
+                        self.board.post(
+                            "offline",
+                            f"{job.last_service}: {text}. Paused; probing again in {probe:.0f}s, "
+                            "then less and less often until it answers",
+                            job.item_id,
+                        )
+                    continue
                 if isinstance(exc, RateLimited) and job.last_service in self.limiters:
                     limiter = self.limiters[job.last_service]
                     factor, guard = limiter.factor, limiter.guard
@@ -443,6 +457,8 @@ class Engine:
                         reaction = f" and stretching its window by {limiter.guard:.2g}s"
                     else:
                         reaction = ""
+                    if exc.retry_after is not None and exc.retry_after > pause + 1:
+                        reaction += f" (it asked for {exc.retry_after:.0f}s; capped)"
                     self.board.post(
                         "429",
                         f"{job.last_service}: 429, pausing {pause:.1f}s{reaction}",
@@ -462,6 +478,9 @@ class Engine:
                     self.board.update(
                         job.item_id, attempts=self.board.get(job.item_id).attempts + 1
                     )
+
+    def _limiter_event(self, kind: str, text: str) -> None:
+        self.board.post(kind, text)
 
     def _backoff(self, attempt: int) -> float:
         return min(self.backoff_cap, self.backoff * (2 ** (attempt - 1))) * random.uniform(0.5, 1.0)

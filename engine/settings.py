@@ -16,6 +16,7 @@ ASR_ENGINES = ("auto", "openai", "whisper", "sphinx")
 FORMATS = ("md", "txt", "srt", "vtt", "json")
 DEFAULT_API_BASE = "https://api.openai.com/v1"
 DEFAULT_RATE = "300/min"
+RESPONSE_FORMATS = ("auto", "verbose_json", "json", "text")
 
 
 @dataclass(frozen=True)
@@ -37,7 +38,11 @@ class Settings:
     retries: int = 3
     chunk_seconds: float = 600.0
     overlap: float = 2.0
-    languages: tuple[str, ...] = ("en", "en-US", "en-GB")
+    languages: tuple[str, ...] = ("en", "en-US", "en-GB")  # caption preference
+    # Sent to the ASR service only when set (--lang or config); otherwise the service detects it.
+    asr_language: str | None = None
+    response_format: str = "auto"  # auto: by model; or verbose_json, json, text
+    max_retry_after: float = 900.0  # longest Retry-After obeyed at once, in seconds
     captions: bool = True
     captions_only: bool = False  # no usable captions fails the item instead of running ASR
     since: str | None = None  # episodes of feeds and playlists to take (engine/episodes.py)
@@ -88,6 +93,13 @@ class Settings:
                 hint="copy the key again from the provider's dashboard",
             )
         self.episode_choice()
+        if self.response_format not in RESPONSE_FORMATS:
+            raise UsageError(
+                f"unknown response format {self.response_format!r}",
+                hint=f"use {', '.join(RESPONSE_FORMATS)}",
+            )
+        if not 1 <= self.max_retry_after <= 86400:
+            raise UsageError("--max-retry-after must be between 1 and 86400 seconds")
         return self
 
     def episode_choice(self) -> EpisodeChoice | None:

@@ -79,3 +79,17 @@ def test_session_benches_report_transition_costs(tmp_path: Path) -> None:
 def test_feed_bench_expands_a_thousand_episode_feed(tmp_path: Path) -> None:
     data = run_bench("bench.feeds", tmp_path / "feeds.json", "--sizes", "1000", "--runs", "1")
     assert [row["episodes"] for row in data["runs"]] == [1000]
+
+
+def test_quota_bench_counts_capacity_429s_and_idle_spells(tmp_path: Path) -> None:
+    data = run_bench(
+        "bench.quota", tmp_path / "quota.json",
+        "--only", "c,e", "--seconds", "10", "--items-e", "200", "--workers-e", "16",
+        "--latency", "0.2",
+    )  # fmt: skip
+    quantised, full = data["runs"]
+    for run in (quantised, full):
+        assert run["failed"] == 0 and run["done"] == run["items"]
+        assert run["max_ok_in_window"] <= run["limit"]
+        assert run["share_whole"] > 0 and run["longest_idle_s"] >= 0
+    assert quantised["learnt"] == "50/10s"  # from the server's x-ratelimit headers

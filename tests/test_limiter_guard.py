@@ -65,23 +65,44 @@ def test_workers_hitting_the_same_429_burst_widen_the_guard_once() -> None:
     assert stats.paused_for == pytest.approx(RETRY)
 
 
-def test_a_429_when_we_sent_below_the_limit_halves_the_rate_and_keeps_the_guard() -> None:
-    # The server counts requests we did not send (another client on the key) or has a lower limit.
+def test_a_429_when_we_sent_below_the_limit_learns_that_count_and_keeps_the_guard() -> None:
+    # The server has a lower limit (or another client shares the key): it took 249 before refusing.
     rec = Recorder("300/10s")
     rec.grants(250)
     rec.clock.advance(0.5)
-    rec.throttle(RETRY)
+    rec.throttle(5.0)  # its window frees slowly: the Retry-After is half of ours
     stats = rec.limiter.stats()
-    assert (stats.factor, stats.effective) == (0.5, "150/10s")
+    assert (stats.factor, stats.effective) == (pytest.approx(249 / 300 * 0.97), "241/10s")
+    assert stats.learnt == "~241/10s"
     assert stats.guard == pytest.approx(0.1)
 
 
-def test_a_per_second_window_has_no_room_for_a_wider_guard_so_the_rate_halves() -> None:
+def test_a_short_retry_after_on_a_long_window_steps_the_rate_down_a_little() -> None:
+    # A quota counted over short slices (OpenAI: "60,000 requests/minute may be enforced as 1,000
+    # requests/second"): we were only just over it, and a slot frees within a second.
+    rec = Recorder("300/min")
+    rec.grants(150)
+    rec.throttle(1.0)
+    stats = rec.limiter.stats()
+    assert (stats.factor, stats.effective) == (pytest.approx(0.95), "285/min")
+
+
+def test_a_429_after_only_a_few_requests_halves_the_rate() -> None:
+    # Too little sent to read the server's capacity from: others use the quota.
+    rec = Recorder("300/10s")
+    rec.grants(100)
+    rec.throttle(RETRY)
+    stats = rec.limiter.stats()
+    assert (stats.factor, stats.effective, stats.learnt) == (0.5, "150/10s", "")
+
+
+def test_a_per_second_window_has_no_room_for_a_wider_guard_so_the_rate_drops() -> None:
     rec = Recorder("5/s")
     rec.grants(5)
     rec.throttle(RETRY)
     stats = rec.limiter.stats()
-    assert (stats.factor, stats.effective) == (0.5, "2/s")
+    # Five went, the fifth was refused: four per second is what the server took.
+    assert (stats.factor, stats.effective) == (pytest.approx(0.8 * 0.97), "3/s")
     assert stats.guard == pytest.approx(0.1)
 
 

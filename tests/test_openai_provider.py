@@ -9,7 +9,7 @@ import pytest
 from engine.errors import AuthError, ProviderError, RateLimited, TooLarge, describe
 from engine.providers.base import Chunk
 from engine.providers.openai import OpenAITranscriber, parse_retry_after
-from engine.segments import Segment
+from engine.segments import Segment, Word
 from tests.mediagen import write_tone
 from tests.servers.openai_api import OpenAIServer
 
@@ -68,11 +68,17 @@ def test_verbose_json_gives_timed_segments_and_language(server, chunks) -> None:
     client = transcriber(server)
     result = client.transcribe(chunks[".long"], "en-GB", key_index=1)
     client.close()
-    assert result.segments == (
-        Segment(0.0, 5.0, "tone 300 hertz"),
-        Segment(5.0, 7.0, "tone 300 hertz"),
+    # whisper-1 is asked for word timings too; each segment holds the words inside it.
+    assert [(s.start, s.end, s.text) for s in result.segments] == [
+        (0.0, 5.0, "tone 300 hertz"),
+        (5.0, 7.0, "tone 300 hertz"),
+    ]
+    assert result.segments[1].words == (
+        Word(5.0, 5.4, "tone"),
+        Word(5.5, 5.9, "300"),
+        Word(6.0, 6.4, "hertz"),
     )
-    assert result.language == "english"
+    assert result.language == "en"  # the service says "english"; outputs carry the code
     arrival = server.arrivals[0]
     assert (arrival.status, arrival.key) == (200, "sk-second")
     assert (arrival.filename, arrival.response_format, arrival.model) == (

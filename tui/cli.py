@@ -67,7 +67,15 @@ def build_parser() -> argparse.ArgumentParser:
         "--whisper-model", help="faster-whisper model name or local folder (default small)"
     )
     g.add_argument(
-        "--lang", dest="languages", help="preferred caption/ASR languages, e.g. en,en-US"
+        "--lang",
+        dest="languages",
+        help="preferred caption languages, e.g. en,en-US; the first is also sent to the API "
+        "(without it the API detects the language)",
+    )
+    g.add_argument(
+        "--response-format",
+        choices=("auto", "verbose_json", "json", "text"),
+        help="what to ask the API for (default auto: by model, json if verbose_json is refused)",
     )
     g.add_argument(
         "--no-captions",
@@ -131,6 +139,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="one pool for all workers (shared) or one per worker/key",
     )
     e.add_argument(
+        "--max-retry-after",
+        type=float,
+        help="longest Retry-After pause obeyed at once, in seconds (default 900)",
+    )
+    e.add_argument(
         "--order", choices=("input", "shortest", "longest"), help="processing order (default input)"
     )
     e.add_argument(
@@ -160,6 +173,9 @@ def _flags(args: argparse.Namespace) -> dict[str, object]:
         "model": args.model,
         "whisper_model": args.whisper_model,
         "languages": args.languages,
+        "asr_language": _first_language(args.languages),
+        "response_format": args.response_format,
+        "max_retry_after": args.max_retry_after,
         "captions": args.captions,
         "captions_only": args.captions_only,
         "since": args.since,
@@ -178,6 +194,13 @@ def _flags(args: argparse.Namespace) -> dict[str, object]:
         "order": args.order,
         "retries": args.retries,
     }
+
+
+def _first_language(languages: str | None) -> str | None:
+    if not languages:
+        return None
+    first = languages.split(",")[0].strip()
+    return first or None
 
 
 def main(argv: Sequence[str] | None = None) -> int:

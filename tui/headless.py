@@ -27,7 +27,8 @@ def describe_rates(stats: Stats) -> str:
             continue
         eff = "" if service.factor >= 1 else f" (slowed to {service.effective_per_min:.0f}/min)"
         parts.append(
-            f"{service.service} {service.last_minute}/{service.limit_per_min:.0f} per min{eff}"
+            f"{service.service} {service.rate_state} · "
+            f"{service.last_minute}/{service.limit_per_min:.0f} per min{eff}"
         )
     return "  ".join(parts)
 

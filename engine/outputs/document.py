@@ -51,6 +51,8 @@ class TranscriptDoc:
     chapters: tuple[Chapter, ...] = ()
     extras: Mapping[str, str] = field(default_factory=dict)
     segments: tuple[Segment, ...] = ()
+    # "approximate" when the service gave text only and each chunk's text spans the whole chunk.
+    timing: str | None = None
 
     def length(self) -> float:
         """How long the media runs: the stated duration, or where the last segment ends."""

@@ -43,6 +43,7 @@ def render_json(doc: TranscriptDoc) -> str:
         "duration": _seconds(doc.duration),
         "method": doc.method,
         "engine": doc.engine,
+        **({"timing": doc.timing} if doc.timing else {}),
         "segments": [
             {"start": _seconds(s.start), "end": _seconds(s.end), "text": s.text.strip()}
             for s in doc.segments

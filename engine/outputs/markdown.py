@@ -23,6 +23,7 @@ FIXED_KEYS = (
     "method",
     "engine",
     "language",
+    "timing",
     "processed_at",
     "tags",
     "description",
@@ -90,6 +91,7 @@ def frontmatter(doc: TranscriptDoc) -> dict[str, object]:
         "method": doc.method,
         "engine": doc.engine,
         "language": doc.language,
+        "timing": doc.timing,
         "processed_at": doc.processed_at or None,
         "tags": list(doc.tags),
         "description": description

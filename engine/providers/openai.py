@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
-import email.utils
 import json
 import os
-import time
+import threading
 from collections.abc import Callable, Sequence
 
 import httpx
 
-from engine.errors import AuthError, ProviderError, RateLimited, TooLarge
+from engine.errors import AuthError, ProviderError, RateLimited, TooLarge, Unreachable
 from engine.http_bounds import ReplyBounds, read_response
 from engine.providers.base import Chunk, Transcript
-from engine.segments import Segment
+from engine.providers.formats import (
+    APPROXIMATE,
+    format_for,
+    names_response_format,
+    parse_transcript,
+    wants_words,
+)
+from engine.quota import ServerQuota, parse_retry_after, quota_from_headers
 
 OPENAI_UPLOAD_LIMIT = 25 * 1024 * 1024
 SERVICE = "asr"
@@ -35,7 +41,7 @@ class OpenAITranscriber:
         api_keys: Sequence[str],
         *,
         model: str = "whisper-1",
-        response_format: str = "verbose_json",
+        response_format: str = "auto",
         timeout: float = 300.0,
         max_upload_bytes: int | None = OPENAI_UPLOAD_LIMIT,
         max_connections: int = 64,
@@ -49,8 +55,15 @@ class OpenAITranscriber:
         self.url = f"{self.api_base}/audio/transcriptions"
         self._keys = list(api_keys)
         self.model = model
-        self.response_format = response_format
+        # "auto": chosen by model, and switched to json once if the service refuses verbose_json.
+        self._forced = response_format != "auto"
+        self.response_format = response_format if self._forced else format_for(model)
+        self._format_lock = threading.Lock()
         self.max_upload_bytes = max_upload_bytes
+        # Wired by the batch: the limiter hears every reply's quota headers (and that the service
+        # answers at all); events go to the board's log.
+        self.on_reply: Callable[[ServerQuota | None], None] | None = None
+        self.on_event: Callable[[str, str], None] | None = None
         self._client = httpx.Client(
             timeout=httpx.Timeout(timeout, connect=min(30.0, timeout)),
             limits=httpx.Limits(
@@ -78,8 +91,41 @@ class OpenAITranscriber:
         built, just before it goes out: the server counts a request when it arrives, so the less
         work between the permit and the wire, the less a burst can bunch up on the server's clock.
         """
+        while True:
+            fmt = self.response_format
+            try:
+                return self._post(chunk, language, fmt, key_index, before_send)
+            except ProviderError as exc:
+                if not self._fall_back(exc, fmt):
+                    raise
+
+    def _fall_back(self, exc: ProviderError, sent: str) -> bool:
+        """After a 400 that names response_format: switch the whole batch to json, once."""
+        if self._forced or exc.status != 400 or sent == "json" or not exc.names_format:
+            return False
+        with self._format_lock:
+            if self.response_format == sent:
+                self.response_format = "json"
+                if self.on_event is not None:
+                    self.on_event(
+                        "format",
+                        f"{self.model} does not offer {sent}: asking for json from now on "
+                        "(timestamps per chunk only, marked approximate)",
+                    )
+        return True
+
+    def _post(
+        self,
+        chunk: Chunk,
+        language: str | None,
+        fmt: str,
+        key_index: int,
+        before_send: Callable[[], object] | None,
+    ) -> Transcript:
         key = self._keys[key_index % len(self._keys)]
-        data = {"model": self.model, "response_format": self.response_format}
+        data: dict[str, str | list[str]] = {"model": self.model, "response_format": fmt}
+        if fmt == "verbose_json" and wants_words(self.model):
+            data["timestamp_granularities[]"] = ["segment", "word"]
         if language:
             data["language"] = language.split("-")[0]
         with open(chunk.path, "rb") as handle:
@@ -109,6 +155,12 @@ class OpenAITranscriber:
                     deadline=deadline,
                     what="the transcription API",
                 )
+            except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+                # Connection refused, no route, or the name does not resolve: nothing was sent.
+                raise Unreachable(
+                    f"cannot reach {self.api_base}: {type(exc).__name__}: {exc}",
+                    hint="check the network and --api-base; the batch carries on once it answers",
+                ) from exc
             except httpx.TimeoutException as exc:
                 raise ProviderError(
                     f"the transcription API did not answer in time ({type(exc).__name__})",
@@ -119,43 +171,32 @@ class OpenAITranscriber:
                     f"network problem talking to {self.api_base}: {type(exc).__name__}: {exc}",
                     transient=True,
                 ) from exc
+        if self.on_reply is not None:
+            self.on_reply(quota_from_headers(response.headers))
         if response.status_code != 200:
             raise _error_for(response, self.api_base)
-        return self._parse(response, chunk)
+        return self._parse(response, chunk, fmt)
 
-    def _parse(self, response: httpx.Response, chunk: Chunk) -> Transcript:
+    def _parse(self, response: httpx.Response, chunk: Chunk, fmt: str) -> Transcript:
         content_type = response.headers.get("content-type", "")
-        if self.response_format == "text" or "json" not in content_type:
-            if self.response_format != "text":
+        if fmt == "text" or "json" not in content_type:
+            if fmt != "text":
                 raise ProviderError(
                     f"the API answered with {content_type or 'no content type'} instead of JSON",
                     hint="check --api-base points at an OpenAI-compatible /v1 endpoint",
                     transient=True,
                 )
-            text = response.text.strip()
-            return Transcript((Segment(0.0, chunk.duration, text),) if text else ())
+            return parse_transcript({"text": response.text}, chunk.duration)
         try:
             body = response.json()
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise ProviderError("the API sent an unreadable JSON reply", transient=True) from exc
         if not isinstance(body, dict):
             raise ProviderError("the API sent JSON of an unexpected shape", transient=True)
-        language = body.get("language")
-        raw_segments = body.get("segments")
-        if isinstance(raw_segments, list) and raw_segments:
-            segments = tuple(
-                Segment(
-                    float(s.get("start", 0.0)),
-                    float(s.get("end", 0.0)),
-                    str(s.get("text", "")).strip(),
-                )
-                for s in raw_segments
-                if isinstance(s, dict)
-            )
-        else:
-            text = str(body.get("text", "")).strip()
-            segments = (Segment(0.0, chunk.duration, text),) if text else ()
-        return Transcript(segments, language if isinstance(language, str) else None)
+        return parse_transcript(body, chunk.duration)
+
+
+__all__ = ["APPROXIMATE", "OpenAITranscriber", "parse_retry_after"]
 
 
 def _mime(suffix: str) -> str:
@@ -184,22 +225,6 @@ def _server_message(response: httpx.Response) -> str:
     return response.text[:200].strip()
 
 
-def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
-    """Retry-After as seconds (``"7"``) or an HTTP date; None when absent or unreadable."""
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - (now if now is not None else time.time()))
-
-
 def _error_for(response: httpx.Response, api_base: str) -> ProviderError:
     status = response.status_code
     detail = _server_message(response)
@@ -225,7 +250,17 @@ def _error_for(response: httpx.Response, api_base: str) -> ProviderError:
             hint="check OPENAI_API_KEY / --api-key and that the key may use this model",
             status=status,
         )
+    if status == 400:
+        error = _server_error(response)
+        refused = ProviderError(
+            f"the API rejected the request (400){said}",
+            hint="try --response-format json or text" if names_response_format(error) else "",
+            status=status,
+        )
+        refused.names_format = names_response_format(error)
+        return refused
     if status == 413:
+        # Groq answers 413 "request_too_large" above its 25 MB upload limit; OpenAI the same above 25 MB.
         return TooLarge(f"the audio chunk is too large for the API (413){said}", status=status)
     if status == 404:
         return ProviderError(

@@ -59,6 +59,8 @@ class Arrival:
     status: int
     audio_seconds: float | None
     freq: int | None
+    language: str | None = None  # the form's language field, None when not sent
+    granularities: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -90,11 +92,13 @@ class Tone:
 
 @dataclass(frozen=True)
 class Upload:
-    """The parsed multipart form: plain fields and the one file."""
+    """The parsed multipart form: plain fields (the last of each name), the one file, and every
+    value of repeated fields such as ``timestamp_granularities[]``."""
 
     fields: dict[str, str]
     filename: str | None
     file: bytes | None
+    repeated: dict[str, tuple[str, ...]] | None = None
 
 
 @dataclass(frozen=True)
@@ -106,6 +110,7 @@ class _Admission:
     fault: Fault | None
     status: int | None = None
     retry_after: int | None = None
+    quota: dict[str, str] | None = None  # the x-ratelimit-* headers of the answer
 
 
 class FormError(ValueError):
@@ -178,6 +183,7 @@ def parse_multipart(content_type: str, body: bytes) -> Upload:
     if len(parts) < 3 or not parts[-1].startswith(b"--"):
         raise FormError("Could not parse multipart form: missing boundary.")
     fields: dict[str, str] = {}
+    repeated: dict[str, tuple[str, ...]] = {}
     filename: str | None = None
     file: bytes | None = None
     for part in parts[1:-1]:
@@ -196,7 +202,20 @@ def parse_multipart(content_type: str, body: bytes) -> Upload:
             file = content
         else:
             fields[name] = content.decode("utf-8", "replace")
-    return Upload(fields, filename, file)
+            repeated[name] = (*repeated.get(name, ()), fields[name])
+    return Upload(fields, filename, file, repeated)
+
+
+def go_duration(seconds: float) -> str:
+    """``20ms``, ``1.2s``, ``6m0s``: how OpenAI and Groq write x-ratelimit-reset-* values."""
+    if seconds < 1:
+        return f"{max(0, round(seconds * 1000))}ms"
+    if seconds < 60:
+        return f"{round(seconds, 3):g}s"
+    minutes, rest = divmod(seconds, 60)
+    hours, minutes = divmod(int(minutes), 60)
+    head = f"{hours}h" if hours else ""
+    return f"{head}{minutes}m{round(rest, 2):g}s"
 
 
 def error_body(
@@ -207,8 +226,21 @@ def error_body(
     return json.dumps({"error": error}).encode()
 
 
-def transcript_body(tone: Tone, response_format: str, language: str | None) -> tuple[bytes, str]:
-    """The 200 body and its content type for one of the three response formats."""
+def transcript_body(
+    tone: Tone,
+    response_format: str,
+    language: str | None,
+    words: bool = False,
+    detected: str = "english",
+) -> tuple[bytes, str]:
+    """The 200 body and its content type for one of the three response formats.
+
+    verbose_json names the language in words ("english"), as Whisper does, whether it was given or
+    detected (``detected`` when the form had none); with ``words`` it adds the top-level ``words``
+    list that ``timestamp_granularities[]=word`` asks for (OpenAI API reference,
+    TranscriptionVerbose: "words: Extracted words and their corresponding timestamps").
+    json is ``{"text": ...}`` plus ``usage`` for the gpt-4o models (API reference, Transcription).
+    """
     if response_format == "text":
         return tone.text.encode(), "text/plain; charset=utf-8"
     if response_format == "json":
@@ -224,13 +256,20 @@ def transcript_body(tone: Tone, response_format: str, language: str | None) -> t
                 | {"tokens": [], "temperature": 0.0, "avg_logprob": -0.2}
                 | {"compression_ratio": 1.0, "no_speech_prob": 0.0}
             )
-    body = {
+    body: dict[str, Any] = {
         "task": "transcribe",
-        "language": _LANGUAGES.get(language or "en", language),
+        "language": _LANGUAGES.get(language, language) if language else detected,
         "duration": tone.seconds,
         "text": tone.text,
         "segments": segments,
     }
+    if words:
+        body["words"] = [
+            {"word": word, "start": round(start, 3), "end": round(start + 0.4, 3)}
+            for segment in segments
+            for k, word in enumerate(str(segment["text"]).split())
+            for start in [float(segment["start"]) + 0.5 * k]
+        ]
     return json.dumps(body).encode(), "application/json"
 
 
@@ -271,6 +310,15 @@ class OpenAIServer:
         self.per_key = per_key
         self.keys = keys
         self.max_upload_bytes = max_upload_bytes
+        # OpenAI and Groq send x-ratelimit-* headers with every answer; False for a server that
+        # does not (most self-hosted ones).
+        self.rate_headers = True
+        # Groq words its 413 differently (see _send_rejection).
+        self.style = "openai"
+        # What the fake recogniser "detects" when the form names no language.
+        self.detected_language = "english"
+        # Models that answer only json or text (OpenAI's gpt-4o transcribe family by default).
+        self.json_only: Callable[[str], bool] = _json_only
         self.fault_fn: FaultPlan | None = None
         self._port = port
         self._lock = threading.Lock()
@@ -386,24 +434,46 @@ class OpenAIServer:
                 return _Admission(index, t, None, status=401)
             if length is not None and length > self.max_upload_bytes:
                 return _Admission(index, t, None, status=413)
-            retry_after = self._take_slot(key, t)
+            retry_after, used = self._take_slot(key, t)
+            quota = self._quota_headers(used)
             if retry_after is not None:
-                return _Admission(index, t, None, status=429, retry_after=retry_after)
-            return _Admission(index, t, None)
+                return _Admission(index, t, None, 429, retry_after, quota)
+            return _Admission(index, t, None, quota=quota)
 
-    def _take_slot(self, key: str | None, t: float) -> int | None:
-        """Count the request in the sliding window, or say in whole seconds when a slot frees."""
+    def _take_slot(self, key: str | None, t: float) -> tuple[int | None, int]:
+        """Count the request in the sliding window, or say in whole seconds when a slot frees.
+
+        Also returns how many slots of the window are in use once this request is counted. The
+        window slides: OpenAI's guide says a quota "may be quantized, meaning it is enforced over
+        shorter periods of time (e.g. 60,000 requests/minute may be enforced as 1,000
+        requests/second)", so a server of 50 per 10 s stands in for a 300/min quota counted that way.
+        """
         limit, window = self.limit, self.window
         if limit is None:
-            return None
+            return None, 0
         while self._accepted and self._accepted[0][0] <= t - window:
             self._accepted.popleft()
         recent = [when for when, who in self._accepted if not self.per_key or who == key]
         if len(recent) >= limit:
             frees_at = recent[len(recent) - limit] + window if limit > 0 else t + window
-            return max(1, math.ceil(frees_at - t))
+            return max(1, math.ceil(frees_at - t)), len(recent)
         self._accepted.append((t, key))
-        return None
+        return None, len(recent) + 1
+
+    def _quota_headers(self, used: int) -> dict[str, str] | None:
+        """x-ratelimit-*-requests as OpenAI documents them (guides/rate-limits, "Rate limits in
+        headers"): the limit, what remains, and "the time until the rate limit (based on requests)
+        resets to its initial state", read as a bucket refilling evenly (their example: limit 60,
+        remaining 59, reset 1s; Groq's: 14400, 14370, 2m59.56s), in Go duration style."""
+        if not self.rate_headers or self.limit is None:
+            return None
+        limit = self.limit
+        used = min(used, limit)
+        return {
+            "x-ratelimit-limit-requests": str(limit),
+            "x-ratelimit-remaining-requests": str(limit - used),
+            "x-ratelimit-reset-requests": go_duration(used * self.window / max(1, limit)),
+        }
 
     def _latency_for(self, index: int) -> float:
         latency = self.latency
@@ -511,10 +581,15 @@ class _Handler(BaseHTTPRequestHandler):
         model = upload.fields.get("model")
         self._seen |= {"filename": upload.filename, "model": model, "response_format": fmt}
         self._seen["size"] = len(upload.file or b"")
-        problem = _form_problem(upload, model, fmt)
+        self._seen |= {
+            "language": upload.fields.get("language"),
+            "granularities": (upload.repeated or {}).get("timestamp_granularities[]", ()),
+        }
+        problem = _form_problem(upload, model, fmt, api.json_only)
         if problem:
             self._log(admission, 400)
-            self._send_error(400, problem[0], "invalid_request_error", param=problem[1])
+            message, param, code = problem
+            self._send_error(400, message, "invalid_request_error", code=code, param=param)
             return
         try:
             tone = analyse_audio(upload.file or b"")
@@ -528,7 +603,13 @@ class _Handler(BaseHTTPRequestHandler):
             self._log(admission, NO_RESPONSE)
             self.close_connection = True
             return
-        text, content_type = transcript_body(tone, fmt, upload.fields.get("language"))
+        text, content_type = transcript_body(
+            tone,
+            fmt,
+            upload.fields.get("language"),
+            words="word" in self._seen["granularities"],
+            detected=api.detected_language,
+        )
         self._log(admission, 200)
         if fault and fault.name == "non-json":
             self._send(200, _HTML, "text/html; charset=utf-8")
@@ -538,7 +619,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(200, text, content_type, declared=len(text) + 64)
             self.close_connection = True
         else:
-            self._send(200, text, content_type)
+            self._send(200, text, content_type, admission.quota)
 
     def _send_rejection(self, name: str, admission: _Admission, key: str | None, size: int) -> None:
         api = self.server.api
@@ -546,6 +627,13 @@ class _Handler(BaseHTTPRequestHandler):
             message = "Incorrect API key provided." if key else "You didn't provide an API key."
             code = "invalid_api_key" if key else None
             self._send_error(401, message, "invalid_request_error", code=code)
+        elif name == "413" and api.style == "groq":
+            # Groq: 25 MB at most per upload on the free tier (console.groq.com/docs/speech-to-text);
+            # above it a 413 "Request Entity Too Large" (Bklieger/ScribeWizard#5), code
+            # request_too_large.
+            self._send_error(
+                413, "Request Entity Too Large", "invalid_request_error", code="request_too_large"
+            )
         elif name == "413":
             limit = api.max_upload_bytes
             message = f"Maximum content size limit ({limit}) exceeded ({size} bytes read)"
@@ -553,7 +641,9 @@ class _Handler(BaseHTTPRequestHandler):
         elif name.startswith("429"):
             fault_wait = admission.fault.retry_after if admission.fault else 1
             wait = admission.retry_after if admission.retry_after is not None else fault_wait
-            headers: dict[str, str] = {}
+            # OpenAI and Groq send the x-ratelimit-* headers on a 429 too; Groq: "retry-after"
+            # (seconds) is set only on 429s (console.groq.com/docs/rate-limits).
+            headers: dict[str, str] = dict(admission.quota or {})
             if name == "429":
                 headers["Retry-After"] = str(wait)
             elif name == "429-date":
@@ -579,6 +669,8 @@ class _Handler(BaseHTTPRequestHandler):
                 status=status,
                 audio_seconds=seen.get("audio_seconds"),
                 freq=seen.get("freq"),
+                language=seen.get("language"),
+                granularities=tuple(seen.get("granularities", ())),
             )
         )
 
@@ -685,15 +777,30 @@ def _bearer(header: str | None) -> str | None:
     return token.strip() or None if scheme.lower() == "bearer" else None
 
 
-def _form_problem(upload: Upload, model: str | None, fmt: str) -> tuple[str, str] | None:
-    """The 400 message and parameter for a form the API would refuse, or None."""
+def _form_problem(
+    upload: Upload, model: str | None, fmt: str, json_only: Callable[[str], bool] = lambda m: False
+) -> tuple[str, str, str | None] | None:
+    """The 400 message, parameter and code for a form the API would refuse, or None."""
     if upload.file is None:
-        return "You must provide a file.", "file"
+        return "You must provide a file.", "file", None
     if not model:
-        return "You must provide a model parameter.", "model"
+        return "You must provide a model parameter.", "model", None
     if fmt not in RESPONSE_FORMATS:
-        return f"Unsupported response_format {fmt!r} for this server.", "response_format"
+        return f"Unsupported response_format {fmt!r} for this server.", "response_format", None
+    if fmt != "json" and fmt != "text" and json_only(model):
+        # OpenAI API reference (createTranscription, response_format): "For gpt-4o-transcribe and
+        # gpt-4o-mini-transcribe, the only supported format is json"; the 400 they answer, word for
+        # word, in openai/openai-dotnet#401 and vercel/ai#8214.
+        message = (
+            f"response_format '{fmt}' is not compatible with model '{model}'. "
+            "Use 'json' or 'text' instead."
+        )
+        return message, "response_format", "unsupported_value"
     return None
+
+
+def _json_only(model: str) -> bool:
+    return model.startswith("gpt-4o") and "transcribe" in model
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -82,6 +82,11 @@ class ProgressPanel(Vertical):
 
 def rates_text(stats: Stats) -> Text:
     text = Text()
+    # The transcription API's rate state leads: it explains a slow batch, and the end of the line
+    # is what a narrow terminal cuts.
+    asr = next((s for s in stats.services if s.service != "media"), None)
+    if asr is not None:
+        text.append(f"{asr.rate_state}  ", style="" if asr.rate_state == "paced" else "yellow")
     engine = stats.engine
     mode = "on" if engine.parallel else "off"
     paused = "  PAUSED" if engine.paused else ""
