@@ -11,6 +11,7 @@ still be in the server's windows.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import socket
@@ -181,10 +182,9 @@ class SharedQuota:
         return max(0, int(count) - 1)
 
     def leave(self) -> None:
-        try:
+        # Best effort: the entry expires by itself anyway.
+        with contextlib.suppress(Exception):
             self._client.zrem(self._key("members"), self._member)
-        except Exception:  # noqa: BLE001 - leaving is best effort: the entry expires anyway
-            pass
 
     def last_minute(self) -> int:
         """Permits granted by every process in the last 60 s of Redis time."""
