@@ -16,6 +16,7 @@ from engine.pipeline import MEDIA_SERVICE, Checkpoints, Pipeline, items_from_sou
 from engine.pool import Engine
 from engine.providers.base import Transcriber
 from engine.settings import Settings
+from engine.shared_quota import SharedQuota, quota_name
 
 
 def choose_transcriber(settings: Settings) -> Transcriber:
@@ -43,6 +44,15 @@ def choose_transcriber(settings: Settings) -> Transcriber:
     raise UsageError(f"unknown ASR engine {engine!r}")
 
 
+def shared_quota(settings: Settings) -> SharedQuota | None:
+    """The Redis-held quota for the transcription API, when ``--redis`` asks for one."""
+    if not settings.redis:
+        return None
+    key = settings.api_keys[0] if settings.api_keys else None
+    name = settings.quota or quota_name(settings.api_base, key)
+    return SharedQuota.connect(settings.redis, name)
+
+
 class Batch:
     """Everything one run needs, wired together; the faces (TUI, headless) drive ``engine``."""
 
@@ -66,7 +76,14 @@ class Batch:
         key_counts: dict[str, int] = {}
         service = self.transcriber.service
         if service is not None:
-            self.limiters.append(Limiter(service, settings.rate_limit, mode=settings.rate_mode))
+            self.limiters.append(
+                Limiter(
+                    service,
+                    settings.rate_limit,
+                    mode=settings.rate_mode,
+                    quota=shared_quota(settings),
+                )
+            )
             key_counts[service] = max(1, len(settings.api_keys))
         self.board = board if board is not None else Board()
         self.pipeline = Pipeline(

@@ -24,6 +24,7 @@ from pyrate_limiter import InMemoryBucket, Rate, RateItem
 from engine.clock import Clock, MonotonicClock
 from engine.errors import Cancelled
 from engine.ratespec import RateRule, RateSpec, parse_rate
+from engine.shared_quota import SharedQuota, SharedState
 
 SHARED = "shared"
 INDEPENDENT = "independent"
@@ -83,6 +84,11 @@ class LimiterStats:
     throttled: int
     # Seconds added to the longest-guarded window to absorb arrival jitter (0.1-0.25 unless widened).
     guard: float = 0.0
+    # With a shared quota (Redis): how many other processes use it, everyone's last minute, and why
+    # nothing is admitted when the quota cannot be reached or came back empty.
+    shared_with: int | None = None
+    quota_last_minute: int | None = None
+    quota_note: str = ""
 
 
 class Limiter:
@@ -96,6 +102,7 @@ class Limiter:
         mode: str = SHARED,
         clock: Clock | None = None,
         recovery_period: float | None = None,
+        quota: SharedQuota | None = None,
     ) -> None:
         self.service = service
         self._spec = parse_rate(spec) if isinstance(spec, str) else spec
@@ -120,6 +127,7 @@ class Limiter:
         self._waiting = 0
         self.granted = 0
         self.throttled = 0
+        self._shared = SharedState(quota) if quota is not None else None
 
     # -- configuration, all safe while workers are acquiring ---------------------------------
 
@@ -179,6 +187,19 @@ class Limiter:
             while True:
                 if cancel is not None and cancel.is_set():
                     raise Cancelled("stopped while waiting for a rate-limit permit")
+                if self._shared is not None:
+                    permit, delay = self._try_shared(key, started)
+                    if permit is not None:
+                        return permit
+                    with self._lock:
+                        if not announced:
+                            announced = True
+                            self._waiting += 1
+                    if on_wait is not None and not signalled:
+                        signalled = True
+                        on_wait(True)
+                    self._clock.sleep(min(delay, 0.25), cancel)
+                    continue
                 with self._lock:
                     now = self._clock.now()
                     self._maybe_recover(now)
@@ -236,7 +257,39 @@ class Limiter:
                 self._buckets.clear()
             self._last_throttle = now
             self.throttled += 1
-            return pause
+            factor = self._factor
+        if self._shared is not None:
+            # Everyone on the quota pauses and slows with us (outside the lock: it is a round trip).
+            self._shared.throttle(pause, factor)
+        return pause
+
+    def _try_shared(self, key: str, started: float) -> tuple[Permit | None, float]:
+        """One attempt on the shared quota: a permit, or how long to wait before the next one."""
+        assert self._shared is not None
+        with self._lock:
+            now = self._clock.now()
+            self._maybe_recover(now)
+            if self._paused_until > now:
+                return None, self._paused_until - now
+            pool = key if self._mode == INDEPENDENT else SHARED
+            rules = [(r.limit, r.interval + self._guard(r)) for r in self.effective_spec().rules]
+            recovered = self._factor
+        decision = self._shared.admit(pool, rules, recovered)
+        if decision is None:
+            return None, self._shared.retry_in()
+        with self._lock:
+            if abs(decision.factor - self._factor) > 1e-9:
+                # The quota's factor is everyone's: a 429 elsewhere slows us; quiet here raises it.
+                if decision.factor < self._factor:
+                    self._last_throttle = self._clock.now()
+                self._factor = decision.factor
+            if not decision.admitted:
+                return None, max(0.001, decision.wait)
+            now = self._clock.now()
+            self._history.append((now, pool, self._mode == SHARED))
+            self._trim(now)
+            self.granted += 1
+            return Permit(self.service, pool, now - started), 0.0
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -261,6 +314,7 @@ class Limiter:
                 granted=self.granted,
                 throttled=self.throttled,
                 guard=max(self._guard(rule) for rule in self._spec.rules),
+                **(self._shared.stats() if self._shared is not None else {}),
             )
 
     # -- internals ---------------------------------------------------------------------------

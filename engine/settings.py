@@ -39,6 +39,9 @@ class Settings:
     captions: bool = True
     timestamps: bool = False
     cookies: str | None = None
+    # Shared quota: a Redis URL (empty: the quota lives in this process) and an optional quota name.
+    redis: str = ""
+    quota: str = ""
     api_keys: tuple[str, ...] = field(default=(), repr=False)
     api_key_source: str | None = None
 
@@ -77,6 +80,7 @@ class Settings:
         """The settings as stored in a session: no secrets."""
         data = asdict(self)
         data.pop("api_keys", None)
+        data["redis"] = _without_password(self.redis)
         data["formats"] = list(self.formats)
         data["languages"] = list(self.languages)
         return data
@@ -91,3 +95,16 @@ class Settings:
 
     def evolve(self, **changes: Any) -> Settings:
         return replace(self, **changes)
+
+
+def _without_password(url: str) -> str:
+    """A Redis URL as it may be stored: its password (a secret) left out."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    if not url:
+        return url
+    parts = urlsplit(url)
+    if parts.password is None and "@" not in parts.netloc:
+        return url
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit(parts._replace(netloc=host))

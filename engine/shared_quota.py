@@ -127,9 +127,16 @@ class SharedQuota:
         """Open a client for ``url`` (nothing is sent until the first call)."""
         import redis
 
-        client = redis.Redis.from_url(
-            url, socket_timeout=timeout, socket_connect_timeout=timeout, decode_responses=True
-        )
+        from engine.errors import UsageError
+
+        try:
+            client = redis.Redis.from_url(
+                url, socket_timeout=timeout, socket_connect_timeout=timeout, decode_responses=True
+            )
+        except ValueError as exc:
+            raise UsageError(
+                "cannot read the --redis address", hint="write redis://host:6379/0"
+            ) from exc
         return cls(client, name)
 
     @property
@@ -211,3 +218,96 @@ def _unavailable(exc: BaseException) -> QuotaUnavailable:
     if isinstance(exc, redis.exceptions.ResponseError):
         return QuotaUnavailable(f"the shared quota's Redis refused a command: {exc}")
     return QuotaUnavailable(f"cannot reach the shared quota's Redis ({type(exc).__name__})")
+
+
+class SharedState:
+    """A limiter's view of its shared quota: offline back-off, presence heartbeat, cached totals.
+
+    Redis being unreachable is never an item's failure: ``admit`` answers None and the limiter waits
+    ``retry_in()`` (growing to a few seconds) before asking again, so the batch pauses by itself and
+    carries on when Redis answers. A call that timed out may have been admitted: its permit is lost,
+    never sent, which errs on the safe side.
+    """
+
+    HEARTBEAT = 5.0
+
+    def __init__(self, quota: SharedQuota) -> None:
+        self.quota = quota
+        self._lock = threading.Lock()
+        self._note = ""
+        self._backoff = 0.0
+        self._factor = 1.0
+        self._peers: int | None = None
+        self._total: int | None = None
+        self._beat: threading.Thread | None = None
+        self._stop = threading.Event()
+
+    def admit(self, pool: str, rules: list[tuple[int, float]], factor: float) -> Decision | None:
+        self._ensure_heartbeat()
+        try:
+            if factor > self._factor + 1e-9:
+                self.quota.recover(factor)
+            decision = self.quota.admit(pool, rules)
+        except QuotaUnavailable as exc:
+            self._offline(exc)
+            return None
+        with self._lock:
+            self._backoff = 0.0
+            self._factor = decision.factor
+            self._note = (
+                "shared quota restarted empty: waiting one window"
+                if decision.reason == "restarted"
+                else ""
+            )
+        return decision
+
+    def throttle(self, pause: float, factor: float) -> None:
+        try:
+            shared = self.quota.throttle(pause, factor)
+        except QuotaUnavailable as exc:
+            self._offline(exc)
+            return
+        with self._lock:
+            self._factor = shared
+
+    def retry_in(self) -> float:
+        with self._lock:
+            return self._backoff
+
+    def stats(self) -> dict[str, Any]:
+        with self._lock:
+            return {
+                "shared_with": self._peers,
+                "quota_last_minute": self._total,
+                "quota_note": self._note,
+            }
+
+    def close(self) -> None:
+        self._stop.set()
+        self.quota.leave()
+
+    def _offline(self, exc: QuotaUnavailable) -> None:
+        with self._lock:
+            self._backoff = min(5.0, max(0.25, self._backoff * 2))
+            self._note = f"shared quota offline: {exc.message}; waiting"
+
+    def _ensure_heartbeat(self) -> None:
+        with self._lock:
+            if self._beat is not None:
+                return
+            self._beat = threading.Thread(
+                target=self._heartbeat, name="quota-heartbeat", daemon=True
+            )
+        self._beat.start()
+
+    def _heartbeat(self) -> None:
+        while not self._stop.is_set():
+            try:
+                peers = self.quota.heartbeat()
+                total = self.quota.last_minute()
+            except QuotaUnavailable as exc:
+                self._offline(exc)
+            else:
+                with self._lock:
+                    self._peers, self._total = peers, total
+            self._stop.wait(self.HEARTBEAT)

@@ -195,3 +195,12 @@ def test_the_default_quota_name_hides_the_key(base: str, key: str) -> None:
     assert key not in name and "secret" not in name
     assert name == quota_name(base.rstrip("/") + "/", key)
     assert name != quota_name(base, key + "x") and name != quota_name(base + "x", key)
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:6379", "127.0.0.1:6379", "redis//x"])
+def test_a_redis_address_that_cannot_be_read_is_a_usage_error(url: str) -> None:
+    from engine.errors import UsageError
+
+    with pytest.raises(UsageError) as caught:
+        SharedQuota.connect(url, "x")
+    assert "redis://" in caught.value.user_text
