@@ -74,3 +74,14 @@ def test_session_benches_report_transition_costs(tmp_path: Path) -> None:
     assert {run["synchronous"] for run in store["runs"]} == {"NORMAL", "FULL"}
     resume = run_bench("bench.resume", tmp_path / "resume.json", "--items", "300")
     assert resume["items"] == 300 and resume["first_paint_s"] > 0
+
+
+@pytest.mark.skipif(
+    __import__("shutil").which("redis-server") is None, reason="redis-server is not installed"
+)
+def test_shared_quota_bench_quick_run_never_goes_over(tmp_path: Path) -> None:
+    data = run_bench("bench.quota_shared", tmp_path / "quota_shared.json", "--quick")
+    assert [row["processes"] for row in data["runs"]] == [1, 2]
+    for row in data["runs"]:
+        assert row["accepted"] > 0 and row["granted_reported"] >= row["accepted"]
+        assert row["fair_min"] > 0
