@@ -42,7 +42,7 @@ chunk = Chunk(0, 0.0, 0.3, __import__("pathlib").Path(chunk_path))
 client = OpenAITranscriber(base_url, [key], response_format="json", timeout=10.0)
 limiter = Limiter(SERVICE, spec, quota=SharedQuota.connect(redis_url, "bench"))
 engine = Engine(transcribe_work(client, chunk), workers=int(workers), limiters=[limiter], retries=3)
-engine.add(Item(-1, f"item-{i}") for i in range(100000))
+engine.add(Item(-1, f"item-{i}") for i in range(int(sys.argv[8])))
 engine.start()
 time.sleep(float(seconds))
 engine.stop(timeout=10)
@@ -82,7 +82,7 @@ def run_config(
             )  # fmt: skip
             for i in range(processes)
         ]
-        reports = [json.loads(child.communicate(timeout=seconds + 60)[0]) for child in children]
+        reports = [json.loads(child.communicate(timeout=seconds + 120)[0]) for child in children]
         arrivals = api.arrivals
     accepted = [a.t for a in arrivals if a.status == 200]
     # Measured from the first accepted request: process start-up is not the quota's doing.
@@ -123,6 +123,7 @@ def main(argv: list[str] | None = None) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for processes in counts:
             rows.append(run_config(processes, workers, limit, window, seconds, Path(tmp)))
+            print(rows[-1], flush=True)
     columns = list(rows[0])
     print(table("Shared quota through Redis", rows, columns))
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -10,6 +10,7 @@ separate quotas would still break it in their first second.
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 import time
@@ -52,7 +53,7 @@ def _media(folder: Path, first_freq: int, count: int) -> list[int]:
 
 
 def _start(
-    tmp: Path, name: str, media: Path, api: OpenAIServer, redis_url: str
+    tmp: Path, name: str, media: Path, api: OpenAIServer, redis_url: str, skew: str = ""
 ) -> subprocess.Popen[str]:
     env = {
         "PATH": "/usr/bin:/bin",
@@ -62,8 +63,13 @@ def _start(
         "COLUMNS": "200",
         "NO_COLOR": "1",
     }
+    # libfaketime moves the process's wall clock by ``skew`` seconds: what differs between hosts.
+    # (Monotonic clocks are never compared across hosts; faking them also hangs timed waits.)
+    prefix = ["faketime", "-f", skew] if skew else []
+    if skew:
+        env["FAKETIME_DONT_FAKE_MONOTONIC"] = "1"
     argv = [
-        sys.executable, "-m", "tui.cli", str(media), "--headless", "--new",
+        *prefix, sys.executable, "-m", "tui.cli", str(media), "--headless", "--new",
         "--asr", "openai", "--api-base", api.base_url, "--api-key", f"sk-{name}",
         "--rate-limit", f"{LIMIT}/{WINDOW:g}s", "--workers", "4", "--retries", "5",
         "--redis", redis_url, "--quota", "team", "--output", str(tmp / name / "out"),
@@ -156,3 +162,21 @@ def test_redis_stopped_mid_run_pauses_everyone_and_nothing_fails(
     assert in_outage == []
     assert all(m["counts"] == {"done": 8} for m in manifests.values())
     assert max_in_window(_arrivals(api), WINDOW - JITTER) <= LIMIT
+
+
+@pytest.mark.skipif(shutil.which("faketime") is None, reason="faketime is not installed")
+def test_processes_whose_clocks_disagree_by_a_second_still_share_exactly(
+    tmp_path: Path, api: OpenAIServer, redis_server: RedisServer
+) -> None:
+    skews = {"ahead": "+0.5", "behind": "-0.5", "right": ""}
+    for i, name in enumerate(skews):
+        _media(tmp_path / f"media-{name}", 300 + 100 * i, 5)
+    procs = [
+        _start(tmp_path, name, tmp_path / f"media-{name}", api, redis_server.url, skew)
+        for name, skew in skews.items()
+    ]
+    manifests = _finish(tmp_path, list(skews), procs)
+
+    assert all(m["counts"] == {"done": 5} for m in manifests.values())
+    assert max_in_window(_arrivals(api), WINDOW - JITTER) <= LIMIT, api.count(429)
+    assert {a.key for a in api.arrivals} == {f"sk-{n}" for n in skews}
