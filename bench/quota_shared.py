@@ -37,12 +37,12 @@ from engine.providers.openai import SERVICE, OpenAITranscriber
 from engine.shared_quota import SharedQuota
 from bench.engine import transcribe_work
 
-redis_url, base_url, key, spec, seconds, chunk_path, workers = sys.argv[1:8]
+redis_url, base_url, key, spec, seconds, chunk_path, workers, items = sys.argv[1:9]
 chunk = Chunk(0, 0.0, 0.3, __import__("pathlib").Path(chunk_path))
 client = OpenAITranscriber(base_url, [key], response_format="json", timeout=10.0)
 limiter = Limiter(SERVICE, spec, quota=SharedQuota.connect(redis_url, "bench"))
 engine = Engine(transcribe_work(client, chunk), workers=int(workers), limiters=[limiter], retries=3)
-engine.add(Item(-1, f"item-{i}") for i in range(int(sys.argv[8])))
+engine.add(Item(-1, f"item-{i}") for i in range(int(items)))
 engine.start()
 time.sleep(float(seconds))
 engine.stop(timeout=10)
