@@ -75,6 +75,8 @@ def run_config(
                     str(seconds),
                     str(chunk),
                     str(workers),
+                    # More items than the limit lets through in the run, spread over everyone.
+                    str(int(2 * limit * seconds / window / processes) + workers),
                 ],
                 cwd=ROOT,
                 stdout=subprocess.PIPE,
