@@ -24,8 +24,16 @@ def free_port() -> int:
 class RedisServer:
     """``start()`` runs redis-server with no persistence unless ``appendonly``; ``stop()`` kills it."""
 
-    def __init__(self, folder: Path, *, port: int | None = None, appendonly: bool = False) -> None:
+    def __init__(
+        self,
+        folder: Path,
+        *,
+        port: int | None = None,
+        appendonly: bool = False,
+        bind: str = "127.0.0.1",
+    ) -> None:
         self.folder = folder
+        self.bind = bind
         self.port = port or free_port()
         self.appendonly = appendonly
         self.process: subprocess.Popen[bytes] | None = None
@@ -42,7 +50,7 @@ class RedisServer:
         args = [
             binary,
             "--port", str(self.port),
-            "--bind", "127.0.0.1",
+            "--bind", self.bind, "--protected-mode", "no",
             "--dir", str(self.folder),
             "--save", "",
             "--appendonly", "yes" if self.appendonly else "no",
