@@ -52,9 +52,10 @@ elseif seen_gen ~= '' and seen_gen ~= gen then
 end
 local hold = tonumber(redis.call('HGET', alive, 'hold') or '0')
 local factor = tonumber(redis.call('HGET', alive, 'factor') or '1')
-if hold > now then return {0, fmt(hold - now), gen, tostring(factor), 'restarted', fmt(now)} end
+local guard = redis.call('HGET', alive, 'guard') or '0'
+if hold > now then return {0, fmt(hold - now), gen, tostring(factor), 'restarted', fmt(now), guard} end
 local paused = redis.call('PTTL', pause)
-if paused > 0 then return {0, fmt(paused * 1000), gen, tostring(factor), 'paused', fmt(now)} end
+if paused > 0 then return {0, fmt(paused * 1000), gen, tostring(factor), 'paused', fmt(now), guard} end
 redis.call('ZREMRANGEBYSCORE', log, '-inf', fmt(now - longest))
 local wait = 0
 for i = 4, #ARGV, 2 do
@@ -67,23 +68,33 @@ for i = 4, #ARGV, 2 do
     if w > wait then wait = w end
   end
 end
-if wait > 0 then return {0, fmt(wait), gen, tostring(factor), 'full', fmt(now)} end
+if wait > 0 then return {0, fmt(wait), gen, tostring(factor), 'full', fmt(now), guard} end
 redis.call('ZADD', log, fmt(now), member)
 redis.call('PEXPIRE', log, math.ceil(longest / 1000) + 1000)
 redis.call('ZADD', all, fmt(now), member)
 redis.call('ZREMRANGEBYSCORE', all, '-inf', fmt(now - 60000000))
 redis.call('PEXPIRE', all, 61000)
-return {1, '0', gen, tostring(factor), 'ok', fmt(now)}
+return {1, '0', gen, tostring(factor), 'ok', fmt(now), guard}
 """
 
-# Lengthen the shared pause (never shorten it) and lower the shared factor (never raise it here).
+# Lengthen the shared pause (never shorten it), lower the shared factor and widen the shared guard
+# (never the other way here: recovery is its own call).
 _THROTTLE = """
-local pause_ms, factor = tonumber(ARGV[1]), tonumber(ARGV[2])
+local pause_ms, factor, guard = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 local left = redis.call('PTTL', KEYS[1])
 if pause_ms > 0 and pause_ms > left then redis.call('SET', KEYS[1], '1', 'PX', pause_ms) end
 local current = tonumber(redis.call('HGET', KEYS[2], 'factor') or '1')
 if factor < current then redis.call('HSET', KEYS[2], 'factor', tostring(factor)) end
+local wide = tonumber(redis.call('HGET', KEYS[2], 'guard') or '0')
+if guard > wide then redis.call('HSET', KEYS[2], 'guard', tostring(guard)) end
 return tostring(math.min(current, factor))
+"""
+
+# Requests granted by everyone within the last ARGV[1] microseconds (the log of all pools).
+_COUNT = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+return redis.call('ZCOUNT', KEYS[1], '(' .. string.format('%.0f', now - tonumber(ARGV[1])), '+inf')
 """
 
 # Seconds a process counts as present after its last heartbeat.
@@ -100,6 +111,8 @@ class Decision:
     reason: str
     # Redis's clock when the script ran, in seconds: the time the permit counts from.
     at: float = 0.0
+    # The guard (seconds) 429s taught any process; every process enforces the widest.
+    guard: float = 0.0
 
 
 def quota_name(api_base: str, api_key: str | None) -> str:
@@ -117,6 +130,7 @@ class SharedQuota:
         self._base = f"{prefix}:quota:{name}"
         self._admit = client.register_script(_ADMIT)
         self._throttle = client.register_script(_THROTTLE)
+        self._count = client.register_script(_COUNT)
         self._member = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._counter = 0
         self._gen = ""
@@ -157,17 +171,31 @@ class SharedQuota:
             args += [int(limit), int(round(window * 1_000_000))]
         keys = [self._key("log", pool), self._key("all"), self._key("pause"), self._key("alive")]
         reply = self._call(self._admit, keys, args)
-        admitted, wait_us, gen, factor, reason, at_us = reply
+        admitted, wait_us, gen, factor, reason, at_us, guard = reply
         with self._lock:
             self._gen = str(gen)
         return Decision(
-            bool(int(admitted)), int(wait_us) / 1e6, float(factor), str(reason), int(at_us) / 1e6
+            bool(int(admitted)),
+            int(wait_us) / 1e6,
+            float(factor),
+            str(reason),
+            int(at_us) / 1e6,
+            float(guard),
         )
 
-    def throttle(self, pause: float, factor: float) -> float:
-        """Share a 429: pause everyone for ``pause`` seconds, lower the shared rate to ``factor``."""
+    def throttle(self, pause: float, factor: float, guard: float = 0.0) -> float:
+        """Share a 429: pause everyone for ``pause`` s, lower the rate to ``factor``, widen the guard."""
         keys = [self._key("pause"), self._key("alive")]
-        return float(self._call(self._throttle, keys, [int(pause * 1000), repr(float(factor))]))
+        args = [int(pause * 1000), repr(float(factor)), repr(float(guard))]
+        return float(self._call(self._throttle, keys, args))
+
+    def recent(self, seconds: float) -> int:
+        """Permits every process was granted in the last ``seconds`` (up to 60) of Redis time."""
+        return int(self._call(self._count, [self._key("all")], [int(seconds * 1_000_000)]))
+
+    def narrow(self, guard: float) -> None:
+        """Let the shared guard shrink back after a quiet period."""
+        self._call_plain("hset", self._key("alive"), "guard", repr(max(0.0, float(guard))))
 
     def recover(self, factor: float) -> None:
         """Raise the shared factor back after a quiet period (one process does it for all)."""
