@@ -17,6 +17,7 @@ from engine.pool import Engine
 from engine.providers.base import Transcriber
 from engine.redact import has_masked_secret, redact_text
 from engine.settings import Settings
+from engine.shared_quota import SharedQuota, quota_name
 
 
 def choose_transcriber(settings: Settings) -> Transcriber:
@@ -49,6 +50,15 @@ def choose_transcriber(settings: Settings) -> Transcriber:
     raise UsageError(f"unknown ASR engine {engine!r}")
 
 
+def shared_quota(settings: Settings) -> SharedQuota | None:
+    """The Redis-held quota for the transcription API, when ``--redis`` asks for one."""
+    if not settings.redis:
+        return None
+    key = settings.api_keys[0] if settings.api_keys else None
+    name = settings.quota or quota_name(settings.api_base, key)
+    return SharedQuota.connect(settings.redis, name)
+
+
 class Batch:
     """Everything one run needs, wired together; the faces (TUI, headless) drive ``engine``."""
 
@@ -77,6 +87,7 @@ class Batch:
                 settings.rate_limit,
                 mode=settings.rate_mode,
                 max_pause=settings.max_retry_after,
+                quota=shared_quota(settings),
             )
             self.limiters.append(asr_limiter)
             key_counts[service] = max(1, len(settings.api_keys))

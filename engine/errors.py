@@ -180,3 +180,11 @@ def _describe(exc: BaseException) -> tuple[str, str, bool]:
     if isinstance(exc, OSError) and getattr(exc, "errno", None) == 28:
         return "output", "no space left on device", False
     return "internal", f"{type(exc).__name__}: {exc}", False
+
+
+class QuotaUnavailable(BulkscribeError):
+    """The shared quota (Redis) cannot be reached: admit nothing, pause, carry on when it answers."""
+
+    kind = "quota"
+    transient = True
+    blocks = True

@@ -31,6 +31,7 @@ from engine.clock import Clock, MonotonicClock
 from engine.errors import Cancelled
 from engine.quota import ServerQuota, learn_rule
 from engine.ratespec import RateRule, RateSpec, parse_rate
+from engine.shared_quota import SharedQuota, SharedState
 
 SHARED = "shared"
 INDEPENDENT = "independent"
@@ -114,6 +115,11 @@ class LimiterStats:
     offline_for: float | None = None
     # One short phrase for the head of a status line: paced, 429 pause 7s, learnt 50/10s, offline.
     rate_state: str = "paced"
+    # With a shared quota (Redis): how many other processes use it, everyone's last minute, and why
+    # nothing is admitted when the quota cannot be reached or came back empty.
+    shared_with: int | None = None
+    quota_last_minute: int | None = None
+    quota_note: str = ""
 
 
 class Limiter:
@@ -129,6 +135,7 @@ class Limiter:
         recovery_period: float | None = None,
         pace: bool = True,
         max_pause: float = DEFAULT_MAX_PAUSE,
+        quota: SharedQuota | None = None,
     ) -> None:
         self.service = service
         self._spec = parse_rate(spec) if isinstance(spec, str) else spec
@@ -166,6 +173,7 @@ class Limiter:
         self._waiting = 0
         self.granted = 0
         self.throttled = 0
+        self._shared = SharedState(quota) if quota is not None else None
 
     # -- configuration, all safe while workers are acquiring ---------------------------------
 
@@ -237,6 +245,19 @@ class Limiter:
             while True:
                 if cancel is not None and cancel.is_set():
                     raise Cancelled("stopped while waiting for a rate-limit permit")
+                if self._shared is not None:
+                    permit, delay = self._try_shared(key, started)
+                    if permit is not None:
+                        return permit
+                    with self._lock:
+                        if not announced:
+                            announced = True
+                            self._waiting += 1
+                    if on_wait is not None and not signalled:
+                        signalled = True
+                        on_wait(True)
+                    self._clock.sleep(min(delay, 0.25), cancel)
+                    continue
                 with self._lock:
                     now = self._clock.now()
                     self._maybe_recover(now)
@@ -276,6 +297,9 @@ class Limiter:
 
         Returns the pause in seconds.
         """
+        # With a shared quota our own history holds only our permits: ask the quota how many
+        # everyone sent (a round trip, so before taking the lock).
+        everyone = self._shared.recent(self._spec.rules, _cap) if self._shared is not None else None
         with self._lock:
             now = self._clock.now()
             pause = retry_after if retry_after is not None and retry_after > 0 else None
@@ -292,16 +316,57 @@ class Limiter:
             self._react_after = max(self._react_after, self._paused_until)
             if react:
                 self._react_after = max(self._react_after, now + _ECHO)
-                if self._jitter_suspected(now):
+                if self._jitter_suspected(now, everyone):
                     self._widen()
                 else:
                     # We sent fewer than the limit, or the guard is already as wide as it may be:
                     # the server's limit is lower than ours, or others use the same quota.
-                    self._cut(now, retry_after)
+                    self._cut(now, retry_after, None if everyone is None else everyone[-1])
                 self._buckets.clear()
             self._last_throttle = now
             self.throttled += 1
-            return pause
+            factor, guard = self._factor, self._widened
+        if self._shared is not None:
+            # Everyone on the quota pauses and slows with us (outside the lock: it is a round trip).
+            self._shared.throttle(pause, factor, guard)
+        return pause
+
+    def _try_shared(self, key: str, started: float) -> tuple[Permit | None, float]:
+        """One attempt on the shared quota: a permit, or how long to wait before the next one."""
+        assert self._shared is not None
+        with self._lock:
+            now = self._clock.now()
+            self._maybe_recover(now)
+            if self._paused_until > now:
+                return None, self._paused_until - now
+            pool = key if self._mode == INDEPENDENT else SHARED
+            # The same rules as the in-memory pools: each window with its guard, plus its pace.
+            rules: list[tuple[int, float]] = []
+            for rule in self.effective_spec().rules:
+                rules.append((rule.limit, rule.interval + self._guard(rule)))
+                slice_ = _slice(rule) if self._pace else None
+                if slice_ is not None:
+                    rules.append((slice_.limit, slice_.interval))
+            recovered = self._factor
+        decision = self._shared.admit(pool, rules, recovered)
+        if decision is None:
+            return None, self._shared.retry_in()
+        with self._lock:
+            if decision.guard > self._widened:
+                # A 429 elsewhere showed arrivals bunching: every process keeps the widest guard.
+                self._widened = min(_WIDE_MAX, decision.guard)
+            if abs(decision.factor - self._factor) > 1e-9:
+                # The quota's factor is everyone's: a 429 elsewhere slows us; quiet here raises it.
+                if decision.factor < self._factor:
+                    self._last_throttle = self._clock.now()
+                self._factor = decision.factor
+            if not decision.admitted:
+                return None, max(0.001, decision.wait)
+            now = self._clock.now()
+            self._history.append((now, pool, self._mode == SHARED))
+            self._trim(now)
+            self.granted += 1
+            return Permit(self.service, pool, now - started), 0.0
 
     def observe(self, quota: ServerQuota | None) -> None:
         """A reply came: the service is reachable, and its x-ratelimit headers may teach its limit."""
@@ -372,6 +437,7 @@ class Limiter:
                 learnt=self._learnt_text(),
                 offline_for=max(0.0, self._paused_until - now) if self._probe > 0 else None,
                 rate_state=self._state(now, effective),
+                **(self._shared.stats() if self._shared is not None else {}),
             )
 
     def _learnt_text(self) -> str:
@@ -382,6 +448,8 @@ class Limiter:
         return ""
 
     def _state(self, now: float, effective: RateSpec) -> str:
+        if self._shared is not None and self._shared.state:
+            return self._shared.state
         if self._probe > 0:
             return f"offline, probe in {max(0.0, self._paused_until - now):.0f}s"
         if self._paused_until > now:
@@ -451,7 +519,7 @@ class Limiter:
     def _widen(self) -> None:
         self._widened = min(_WIDE_MAX, 2 * max(self._guard(rule) for rule in self._spec.rules))
 
-    def _cut(self, now: float, retry_after: float | None) -> None:
+    def _cut(self, now: float, retry_after: float | None, everyone: int | None = None) -> None:
         """Lower the rate after a 429 that our own pacing cannot explain.
 
         A Retry-After far shorter than our window means the server counts over a short one and we
@@ -463,7 +531,8 @@ class Limiter:
         rule = self._spec.rules[-1]
         start = now - rule.interval - self._guard(rule)
         times = [t for t, _, _ in self._history]
-        sent = len(times) - bisect_left(times, start)
+        # With a shared quota, what every process on it sent (``everyone``), not only us.
+        sent = len(times) - bisect_left(times, start) if everyone is None else everyone
         limit = rule.limit * self._factor
         # In independent mode a 429 does not say whose pool drew it, so nothing can be learnt.
         learn = self._mode == SHARED and sent >= 4 and sent >= limit / 2
@@ -482,22 +551,25 @@ class Limiter:
         if self.on_event is not None:
             self.on_event(kind, text)
 
-    def _jitter_suspected(self, now: float) -> bool:
+    def _jitter_suspected(self, now: float, everyone: list[int] | None = None) -> bool:
         """Whether a 429 now is better blamed on arrival jitter than on our rate.
 
         True when our own permits filled a window (one pool's, in independent mode) of a rule whose
         guard may still widen: the rate was right by our clock, and the server only saw more than the
         limit because delays on the way bunched the arrivals. The refused request was granted up to a
         jitter before ``now`` and the ones the server counted before it up to a jitter earlier still,
-        so the count reaches two widest guards beyond the window.
+        so the count reaches two widest guards beyond the window. With a shared quota, ``everyone``
+        holds those counts for every process on it (per rule), since our history has only ours.
         """
         history = list(self._history)
         times = [t for t, _, _ in history]
-        for rule in self._spec.rules:
+        for index, rule in enumerate(self._spec.rules):
             if self._guard(rule) >= _cap(rule):
                 continue
             recent = history[bisect_left(times, now - rule.interval - 2 * _cap(rule)) :]
-            if self._mode == SHARED:
+            if everyone is not None and self._mode == SHARED:
+                count = everyone[index]
+            elif self._mode == SHARED:
                 count = len(recent)
             else:
                 shared = sum(1 for _, _, was_shared in recent if was_shared)

@@ -50,6 +50,9 @@ class Settings:
     episodes: str | None = None
     timestamps: bool = False
     cookies: str | None = None
+    # Shared quota: a Redis URL (empty: the quota lives in this process) and an optional quota name.
+    redis: str = ""
+    quota: str = ""
     api_keys: tuple[str, ...] = field(default=(), repr=False)
     api_key_source: str | None = None
 
@@ -114,6 +117,7 @@ class Settings:
         data["api_base"] = redact_text(self.api_base)
         if data["api_base"] != self.api_base:
             data["api_base_withheld"] = True
+        data["redis"] = _without_password(self.redis)
         data["formats"] = list(self.formats)
         data["languages"] = list(self.languages)
         return data
@@ -139,3 +143,16 @@ def _from(source: str | None) -> str:
         return ""
     kind, _, name = source.partition(":")
     return f" from {name}" if name else f" from the {kind}"
+
+
+def _without_password(url: str) -> str:
+    """A Redis URL as it may be stored: its password (a secret) left out."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    if not url:
+        return url
+    parts = urlsplit(url)
+    if parts.password is None and "@" not in parts.netloc:
+        return url
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit(parts._replace(netloc=host))

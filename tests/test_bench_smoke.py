@@ -93,3 +93,14 @@ def test_quota_bench_counts_capacity_429s_and_idle_spells(tmp_path: Path) -> Non
         assert run["max_ok_in_window"] <= run["limit"]
         assert run["share_whole"] > 0 and run["longest_idle_s"] >= 0
     assert quantised["learnt"] == "50/10s"  # from the server's x-ratelimit headers
+
+
+@pytest.mark.skipif(
+    __import__("shutil").which("redis-server") is None, reason="redis-server is not installed"
+)
+def test_shared_quota_bench_quick_run_never_goes_over(tmp_path: Path) -> None:
+    data = run_bench("bench.quota_shared", tmp_path / "quota_shared.json", "--quick")
+    assert [row["processes"] for row in data["runs"]] == [1, 2]
+    for row in data["runs"]:
+        assert row["accepted"] > 0 and row["granted_reported"] >= row["accepted"]
+        assert row["fair_min"] > 0

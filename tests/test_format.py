@@ -30,3 +30,24 @@ def test_durations_progress_and_states_read_without_colour() -> None:
     assert stage_text(waiting) == "rate limit" and state_text(waiting) == "⏳ waiting"
     failed = Item(0, "a", state=State.FAILED, error="HTTP 500 from the API\ntrace line")
     assert short_error(failed) == "HTTP 500 from the API" and percent(failed) == ""
+
+
+def test_the_shared_quota_reads_with_whom_and_in_all() -> None:
+    from engine.limiter import LimiterStats
+    from tui.format import shared_quota_text
+
+    base = dict(
+        service="asr", spec="300/min", mode="shared", effective="300/min", factor=1.0,
+        limit_per_min=300, effective_per_min=300, last_minute=20, paused_for=0, waiting=0,
+        granted=20, throttled=0,
+    )  # fmt: skip
+    assert shared_quota_text(LimiterStats(**base, shared_with=3, quota_last_minute=212)) == (
+        "quota shared with 3 other processes, 212/min in all"
+    )
+    assert (
+        shared_quota_text(LimiterStats(**base, shared_with=1))
+        == "quota shared with 1 other process"
+    )
+    assert shared_quota_text(LimiterStats(**base, shared_with=0, quota_last_minute=5)) == (
+        "quota shared (alone), 5/min in all"
+    )

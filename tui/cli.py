@@ -149,6 +149,17 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument(
         "--retries", type=int, help="retries of transient errors per request (default 3)"
     )
+    q = p.add_argument_group("shared quota")
+    q.add_argument(
+        "--redis",
+        metavar="URL",
+        help="share the API quota with every bulkscribe using this Redis (redis://host:6379/0)",
+    )
+    q.add_argument(
+        "--quota",
+        metavar="NAME",
+        help="name of the shared quota (default: a hash of the API base and key)",
+    )
     p.add_argument("--version", action="version", version=f"bulkscribe {_version()}")
     return p
 
@@ -193,6 +204,8 @@ def _flags(args: argparse.Namespace) -> dict[str, object]:
         "rate_mode": args.rate_mode,
         "order": args.order,
         "retries": args.retries,
+        "redis": args.redis,
+        "quota": args.quota,
     }
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import PurePath
 
 from engine.items import GLYPH, Item, State
+from engine.limiter import LimiterStats
 
 
 def hms(seconds: float | None) -> str:
@@ -57,3 +58,11 @@ def row_label(item: Item) -> str:
             source = source[len(prefix) :]
             return source[4:] if source.startswith("www.") else source
     return source
+
+
+def shared_quota_text(service: LimiterStats) -> str:
+    """'quota shared with 3 other processes, 212/min in all' for a Redis-held quota."""
+    others = service.shared_with or 0
+    who = f"with {others} other process{'es' if others != 1 else ''}" if others else "(alone)"
+    total = "" if service.quota_last_minute is None else f", {service.quota_last_minute}/min in all"
+    return f"quota shared {who}{total}"

@@ -16,6 +16,7 @@ from engine.board import Stats
 from engine.items import Item, State
 from sessions.live import LiveSession
 from tui.signals import StopSignals
+from tui.format import shared_quota_text
 
 _SHOWN_EVENTS = {"failed", "429", "retry", "rechunk", "playlist", "no-speech", "captions"}
 
@@ -26,9 +27,12 @@ def describe_rates(stats: Stats) -> str:
         if service.granted == 0 and service.service == "media":
             continue
         eff = "" if service.factor >= 1 else f" (slowed to {service.effective_per_min:.0f}/min)"
+        if service.quota_note:
+            parts.append(service.quota_note)
+        shared = "" if service.shared_with is None else f" ({shared_quota_text(service)})"
         parts.append(
             f"{service.service} {service.rate_state} · "
-            f"{service.last_minute}/{service.limit_per_min:.0f} per min{eff}"
+            f"{service.last_minute}/{service.limit_per_min:.0f} per min{eff}{shared}"
         )
     return "  ".join(parts)
 

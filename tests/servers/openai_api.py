@@ -301,6 +301,7 @@ class OpenAIServer:
         max_upload_bytes: int = 25 * 1024 * 1024,
         *,
         port: int = 0,
+        host: str = "127.0.0.1",
     ) -> None:
         # Plain attributes so tests can change them while requests are in flight; each request
         # reads them once, under the lock, when its headers arrive.
@@ -321,6 +322,7 @@ class OpenAIServer:
         self.json_only: Callable[[str], bool] = _json_only
         self.fault_fn: FaultPlan | None = None
         self._port = port
+        self._host = host
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._queued: deque[Fault] = deque()
@@ -348,7 +350,7 @@ class OpenAIServer:
         if self._httpd is not None:
             raise RuntimeError("the server is already running")
         self._stopping.clear()
-        self._httpd = _HTTPServer(("127.0.0.1", self._port), self)
+        self._httpd = _HTTPServer((self._host, self._port), self)
         self._thread = threading.Thread(
             target=self._httpd.serve_forever,
             kwargs={"poll_interval": 0.05},

@@ -9,7 +9,7 @@ from textual.widgets import ProgressBar, Sparkline, Static
 
 from engine.board import Stats
 from engine.items import GLYPH, State
-from tui.format import hms
+from tui.format import hms, shared_quota_text
 
 _ORDER = (
     State.DONE,
@@ -103,6 +103,9 @@ def rates_text(stats: Stats) -> Text:
         # The transcription API's mode (it sorts first); a media host's limit is always shared.
         text.append(f"{services[0].mode} · ")
     for service in services:
+        if service.quota_note:
+            # Why nothing is admitted goes first: the rest of the line may be cut at 80 columns.
+            text.append(f"{service.quota_note}  ", style="bold yellow")
         if service.mode == "independent":
             # Each worker's (or key's) pool has the whole limit; the count is everyone's together.
             text.append(
@@ -116,6 +119,8 @@ def rates_text(stats: Stats) -> Text:
             text.append(f" 429 pause {service.paused_for:.0f}s", style="yellow")
         if service.waiting:
             text.append(f" ⏳{service.waiting}")
+        if service.shared_with is not None:
+            text.append(f" · {shared_quota_text(service)}")
         text.append("  ")
     return text
 

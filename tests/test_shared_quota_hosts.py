@@ -1,0 +1,126 @@
+"""Two hosts for real: bulkscribe in two network namespaces, Redis and the API on a third.
+
+Each namespace is a host of its own with its own network stack, reached over a veth pair: a
+request from host A or B to the quota or the API crosses a real (virtual) link, as it would between
+machines. The namespaces are made by the test and removed after it; without root or iproute2 it is
+skipped, saying why.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+
+from tests.mediagen import write_tone
+from tests.servers.openai_api import OpenAIServer, max_in_window
+from tests.servers.redis_server import RedisServer, redis_binary
+
+ROOT = Path(__file__).resolve().parents[1]
+LIMIT, WINDOW, JITTER = 8, 2.0, 0.5
+
+
+def _ip(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["ip", *args], capture_output=True, text=True, timeout=20)
+
+
+def _netns_unavailable() -> str | None:
+    if shutil.which("ip") is None:
+        return "iproute2 is not installed"
+    if redis_binary() is None:
+        return "redis-server is not installed"
+    if os.geteuid() != 0:
+        return "making network namespaces needs root"
+    probe = f"bsprobe{os.getpid()}"
+    made = _ip("netns", "add", probe)
+    _ip("netns", "del", probe)
+    return None if made.returncode == 0 else f"ip netns add failed: {made.stderr.strip()}"
+
+
+pytestmark = [
+    pytest.mark.skipif(_netns_unavailable() is not None, reason=str(_netns_unavailable())),
+    pytest.mark.timeout(180),
+]
+
+
+@pytest.fixture
+def hosts() -> Iterator[dict[str, str]]:
+    """Hosts ``a`` and ``b`` (namespaces) -> the address of this (third) host as each one sees it."""
+    tag = os.getpid() % 10000
+    made: list[str] = []
+    seen = {}
+    try:
+        for n, name in enumerate(("a", "b"), start=1):
+            ns, outside, inside = f"bs{name}{tag}", f"bsv{name}{tag}", f"bsp{name}{tag}"
+            subnet = f"10.77.{n}"
+            steps = [
+                ("netns", "add", ns),
+                ("link", "add", outside, "type", "veth", "peer", "name", inside),
+                ("link", "set", inside, "netns", ns),
+                ("addr", "add", f"{subnet}.1/24", "dev", outside),
+                ("link", "set", outside, "up"),
+                ("-n", ns, "addr", "add", f"{subnet}.2/24", "dev", inside),
+                ("-n", ns, "link", "set", inside, "up"),
+                ("-n", ns, "link", "set", "lo", "up"),
+            ]
+            made.append(ns)
+            for step in steps:
+                result = _ip(*step)
+                assert result.returncode == 0, (step, result.stderr)
+            seen[ns] = f"{subnet}.1"
+        yield seen
+    finally:
+        for ns in made:
+            _ip("netns", "del", ns)  # removes the veth pair with it
+
+
+def test_bulkscribe_on_two_hosts_shares_one_quota(tmp_path: Path, hosts: dict[str, str]) -> None:
+    addresses = list(hosts.values())
+    redis_server = RedisServer(tmp_path / "redis", bind=" ".join(["127.0.0.1", *addresses]))
+    with (
+        redis_server,
+        OpenAIServer(latency=0.05, limit=LIMIT, window=WINDOW, host="0.0.0.0") as api,
+    ):
+        api_port = urlsplit(api.base_url).port
+        procs = []
+        for i, (ns, gateway) in enumerate(hosts.items()):
+            media = tmp_path / f"media-{ns}"
+            media.mkdir()
+            for k in range(6):
+                write_tone(media / f"tone-{k}.wav", seconds=0.5, freq=300 + 100 * i + 10 * k)
+            env = {
+                "PATH": "/usr/bin:/bin:/usr/sbin:/sbin",
+                "HOME": str(tmp_path),
+                "XDG_DATA_HOME": str(tmp_path / ns / "data"),
+                "XDG_CONFIG_HOME": str(tmp_path / ns / "config"),
+                "COLUMNS": "200",
+                "NO_COLOR": "1",
+            }
+            argv = [
+                "ip", "netns", "exec", ns,
+                sys.executable, "-m", "tui.cli", str(media), "--headless", "--new",
+                "--asr", "openai", "--api-base", f"http://{gateway}:{api_port}/v1",
+                "--api-key", f"sk-{ns}", "--rate-limit", f"{LIMIT}/{WINDOW:g}s",
+                "--workers", "4", "--retries", "5",
+                "--redis", f"redis://{gateway}:{redis_server.port}/0", "--quota", "hosts",
+                "--output", str(tmp_path / ns / "out"),
+            ]  # fmt: skip
+            log = (tmp_path / f"{ns}.log").open("w")
+            procs.append((ns, subprocess.Popen(argv, cwd=ROOT, env=env, stdout=log, stderr=log)))
+        for ns, proc in procs:
+            assert proc.wait(timeout=150) == 0, (tmp_path / f"{ns}.log").read_text()
+        arrivals = api.arrivals
+
+    for ns in hosts:
+        manifest = json.loads((tmp_path / ns / "out" / "manifest.json").read_text())
+        assert manifest["counts"] == {"done": 6}, manifest
+    assert {a.key for a in arrivals} == {f"sk-{ns}" for ns in hosts}
+    assert sum(1 for a in arrivals if a.status == 200) == 12
+    assert max_in_window([a.t for a in arrivals], WINDOW - JITTER) <= LIMIT
