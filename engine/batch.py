@@ -36,6 +36,10 @@ def choose_transcriber(settings: Settings) -> Transcriber:
         from engine.providers.whisper import WhisperTranscriber
 
         return WhisperTranscriber(settings.whisper_model)
+    if engine == "deapi":
+        from engine.providers.deapi_plan import deapi_transcriber
+
+        return deapi_transcriber(settings)
     if engine == "sphinx":
         from engine.providers.sphinx import SphinxTranscriber
 
@@ -66,9 +70,17 @@ class Batch:
         key_counts: dict[str, int] = {}
         service = self.transcriber.service
         if service is not None:
-            self.limiters.append(Limiter(service, settings.rate_limit, mode=settings.rate_mode))
+            rate = settings.rate_limit
+            if self.transcriber.name == "deapi":
+                from engine.providers.deapi_plan import plan_rate
+
+                rate = plan_rate(settings)
+            self.limiters.append(Limiter(service, rate, mode=settings.rate_mode))
             key_counts[service] = max(1, len(settings.api_keys))
         self.board = board if board is not None else Board()
+        if hasattr(self.transcriber, "on_balance"):
+            # Prepaid services (deAPI) report the balance each time it is read: show it.
+            self.transcriber.on_balance = self._show_balance
         self.pipeline = Pipeline(
             settings,
             output_dir,
@@ -94,6 +106,11 @@ class Batch:
             self.engine.on_resize = resize
             resize(self.engine.workers)
         self.started_at = datetime.now(UTC)
+
+    def _show_balance(self, value: float) -> None:
+        if value != getattr(self, "_last_balance", None):
+            self._last_balance = value
+            self.board.post("balance", f"{self.transcriber.name} balance: ${value:.2f}")
 
     def live_settings(self) -> Settings:
         """The settings as they are now, with the changes made while running (workers, limits)."""

@@ -16,10 +16,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-from engine.errors import InputError, MediaError, TooLarge
+from engine.errors import InputError, MediaError, SourceError, TooLarge
 from engine.items import Item, State
 from engine.job import Job
-from engine.providers.base import Chunk, Transcriber
+from engine.providers.base import Chunk, Transcriber, takes_url
 from engine.segments import Segment
 from engine.settings import Settings
 
@@ -29,6 +29,9 @@ PREVIEW_LINES = 6
 RECHUNK_SHARE = 0.6
 RECHUNK_ROUNDS = 4
 MIN_CHUNK_SECONDS = 10.0
+# A job the service fetches by URL reports percent done: shown as steps of the item's progress.
+URL_JOB_STEPS = 100
+URL_PART = "url"
 
 
 class Checkpoints(Protocol):
@@ -46,6 +49,14 @@ class Checkpoints(Protocol):
 
     def save_stem(self, item_id: int, stem: str) -> None:
         """Keep the file-name stem given to an item, so a redo after a crash reuses it."""
+        ...
+
+    def load_requests(self, item_id: int) -> Mapping[str, str]:
+        """Jobs submitted for an item and not yet finished (part -> the service's request id)."""
+        ...
+
+    def save_request(self, item_id: int, part: str, request_id: str | None) -> None:
+        """Keep (or with None forget) a job's request id, durably, before it is polled."""
         ...
 
 
@@ -80,6 +91,7 @@ class Pipeline:
         claimed = {name_key(i, loc): stem for i, (loc, stem) in (stems or {}).items()}
         self.names = NameBook(output_dir, claimed=claimed)
         self._lock = threading.Lock()
+        self._day_notice = 0.0  # the reset time of the last daily-limit pause announced
         self.engine_add: Any = None  # set by the runner: queues items found in playlists
 
     def __call__(self, job: Job) -> None:
@@ -116,6 +128,10 @@ class Pipeline:
             if found is not None and found.segments:
                 segments, language = list(found.segments), found.language
                 method, engine_name = "captions", f"{found.kind} captions"
+        if not segments and media_path is None and takes_url(self.transcriber, item.location):
+            # The service fetches this URL itself: no download, no chunks.
+            segments, language = self._transcribe_url(job, item)
+            method, engine_name = "asr", self.transcriber.name
         if not segments:
             if media_path is None:
                 job.stage("download")
@@ -148,8 +164,23 @@ class Pipeline:
             return meta, None, path
         from engine.remote import fetch_info
 
+        by_url = takes_url(self.transcriber, item.location)
+        if by_url and not self.settings.captions:
+            # No captions wanted and the service fetches the video itself: nothing is fetched here.
+            meta.setdefault("url", item.location)
+            job.update(title=item.title or item.source, meta=_clean(meta))
+            return meta, None, None
         job.acquire(MEDIA_SERVICE)
-        info = fetch_info(item.location, cookies=self._cookies())
+        try:
+            info = fetch_info(item.location, cookies=self._cookies())
+        except SourceError as exc:
+            if not by_url:
+                raise
+            # What yt-dlp cannot read here the service may still fetch (it has its own access).
+            job.note("metadata", f"{item.source}: no metadata or captions ({exc}); sent by URL")
+            meta.setdefault("url", item.location)
+            job.update(title=item.title or item.source, meta=_clean(meta))
+            return meta, None, None
         extras = meta.get("extras") or {}
         meta.update(
             {
@@ -215,13 +246,73 @@ class Pipeline:
         stitched = stitch([(r.chunk, r.segments) for r in results], self.settings.overlap)
         return stitched, (languages[0] if languages else None)
 
+    def _transcribe_url(self, job: Job, item: Item) -> tuple[list[Segment], str | None]:
+        job.stage("transcribe", chunks_total=URL_JOB_STEPS, chunks_done=0)
+        service = self.transcriber.service or MEDIA_SERVICE
+        language = self.settings.languages[0] if self.settings.languages else None
+        transcript = self.transcriber.transcribe_url(  # type: ignore[attr-defined]
+            item.location,
+            language,
+            key_index=job.key_index(service),
+            before_send=lambda: self._permit(job, service),
+            on_progress=lambda percent: job.update(chunks_done=int(percent)),
+            **self._job_hooks(job, URL_PART),
+        )
+        job.update(chunks_done=URL_JOB_STEPS)
+        if transcript.segments:
+            job.update(preview=_preview(transcript.segments))
+        return list(transcript.segments), transcript.language
+
+    def _job_hooks(self, job: Job, part: str) -> dict[str, Any]:
+        """For engines that submit jobs: resume the one saved for ``part``, save a new one at once."""
+        load = getattr(self.checkpoints, "load_requests", None)
+        save = getattr(self.checkpoints, "save_request", None)
+        saved = load(job.item_id) if callable(load) else {}
+        item_id = job.item_id
+
+        def submitted(request_id: str | None) -> None:
+            if callable(save):
+                save(item_id, part, request_id)
+
+        return {"resume_id": saved.get(part), "on_submitted": submitted, "sleep": job.sleep}
+
+    def _permit(self, job: Job, service: str) -> None:
+        """The service's calendar-day quota (when it has one), then its rate-limit permit."""
+        quota = getattr(self.transcriber, "day_quota", None)
+        if quota is not None:
+            from engine.dayquota import pause_text
+
+            def paused(resets_at: float) -> None:
+                job.update(state=State.WAITING)
+                with self._lock:
+                    first, self._day_notice = self._day_notice != resets_at, resets_at
+                if first:
+                    job.note("daily-limit", pause_text(self.transcriber.name, quota.limit, resets_at))
+
+            quota.wait(job.cancel_event, on_pause=paused, on_resume=lambda: job.update(state=State.RUNNING))
+        try:
+            job.acquire(service)
+        except BaseException:
+            if quota is not None:
+                quota.give_back()
+            raise
+
     def _chunk(self, job: Job, chunk: Chunk, *, done: Mapping[int, Any]) -> ChunkResult:
         saved = done.get(chunk.index)
         if saved is not None and _same_span(saved, chunk):
             return ChunkResult(chunk, tuple(saved[2]), saved[3])
         language = self.settings.languages[0] if self.settings.languages else None
         service = self.transcriber.service
-        if service is not None:
+        if service is not None and getattr(self.transcriber, "submits_jobs", False):
+            part = f"chunk-{chunk.index}@{chunk.start:.2f}-{chunk.end:.2f}"
+            transcript = self.transcriber.transcribe(  # type: ignore[call-arg]
+                chunk,
+                language,
+                key_index=job.key_index(service),
+                before_send=lambda: self._permit(job, service),
+                **self._job_hooks(job, part),
+            )
+        elif service is not None:
             # The permit is taken inside, once the request is built and ready to go out.
             transcript = self.transcriber.transcribe(  # type: ignore[call-arg]
                 chunk,

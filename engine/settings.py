@@ -10,7 +10,8 @@ from engine.limiter import MODES
 from engine.pool import MAX_WORKERS, MIN_WORKERS, ORDERS
 from engine.ratespec import parse_rate
 
-ASR_ENGINES = ("auto", "openai", "whisper", "sphinx")
+ASR_ENGINES = ("auto", "openai", "whisper", "sphinx", "deapi")
+DEAPI_PLANS = ("basic", "premium")
 FORMATS = ("md", "txt", "srt", "vtt", "json")
 DEFAULT_API_BASE = "https://api.openai.com/v1"
 DEFAULT_RATE = "300/min"
@@ -39,6 +40,8 @@ class Settings:
     captions: bool = True
     timestamps: bool = False
     cookies: str | None = None
+    deapi_plan: str = "premium"
+    daily_limit: int = 0  # requests per UTC day for --asr deapi; 0: what the plan allows
     api_keys: tuple[str, ...] = field(default=(), repr=False)
     api_key_source: str | None = None
 
@@ -63,6 +66,12 @@ class Settings:
             )
         if self.order not in ORDERS:
             raise UsageError(f"unknown order {self.order!r}", hint=f"use {', '.join(ORDERS)}")
+        if self.deapi_plan not in DEAPI_PLANS:
+            raise UsageError(
+                f"unknown deAPI plan {self.deapi_plan!r}", hint="use basic or premium"
+            )
+        if self.daily_limit < 0:
+            raise UsageError("--daily-limit must be 0 (the plan's) or more")
         if self.retries < 0 or self.retries > 20:
             raise UsageError("retries must be between 0 and 20")
         if not 10 <= self.chunk_seconds <= 3600:

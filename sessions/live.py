@@ -27,6 +27,8 @@ from engine.settings import Settings
 from sessions.store import SessionInfo, Store
 
 _FLUSH_EVERY = 0.1
+# Item metadata key holding the service jobs submitted for it and not yet finished.
+REQUESTS_META = "requests"
 # The temp file of an atomic write (engine/outputs/atomic.py): ".<name>.<8 hex digits>.tmp".
 _TEMP_NAME = re.compile(r"\.(?P<target>.+)\.[0-9a-f]{8}\.tmp")
 _KEPT_EVENTS = {
@@ -40,6 +42,8 @@ _KEPT_EVENTS = {
     "rate",
     "pause",
     "finished",
+    "daily-limit",
+    "balance",
 }
 
 
@@ -48,6 +52,7 @@ class StoreCheckpoints:
 
     def __init__(self, store: Store, session_id: str, board: Board) -> None:
         self.store, self.session_id, self.board = store, session_id, board
+        self._requests_lock = threading.Lock()
 
     def load(self, item_id: int) -> Mapping[int, tuple[float, float, list[Segment], str | None]]:
         return self.store.load_chunks(self.session_id, item_id)
@@ -64,6 +69,22 @@ class StoreCheckpoints:
 
     def save_stem(self, item_id: int, stem: str) -> None:
         self.store.save_items(self.session_id, [self.board.get(item_id)])
+
+    def load_requests(self, item_id: int) -> Mapping[str, str]:
+        return dict(self.board.get(item_id).meta.get(REQUESTS_META) or {})
+
+    def save_request(self, item_id: int, part: str, request_id: str | None) -> None:
+        # Kept in the item's metadata and committed now, not by the Recorder's next flush: a
+        # crash right after a paid submit must still find the job to poll on resume.
+        with self._requests_lock:
+            item = self.board.get(item_id)
+            requests = dict(item.meta.get(REQUESTS_META) or {})
+            if request_id is None:
+                requests.pop(part, None)
+            else:
+                requests[part] = request_id
+            item = self.board.update(item_id, meta={**item.meta, REQUESTS_META: requests})
+            self.store.save_items(self.session_id, [item])
 
 
 class Recorder:
