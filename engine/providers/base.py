@@ -50,6 +50,11 @@ class Transcriber(Protocol):
 
     def transcribe(self, chunk: Chunk, language: str | None = None) -> Transcript: ...
 
+    # Optional, read with getattr by the pipeline (engines without them behave as before):
+    # ``submits_jobs = True``: ``transcribe`` also takes ``resume_id``, ``on_submitted`` and
+    #     ``sleep`` as ``UrlTranscriber.transcribe_url`` does, so a paid job survives a crash.
+    # ``day_quota``: an engine.dayquota.DayQuota consulted before each rate-limit permit.
+
 
 ProgressFn = Callable[[float], None]
 """Told a job's progress in percent (0-100) while the service works on it."""

@@ -191,6 +191,8 @@ class DeapiTranscriber:
             if on_progress is not None and isinstance(progress, int | float):
                 on_progress(max(0.0, min(100.0, float(progress))))
             if status == "done":
+                with self._balance_lock:
+                    self._balance = None  # the job was charged: read the balance afresh
                 return self._result(data, key, duration)
             if status == "error":
                 if on_submitted is not None:

@@ -1,0 +1,62 @@
+"""deAPI prices before a run: the dry run's table, total and balance; a run above the balance asks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.mediagen import write_tone
+from tests.servers.deapi_api import DeapiServer, JobPlan
+from tests.test_deapi_batch import VIDEOS, RecordingProxy, proxy  # noqa: F401 - fixture
+from tests.test_headless_e2e import assert_no_traceback, run_cli
+
+pytestmark = pytest.mark.timeout(60)
+
+
+def flags(api: DeapiServer) -> list[str]:
+    return ["--asr", "deapi", "--api-base", api.base, "--api-key", "dk-test", "--no-captions"]
+
+
+def test_the_dry_run_prices_each_item_and_shows_total_and_balance(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, proxy: RecordingProxy  # noqa: F811
+) -> None:
+    memo = write_tone(tmp_path / "memo.wav", seconds=30.0)
+    with DeapiServer(balance=3.5) as api:
+        api.plan_for = lambda source: JobPlan(seconds=600.0 if source == VIDEOS[0] else 1200.0)
+        run = run_cli(["--dry-run", *flags(api), VIDEOS[0], VIDEOS[1], str(memo)],
+                      tmp_path, monkeypatch)  # fmt: skip
+    assert_no_traceback(run)
+    assert run.code == 0, run.stdout + run.stderr
+    lines = {line.split()[1]: line for line in run.stdout.splitlines() if "│" in line and
+             len(line.split()) > 2}  # fmt: skip
+    assert "$0.06" in lines[VIDEOS[0]]
+    assert "$0.12" in lines[VIDEOS[1]]
+    assert "$0.0030" in lines[str(memo)]
+    assert "total $0.18 · balance $3.50" in run.stdout
+    assert api.submits == []  # priced, never submitted
+    assert api.price_calls == 3
+    assert proxy.seen == []
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_headless_run_above_the_balance_is_refused_unless_told_yes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, proxy: RecordingProxy  # noqa: F811
+) -> None:
+    with DeapiServer(balance=1.0) as api:
+        api.plan_for = lambda source: JobPlan(polls=0, seconds=6000.0)  # $0.60 each
+        refused = run_cli(["--headless", *flags(api), *VIDEOS[:2]], tmp_path, monkeypatch)
+        assert refused.code == 2
+        assert "estimated at $1.20, more than the deAPI balance of $1.00" in refused.stderr
+        assert "--yes" in refused.stderr
+        assert api.submits == []
+        assert not (tmp_path / "out").exists()
+
+        ran = run_cli(["--headless", "--yes", *flags(api), *VIDEOS[:2]], tmp_path, monkeypatch)
+    assert_no_traceback(ran)
+    assert "Running anyway (--yes)" in ran.stderr
+    # The first job spends $0.60; the second would leave too little, so the batch pauses first.
+    assert ran.item(VIDEOS[0])["status"] == "done"
+    assert ran.item(VIDEOS[1])["status"] == "queued"
+    assert "below the $0.49 it needs" in ran.stderr
+    assert api.submit_counts() == {VIDEOS[0]: 1}
