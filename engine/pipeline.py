@@ -287,9 +287,13 @@ class Pipeline:
                 with self._lock:
                     first, self._day_notice = self._day_notice != resets_at, resets_at
                 if first:
-                    job.note("daily-limit", pause_text(self.transcriber.name, quota.limit, resets_at))
+                    job.note(
+                        "daily-limit", pause_text(self.transcriber.name, quota.limit, resets_at)
+                    )
 
-            quota.wait(job.cancel_event, on_pause=paused, on_resume=lambda: job.update(state=State.RUNNING))
+            quota.wait(
+                job.cancel_event, on_pause=paused, on_resume=lambda: job.update(state=State.RUNNING)
+            )
         try:
             job.acquire(service)
         except BaseException:

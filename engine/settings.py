@@ -67,9 +67,7 @@ class Settings:
         if self.order not in ORDERS:
             raise UsageError(f"unknown order {self.order!r}", hint=f"use {', '.join(ORDERS)}")
         if self.deapi_plan not in DEAPI_PLANS:
-            raise UsageError(
-                f"unknown deAPI plan {self.deapi_plan!r}", hint="use basic or premium"
-            )
+            raise UsageError(f"unknown deAPI plan {self.deapi_plan!r}", hint="use basic or premium")
         if self.daily_limit < 0:
             raise UsageError("--daily-limit must be 0 (the plan's) or more")
         if self.retries < 0 or self.retries > 20:

@@ -19,7 +19,9 @@ def flags(api: DeapiServer) -> list[str]:
 
 
 def test_the_dry_run_prices_each_item_and_shows_total_and_balance(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, proxy: RecordingProxy  # noqa: F811
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    proxy: RecordingProxy,  # noqa: F811
 ) -> None:
     memo = write_tone(tmp_path / "memo.wav", seconds=30.0)
     with DeapiServer(balance=3.5) as api:
@@ -41,7 +43,9 @@ def test_the_dry_run_prices_each_item_and_shows_total_and_balance(
 
 
 def test_a_headless_run_above_the_balance_is_refused_unless_told_yes(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, proxy: RecordingProxy  # noqa: F811
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    proxy: RecordingProxy,  # noqa: F811
 ) -> None:
     with DeapiServer(balance=1.0) as api:
         api.plan_for = lambda source: JobPlan(polls=0, seconds=6000.0)  # $0.60 each

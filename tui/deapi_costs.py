@@ -52,7 +52,9 @@ def summary(result: Estimate) -> str:
     return line
 
 
-def check_funds(sources: Any, settings: Settings, err: Console, *, headless: bool, yes: bool) -> None:
+def check_funds(
+    sources: Any, settings: Settings, err: Console, *, headless: bool, yes: bool
+) -> None:
     """Before a deAPI run: estimate it; above the balance ask (headless: refuse without --yes)."""
     deapi = _transcriber(settings)
     try:

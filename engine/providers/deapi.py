@@ -158,9 +158,7 @@ class DeapiTranscriber:
                 files = {"audio": (chunk.path.name, handle, "audio/flac")}
                 return self._submit("audiofile2txt", key, before_send, data=data, files=files)
 
-        return self._job(
-            submit, key, chunk.duration, on_progress, resume_id, on_submitted, sleep
-        )
+        return self._job(submit, key, chunk.duration, on_progress, resume_id, on_submitted, sleep)
 
     def _job(
         self,
@@ -221,9 +219,7 @@ class DeapiTranscriber:
 
     def _status(self, request_id: str, key: str) -> dict[str, Any] | None:
         """The job's status data, or None when deAPI does not know the request (404)."""
-        response = self._send(
-            "GET", f"{PREFIX}/request-status/{request_id}", key, allow=(404,)
-        )
+        response = self._send("GET", f"{PREFIX}/request-status/{request_id}", key, allow=(404,))
         if response.status_code == 404:
             return None
         data = _data(response)
@@ -403,6 +399,4 @@ def _rate_limited(response: httpx.Response, said: str) -> ProviderError:
     from engine.errors import RateLimited
 
     retry_after = parse_retry_after(response.headers.get("retry-after"))
-    return RateLimited(
-        f"rate limited by deAPI (429){said}", status=429, retry_after=retry_after
-    )
+    return RateLimited(f"rate limited by deAPI (429){said}", status=429, retry_after=retry_after)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -79,12 +80,12 @@ def estimate(
         try:
             if source.kind == "file":
                 seconds = probe(Path(source.location)).duration or 0.0
-                rows.append(Priced(source.raw, ask(lambda s=seconds: deapi.price_seconds(s))))
+                rows.append(Priced(source.raw, ask(partial(deapi.price_seconds, seconds))))
             elif deapi.accepts_url(source.location):
                 if sample_urls is not None and len(url_prices) >= sample_urls:
                     unpriced_urls.append(source)
                     continue
-                price = ask(lambda u=source.location: deapi.price_url(u))
+                price = ask(partial(deapi.price_url, source.location))
                 url_prices.append(price)
                 rows.append(Priced(source.raw, price))
             elif source.kind in ("url", "youtube"):

@@ -9,8 +9,13 @@ tables, so polls are not counted against the Whisper pool; they are paced by bac
 
 from __future__ import annotations
 
-from engine.dayquota import DayQuota
+from typing import TYPE_CHECKING
+
+from engine.dayquota import DayQuota, WallClock
 from engine.settings import DEFAULT_API_BASE, DEFAULT_RATE, Settings
+
+if TYPE_CHECKING:
+    from engine.providers.deapi import DeapiTranscriber
 
 # plan -> (per-minute rule over the shared Whisper pool, requests per UTC day; 0: no daily cap)
 PLANS = {"basic": ("1/min", 10), "premium": ("300/min", 0)}
@@ -29,11 +34,13 @@ def plan_daily(settings: Settings) -> int:
     return settings.daily_limit or PLANS[settings.deapi_plan][1]
 
 
-def deapi_transcriber(settings: Settings, *, day_clock: object | None = None) -> object:
+def deapi_transcriber(
+    settings: Settings, *, day_clock: WallClock | None = None
+) -> DeapiTranscriber:
     from engine.providers.deapi import DEAPI_BASE, DeapiTranscriber
 
     base = settings.api_base if settings.api_base != DEFAULT_API_BASE else DEAPI_BASE
     model = settings.model if settings.model != "whisper-1" else DEFAULT_MODEL
     daily = plan_daily(settings)
-    quota = DayQuota(daily, clock=day_clock) if daily else None  # type: ignore[arg-type]
+    quota = DayQuota(daily, clock=day_clock) if daily else None
     return DeapiTranscriber(base, settings.api_keys, model=model, day_quota=quota)

@@ -360,7 +360,9 @@ class _Handler(BaseHTTPRequestHandler):
             api.price_calls += 1
         wait = api.admit_price(api.clock())
         if wait > 0:
-            self._send(429, error_body(429, "Too Many Attempts."), {"Retry-After": str(int(wait) + 1)})
+            self._send(
+                429, error_body(429, "Too Many Attempts."), {"Retry-After": str(int(wait) + 1)}
+            )
             return
         seconds: float | None = None
         if endpoint in ("vid2txt", "aud2txt"):
