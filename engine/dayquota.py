@@ -80,6 +80,12 @@ class DayQuota:
                 return 0.0
             return max(0.0, self._resets_at - now)
 
+    def exhaust(self) -> None:
+        """The service says today's quota is spent (others share the key): wait for midnight."""
+        with self._lock:
+            self._roll(self.clock.now())
+            self._used = max(self._used, self.limit)
+
     def give_back(self) -> None:
         """Return a request that never reached the service (it failed before being sent)."""
         with self._lock:

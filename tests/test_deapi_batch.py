@@ -212,3 +212,26 @@ def test_the_item_progress_follows_the_job(tmp_path: Path, proxy: RecordingProxy
     item = batch.board.items()[0]
     assert item.state is State.DONE and item.progress == 1.0
     assert {33, 66}.issubset(seen), seen
+
+
+def test_a_day_spent_elsewhere_on_the_account_pauses_until_midnight_too(
+    tmp_path: Path, proxy: RecordingProxy
+) -> None:
+    midnight = datetime(2026, 12, 2, tzinfo=UTC).timestamp()
+    clock = ManualClock(midnight - 4 * 3600.0)  # 20:00 UTC
+    # deAPI allows one more today: another program already used the rest of the account's day.
+    with DeapiServer(rpd=1, clock=clock.now) as api:
+        api.plan_for = lambda source: JobPlan(polls=0)
+        settings = Settings(asr="deapi", captions=False, api_keys=("dk-test",), daily_limit=10)
+        deapi = DeapiTranscriber(api.base, ["dk-test"], day_quota=DayQuota(10, clock=clock))
+        batch = Batch(settings, tmp_path / "out", transcriber=deapi)
+        cursor = batch.board.cursor()
+        batch.engine.add(_items(VIDEOS[:2]))
+        batch.engine.start()
+        assert batch.engine.wait_finished(timeout=60)
+        batch.engine.stop()
+        submits = list(api.submits)
+    assert [item.state for item in batch.board.items()] == [State.DONE] * 2
+    assert [(s.status, s.t < midnight) for s in submits] == [(200, True), (429, True), (200, False)]
+    kinds = [event.kind for event in cursor.pull().events]
+    assert "daily-limit" in kinds

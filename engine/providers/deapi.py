@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from engine.dayquota import DayQuota
-from engine.errors import AuthError, LowBalance, ProviderError
+from engine.errors import AuthError, LowBalance, ProviderError, RateLimited
 from engine.providers.base import Chunk, ProgressFn, Transcript
 from engine.providers.deapi_result import parse_result
 from engine.providers.openai import parse_retry_after
@@ -33,6 +33,8 @@ UPLOAD_LIMIT = 10_000_000
 # threshold, new jobs are rejected" (docs.deapi.ai/api/v1/utilities/check-balance).
 MIN_BALANCE = 0.49
 BALANCE_TTL = 60.0
+# A 429 asking to wait longer than this is taken as the daily window, not the per-minute one.
+DAY_WINDOW_HINT = 3600.0
 # vid2txt: "Video URL transcription (YouTube, X, Twitch, Kick)" (docs.deapi.ai/limits-and-quotas).
 VIDEO_HOSTS = ("youtube.com", "youtu.be", "x.com", "twitter.com", "twitch.tv", "kick.com")
 # aud2txt: "URL of Twitter Spaces audio to transcribe" (docs.deapi.ai/api/analysis/
@@ -210,7 +212,18 @@ class DeapiTranscriber:
     ) -> str:
         if before_send is not None:
             before_send()
-        response = self._send("POST", f"{PREFIX}/{endpoint}", key, **kw)
+        try:
+            response = self._send("POST", f"{PREFIX}/{endpoint}", key, **kw)
+        except RateLimited as exc:
+            wait = exc.retry_after
+            if self.day_quota is None or wait is None or wait < DAY_WINDOW_HINT:
+                raise
+            # A wait of hours is the day's window, spent by others on the same account: let the
+            # day quota hold every worker until 00:00 UTC, with its message, instead of a 429 loop.
+            self.day_quota.exhaust()
+            raise RateLimited(
+                f"{exc.message}; the day's quota is spent", status=429, retry_after=1.0
+            ) from None
         data = _data(response)
         request_id = data.get("request_id") if isinstance(data, dict) else None
         if request_id in (None, ""):
@@ -396,7 +409,5 @@ def error_for(response: httpx.Response) -> ProviderError:
 
 
 def _rate_limited(response: httpx.Response, said: str) -> ProviderError:
-    from engine.errors import RateLimited
-
     retry_after = parse_retry_after(response.headers.get("retry-after"))
     return RateLimited(f"rate limited by deAPI (429){said}", status=429, retry_after=retry_after)
