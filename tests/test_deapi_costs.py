@@ -64,3 +64,25 @@ def test_a_headless_run_above_the_balance_is_refused_unless_told_yes(
     assert ran.item(VIDEOS[1])["status"] == "queued"
     assert "below the $0.49 it needs" in ran.stderr
     assert api.submit_counts() == {VIDEOS[0]: 1}
+
+
+def test_the_quick_estimate_before_a_run_prices_few_links_and_the_files_at_once(
+    tmp_path: Path,
+) -> None:
+    from engine.inputs import read_inputs
+    from engine.providers.deapi import DeapiTranscriber
+    from engine.providers.deapi_estimate import estimate
+
+    files = [str(write_tone(tmp_path / f"memo{n}.wav", seconds=60.0)) for n in range(3)]
+    links = [f"https://www.youtube.com/watch?v=link{n:07d}" for n in range(12)]
+    sources = read_inputs([*links, *files]).sources
+    with DeapiServer() as api:
+        api.plan_for = lambda source: JobPlan(seconds=300.0)
+        deapi = DeapiTranscriber(api.base, ["dk-test"])
+        result = estimate(deapi, sources, sample_urls=10)
+        deapi.close()
+    assert api.price_calls == 10 + 1  # ten links, then the three files together
+    assert result.sampled == 10
+    assert result.total == pytest.approx(12 * 0.03 + 180 * 0.0001)
+    assert result.balance == pytest.approx(5.0)
+    assert [row.note for row in result.items].count("average of the priced links") == 2

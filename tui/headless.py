@@ -16,7 +16,7 @@ from engine.board import Stats
 from engine.items import Item, State
 from sessions.live import LiveSession
 
-_SHOWN_EVENTS = {"failed", "429", "retry", "rechunk", "playlist"}
+_SHOWN_EVENTS = {"failed", "429", "retry", "rechunk", "playlist", "daily-limit", "balance"}
 
 
 def describe_rates(stats: Stats) -> str:

@@ -53,7 +53,8 @@ def estimate(
     sample_urls: int | None = None,
     probe: Callable[[Path], Any] | None = None,
 ) -> Estimate:
-    """Price every valid source (or, with ``sample_urls``, that many URLs standing for the rest)."""
+    """Price every valid source; with ``sample_urls``, a quick estimate: that many URLs stand for
+    the rest, and the local files are priced together by their total length."""
     if probe is None:
         from engine.media import probe as probe_media
 
@@ -74,12 +75,16 @@ def estimate(
     rows: list[Priced] = []
     url_prices: list[float] = []
     unpriced_urls: list[Any] = []
+    file_seconds: list[float] = []
     for source in sources:
         if not source.valid:
             continue
         try:
             if source.kind == "file":
                 seconds = probe(Path(source.location)).duration or 0.0
+                if sample_urls is not None:
+                    file_seconds.append(seconds)  # priced together below: one request, not N
+                    continue
                 rows.append(Priced(source.raw, ask(partial(deapi.price_seconds, seconds))))
             elif deapi.accepts_url(source.location):
                 if sample_urls is not None and len(url_prices) >= sample_urls:
@@ -95,6 +100,14 @@ def estimate(
                 rows.append(Priced(source.raw, None, "priced once its entries are known"))
         except BulkscribeError as exc:
             rows.append(Priced(source.raw, None, exc.user_text))
+    if file_seconds:
+        total = sum(file_seconds)
+        try:
+            together: float | None = ask(partial(deapi.price_seconds, total))
+            note = f"{len(file_seconds)} local files, {total / 60:.1f} min in all"
+        except BulkscribeError as exc:
+            together, note = None, exc.user_text
+        rows.append(Priced("local files", together, note))
     if unpriced_urls:
         average = sum(url_prices) / len(url_prices)
         rows.extend(Priced(s.raw, average, "average of the priced links") for s in unpriced_urls)
