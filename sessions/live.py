@@ -29,6 +29,9 @@ from sessions.store import SessionInfo, Store
 _FLUSH_EVERY = 0.1
 # Item metadata key holding the service jobs submitted for it and not yet finished.
 REQUESTS_META = "requests"
+# Held by the Recorder from reading changed items to writing them, and by save_request: a
+# Recorder write of an item read just before a job id was saved must not land after it.
+_ITEM_WRITES = threading.Lock()
 # The temp file of an atomic write (engine/outputs/atomic.py): ".<name>.<8 hex digits>.tmp".
 _TEMP_NAME = re.compile(r"\.(?P<target>.+)\.[0-9a-f]{8}\.tmp")
 _KEPT_EVENTS = {
@@ -52,7 +55,6 @@ class StoreCheckpoints:
 
     def __init__(self, store: Store, session_id: str, board: Board) -> None:
         self.store, self.session_id, self.board = store, session_id, board
-        self._requests_lock = threading.Lock()
 
     def load(self, item_id: int) -> Mapping[int, tuple[float, float, list[Segment], str | None]]:
         return self.store.load_chunks(self.session_id, item_id)
@@ -76,7 +78,7 @@ class StoreCheckpoints:
     def save_request(self, item_id: int, part: str, request_id: str | None) -> None:
         # Kept in the item's metadata and committed now, not by the Recorder's next flush: a
         # crash right after a paid submit must still find the job to poll on resume.
-        with self._requests_lock:
+        with _ITEM_WRITES:
             item = self.board.get(item_id)
             requests = dict(item.meta.get(REQUESTS_META) or {})
             if request_id is None:
@@ -111,9 +113,10 @@ class Recorder:
         self._thread.start()
 
     def flush(self) -> None:
-        changes = self._cursor.pull()
-        if changes.items:
-            self.store.save_items(self.session_id, changes.items)
+        with _ITEM_WRITES:
+            changes = self._cursor.pull()
+            if changes.items:
+                self.store.save_items(self.session_id, changes.items)
         if self._settings is not None:
             view = changes.stats.engine
             seen = (
