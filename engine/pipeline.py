@@ -21,6 +21,7 @@ from engine.items import Item, State
 from engine.job import Job
 from engine.providers.base import Chunk, Transcriber, takes_url
 from engine.segments import Segment
+from engine.service_jobs import ServiceJobs
 from engine.settings import Settings
 
 MEDIA_SERVICE = "media"
@@ -91,7 +92,7 @@ class Pipeline:
         claimed = {name_key(i, loc): stem for i, (loc, stem) in (stems or {}).items()}
         self.names = NameBook(output_dir, claimed=claimed)
         self._lock = threading.Lock()
-        self._day_notice = 0.0  # the reset time of the last daily-limit pause announced
+        self._jobs = ServiceJobs(transcriber, checkpoints)
         self.engine_add: Any = None  # set by the runner: queues items found in playlists
 
     def __call__(self, job: Job) -> None:
@@ -254,52 +255,14 @@ class Pipeline:
             item.location,
             language,
             key_index=job.key_index(service),
-            before_send=lambda: self._permit(job, service),
+            before_send=lambda: self._jobs.permit(job, service),
             on_progress=lambda percent: job.update(chunks_done=int(percent)),
-            **self._job_hooks(job, URL_PART),
+            **self._jobs.hooks(job, URL_PART),
         )
         job.update(chunks_done=URL_JOB_STEPS)
         if transcript.segments:
             job.update(preview=_preview(transcript.segments))
         return list(transcript.segments), transcript.language
-
-    def _job_hooks(self, job: Job, part: str) -> dict[str, Any]:
-        """For engines that submit jobs: resume the one saved for ``part``, save a new one at once."""
-        load = getattr(self.checkpoints, "load_requests", None)
-        save = getattr(self.checkpoints, "save_request", None)
-        saved = load(job.item_id) if callable(load) else {}
-        item_id = job.item_id
-
-        def submitted(request_id: str | None) -> None:
-            if callable(save):
-                save(item_id, part, request_id)
-
-        return {"resume_id": saved.get(part), "on_submitted": submitted, "sleep": job.sleep}
-
-    def _permit(self, job: Job, service: str) -> None:
-        """The service's calendar-day quota (when it has one), then its rate-limit permit."""
-        quota = getattr(self.transcriber, "day_quota", None)
-        if quota is not None:
-            from engine.dayquota import pause_text
-
-            def paused(resets_at: float) -> None:
-                job.update(state=State.WAITING)
-                with self._lock:
-                    first, self._day_notice = self._day_notice != resets_at, resets_at
-                if first:
-                    job.note(
-                        "daily-limit", pause_text(self.transcriber.name, quota.limit, resets_at)
-                    )
-
-            quota.wait(
-                job.cancel_event, on_pause=paused, on_resume=lambda: job.update(state=State.RUNNING)
-            )
-        try:
-            job.acquire(service)
-        except BaseException:
-            if quota is not None:
-                quota.give_back()
-            raise
 
     def _chunk(self, job: Job, chunk: Chunk, *, done: Mapping[int, Any]) -> ChunkResult:
         saved = done.get(chunk.index)
@@ -313,8 +276,8 @@ class Pipeline:
                 chunk,
                 language,
                 key_index=job.key_index(service),
-                before_send=lambda: self._permit(job, service),
-                **self._job_hooks(job, part),
+                before_send=lambda: self._jobs.permit(job, service),
+                **self._jobs.hooks(job, part),
             )
         elif service is not None:
             # The permit is taken inside, once the request is built and ready to go out.

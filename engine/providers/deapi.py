@@ -20,8 +20,7 @@ import httpx
 from engine.dayquota import DayQuota
 from engine.errors import AuthError, LowBalance, ProviderError, RateLimited
 from engine.providers.base import Chunk, ProgressFn, Transcript
-from engine.providers.deapi_result import parse_result
-from engine.providers.openai import parse_retry_after
+from engine.providers.deapi_result import data_of, error_for, job_error, parse_result
 
 DEAPI_BASE = "https://api.deapi.ai"
 SERVICE = "asr"
@@ -198,7 +197,7 @@ class DeapiTranscriber:
                 if on_submitted is not None:
                     on_submitted(None)  # a retry must submit afresh, not poll a dead job again
                 raise ProviderError(
-                    f"deAPI job {request_id} failed: {_job_error(data)}",
+                    f"deAPI job {request_id} failed: {job_error(data)}",
                     hint="the service could not transcribe this item",
                 )
             sleep(delay)
@@ -224,7 +223,7 @@ class DeapiTranscriber:
             raise RateLimited(
                 f"{exc.message}; the day's quota is spent", status=429, retry_after=1.0
             ) from None
-        data = _data(response)
+        data = data_of(response)
         request_id = data.get("request_id") if isinstance(data, dict) else None
         if request_id in (None, ""):
             raise ProviderError("deAPI accepted the job but sent no request_id", transient=True)
@@ -235,7 +234,7 @@ class DeapiTranscriber:
         response = self._send("GET", f"{PREFIX}/request-status/{request_id}", key, allow=(404,))
         if response.status_code == 404:
             return None
-        data = _data(response)
+        data = data_of(response)
         if not isinstance(data, dict):
             raise ProviderError("deAPI sent a status of an unexpected shape", transient=True)
         return data
@@ -312,7 +311,7 @@ class DeapiTranscriber:
 
     def _price(self, endpoint: str, **kw: Any) -> float:
         response = self._send("POST", f"{PREFIX}/{endpoint}/price-calculation", self._key(0), **kw)
-        data = _data(response)
+        data = data_of(response)
         price = data.get("price") if isinstance(data, dict) else None
         if not isinstance(price, int | float):
             raise ProviderError("deAPI sent a price of an unexpected shape", transient=True)
@@ -348,66 +347,3 @@ class DeapiTranscriber:
 
     def _key(self, index: int) -> str:
         return self._keys[index % len(self._keys)]
-
-
-def _data(response: httpx.Response) -> Any:
-    try:
-        body = response.json()
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ProviderError("deAPI sent an unreadable JSON reply", transient=True) from exc
-    return body.get("data") if isinstance(body, dict) else None
-
-
-def _job_error(data: dict[str, Any]) -> str:
-    # The status page shows no error field; the first of these that is present is reported.
-    for name in ("error", "error_message", "message", "details"):
-        value = data.get(name)
-        if value:
-            return str(value)[:300]
-    return "no details given"
-
-
-def error_for(response: httpx.Response) -> ProviderError:
-    """A typed error from deAPI's error body (docs.deapi.ai/api/errors):
-    ``{"data": null, "message": "...", "errors": [...], "statusCode": 401}``.
-    """
-    from engine.providers.deapi_result import error_fields
-
-    status = response.status_code
-    try:
-        body = response.json()
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        body = None
-    message = str(body.get("message", ""))[:200] if isinstance(body, dict) else ""
-    fields = error_fields(body.get("errors") if isinstance(body, dict) else None)
-    said = f": {message}" if message else ""
-    if status == 401:
-        return AuthError(
-            f"deAPI refused the key (401){said}",
-            hint="check DEAPI_API_KEY / --api-key",
-            status=status,
-        )
-    if status == 422:
-        if any("balance" in name.lower() for name, _ in fields):
-            return LowBalance(
-                f"deAPI refused the job for lack of funds (422){said}",
-                hint="top up the deAPI account, then resume",
-                status=status,
-            )
-        named = "; ".join(f"{name}: {text}" for name, text in fields) or message
-        return ProviderError(
-            f"deAPI rejected the request (422 validation): {named or 'no details given'}",
-            status=status,
-        )
-    if status == 429:
-        return _rate_limited(response, said)
-    if status == 404:
-        return ProviderError(f"deAPI has no such resource (404){said}", status=status)
-    if status >= 500 or status in (408, 409):
-        return ProviderError(f"deAPI failed ({status}){said}", transient=True, status=status)
-    return ProviderError(f"deAPI rejected the request ({status}){said}", status=status)
-
-
-def _rate_limited(response: httpx.Response, said: str) -> ProviderError:
-    retry_after = parse_retry_after(response.headers.get("retry-after"))
-    return RateLimited(f"rate limited by deAPI (429){said}", status=429, retry_after=retry_after)

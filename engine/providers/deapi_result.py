@@ -1,4 +1,5 @@
-"""Reading what deAPI sends back: a finished transcript into timed segments, an error body's fields.
+"""Reading what deAPI sends back: a finished transcript into timed segments, error bodies into
+typed errors.
 
 The request-status page (docs.deapi.ai/api/v1/utilities/get-results) shows ``result`` and
 ``result_url`` but not the shape of a transcript. With ``include_ts`` Whisper output comes either
@@ -13,7 +14,9 @@ import json
 import re
 from typing import Any
 
-from engine.errors import ProviderError
+import httpx
+
+from engine.errors import AuthError, LowBalance, ProviderError, RateLimited
 from engine.providers.base import Transcript
 from engine.segments import Segment
 
@@ -107,3 +110,66 @@ def error_fields(errors: Any) -> list[tuple[str, str]]:
             elif entry:
                 pairs.append(("request", str(entry)[:200]))
     return pairs
+
+
+def data_of(response: httpx.Response) -> Any:
+    try:
+        body = response.json()
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ProviderError("deAPI sent an unreadable JSON reply", transient=True) from exc
+    return body.get("data") if isinstance(body, dict) else None
+
+
+def job_error(data: dict[str, Any]) -> str:
+    # The status page shows no error field; the first of these that is present is reported.
+    for name in ("error", "error_message", "message", "details"):
+        value = data.get(name)
+        if value:
+            return str(value)[:300]
+    return "no details given"
+
+
+def error_for(response: httpx.Response) -> ProviderError:
+    """A typed error from deAPI's error body (docs.deapi.ai/api/errors):
+    ``{"data": null, "message": "...", "errors": [...], "statusCode": 401}``.
+    """
+    status = response.status_code
+    try:
+        body = response.json()
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        body = None
+    message = str(body.get("message", ""))[:200] if isinstance(body, dict) else ""
+    fields = error_fields(body.get("errors") if isinstance(body, dict) else None)
+    said = f": {message}" if message else ""
+    if status == 401:
+        return AuthError(
+            f"deAPI refused the key (401){said}",
+            hint="check DEAPI_API_KEY / --api-key",
+            status=status,
+        )
+    if status == 422:
+        if any("balance" in name.lower() for name, _ in fields):
+            return LowBalance(
+                f"deAPI refused the job for lack of funds (422){said}",
+                hint="top up the deAPI account, then resume",
+                status=status,
+            )
+        named = "; ".join(f"{name}: {text}" for name, text in fields) or message
+        return ProviderError(
+            f"deAPI rejected the request (422 validation): {named or 'no details given'}",
+            status=status,
+        )
+    if status == 429:
+        return _rate_limited(response, said)
+    if status == 404:
+        return ProviderError(f"deAPI has no such resource (404){said}", status=status)
+    if status >= 500 or status in (408, 409):
+        return ProviderError(f"deAPI failed ({status}){said}", transient=True, status=status)
+    return ProviderError(f"deAPI rejected the request ({status}){said}", status=status)
+
+
+def _rate_limited(response: httpx.Response, said: str) -> ProviderError:
+    from engine.providers.openai import parse_retry_after
+
+    retry_after = parse_retry_after(response.headers.get("retry-after"))
+    return RateLimited(f"rate limited by deAPI (429){said}", status=429, retry_after=retry_after)
