@@ -163,3 +163,21 @@ def test_prices_by_url_and_by_length(api: DeapiServer) -> None:
     assert deapi.price_url(VIDEO) == pytest.approx(0.06)
     assert deapi.price_seconds(120) == pytest.approx(0.012)
     assert api.price_calls == 2
+
+
+def test_a_job_that_never_finishes_fails_after_its_deadline_keeping_its_id(
+    api: DeapiServer,
+) -> None:
+    api.plan_for = lambda source: JobPlan(hold=True)
+    deapi = DeapiTranscriber(api.base, ["dk-test"], poll_first=0.01, job_deadline=0.0)
+    ids: list[str | None] = []
+    with pytest.raises(ProviderError, match="still (pending|processing) after"):
+        deapi.transcribe_url(VIDEO, on_submitted=ids.append, sleep=lambda s: None)
+    assert len(ids) == 1 and ids[0] is not None  # not forgotten: a later retry polls it
+
+
+def test_a_saved_request_id_cannot_reach_another_endpoint(api: DeapiServer) -> None:
+    # A tampered session must not turn a poll into a call elsewhere: the id is one path segment.
+    transcript = client(api).transcribe_url(VIDEO, resume_id="../balance", sleep=lambda s: None)
+    assert transcript.segments
+    assert api.submit_counts() == {VIDEO: 1}  # unknown to deAPI (404), so submitted afresh

@@ -13,7 +13,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import httpx
 
@@ -32,6 +32,7 @@ UPLOAD_LIMIT = 10_000_000
 # threshold, new jobs are rejected" (docs.deapi.ai/api/v1/utilities/check-balance).
 MIN_BALANCE = 0.49
 BALANCE_TTL = 60.0
+JOB_DEADLINE = 6 * 3600.0  # a job not done after this long fails its item (it is not resubmitted)
 # A 429 asking to wait longer than this is taken as the daily window, not the per-minute one.
 DAY_WINDOW_HINT = 3600.0
 # vid2txt: "Video URL transcription (YouTube, X, Twitch, Kick)" (docs.deapi.ai/limits-and-quotas).
@@ -80,6 +81,7 @@ class DeapiTranscriber:
         timeout: float = 120.0,
         poll_first: float = 1.0,
         poll_cap: float = 10.0,
+        job_deadline: float = JOB_DEADLINE,
         max_upload_bytes: int | None = UPLOAD_LIMIT,
     ) -> None:
         if not api_keys:
@@ -93,6 +95,7 @@ class DeapiTranscriber:
         self.day_quota = day_quota
         self.poll_first = poll_first
         self.poll_cap = poll_cap
+        self.job_deadline = job_deadline
         self.max_upload_bytes = max_upload_bytes
         self.on_balance: Callable[[float], None] | None = None
         self._balance: tuple[float, float] | None = None  # (value, monotonic time read)
@@ -182,6 +185,7 @@ class DeapiTranscriber:
             data = self._status(request_id, key)
         assert request_id is not None
         delay = self.poll_first
+        deadline = time.monotonic() + self.job_deadline
         while True:
             if data is None:
                 raise ProviderError(f"deAPI lost job {request_id} (404 while polling)")
@@ -199,6 +203,13 @@ class DeapiTranscriber:
                 raise ProviderError(
                     f"deAPI job {request_id} failed: {job_error(data)}",
                     hint="the service could not transcribe this item",
+                )
+            if time.monotonic() > deadline:
+                # The id stays saved: retrying the item later polls the same job again.
+                raise ProviderError(
+                    f"deAPI job {request_id} is still {status or 'unfinished'} after "
+                    f"{self.job_deadline / 3600:.1f} h",
+                    hint="retry the item later to look at the job again",
                 )
             sleep(delay)
             delay = min(self.poll_cap, delay * 1.5)
@@ -231,7 +242,8 @@ class DeapiTranscriber:
 
     def _status(self, request_id: str, key: str) -> dict[str, Any] | None:
         """The job's status data, or None when deAPI does not know the request (404)."""
-        response = self._send("GET", f"{PREFIX}/request-status/{request_id}", key, allow=(404,))
+        path = f"{PREFIX}/request-status/{quote(request_id, safe='')}"
+        response = self._send("GET", path, key, allow=(404,))
         if response.status_code == 404:
             return None
         data = data_of(response)
