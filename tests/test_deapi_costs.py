@@ -86,3 +86,38 @@ def test_the_quick_estimate_before_a_run_prices_few_links_and_the_files_at_once(
     assert result.total == pytest.approx(12 * 0.03 + 180 * 0.0001)
     assert result.balance == pytest.approx(5.0)
     assert [row.note for row in result.items].count("average of the priced links") == 2
+
+
+@pytest.mark.parametrize("answer", [True, False])
+def test_the_app_asks_before_a_run_above_the_balance(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, answer: bool
+) -> None:
+    import io
+
+    from rich.console import Console
+    from rich.prompt import Confirm
+
+    from engine.errors import UsageError
+    from engine.inputs import read_inputs
+    from engine.settings import Settings
+    from tui.deapi_costs import check_funds
+
+    asked: list[str] = []
+
+    def ask(prompt: str, **kw: object) -> bool:
+        asked.append(prompt)
+        return answer
+
+    monkeypatch.setattr(Confirm, "ask", ask)
+    err = Console(file=io.StringIO(), width=200)
+    with DeapiServer(balance=0.5) as api:
+        api.plan_for = lambda source: JobPlan(seconds=6000.0)
+        settings = Settings(asr="deapi", api_base=api.base, api_keys=("dk-test",))
+        sources = read_inputs(VIDEOS[:1]).sources
+        if answer:
+            check_funds(sources, settings, err, headless=False, yes=False)
+        else:
+            with pytest.raises(UsageError, match="not started"):
+                check_funds(sources, settings, err, headless=False, yes=False)
+    assert asked == ["The estimate is more than the balance. Run anyway?"]
+    assert "total $0.60 · balance $0.50" in err.file.getvalue()  # type: ignore[attr-defined]
