@@ -181,3 +181,23 @@ def test_a_saved_request_id_cannot_reach_another_endpoint(api: DeapiServer) -> N
     transcript = client(api).transcribe_url(VIDEO, resume_id="../balance", sleep=lambda s: None)
     assert transcript.segments
     assert api.submit_counts() == {VIDEO: 1}  # unknown to deAPI (404), so submitted afresh
+
+
+def test_a_job_resumed_on_another_worker_is_found_with_the_key_that_submitted_it() -> None:
+    with DeapiServer(keys=("dk-one", "dk-two")) as api:
+        ids: list[str | None] = []
+        first = DeapiTranscriber(api.base, ["dk-one", "dk-two"], poll_first=0.01)
+        api.plan_for = lambda source: JobPlan(hold=True)
+
+        def crash(seconds: float) -> None:
+            raise RuntimeError("killed")
+
+        with pytest.raises(RuntimeError):
+            first.transcribe_url(VIDEO, key_index=1, on_submitted=ids.append, sleep=crash)
+        api.release()
+        again = DeapiTranscriber(api.base, ["dk-one", "dk-two"], poll_first=0.01)
+        transcript = again.transcribe_url(
+            VIDEO, key_index=0, resume_id=ids[0], sleep=lambda s: None
+        )
+    assert transcript.segments
+    assert api.submit_counts() == {VIDEO: 1}

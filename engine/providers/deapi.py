@@ -175,7 +175,14 @@ class DeapiTranscriber:
         sleep: Sleep,
     ) -> Transcript:
         request_id = resume_id
-        data = self._status(request_id, key) if request_id else None
+        data = None
+        if request_id:
+            # A resumed job may have been submitted with another of the keys (another worker).
+            for candidate in [key, *(k for k in self._keys if k != key)]:
+                data = self._status(request_id, candidate)
+                if data is not None:
+                    key = candidate
+                    break
         if data is None:
             # No job yet, or deAPI no longer knows the saved one (404): nothing was paid for it.
             self.ensure_funds(key)

@@ -58,6 +58,7 @@ class Job:
     source: str
     seconds: float
     plan: JobPlan
+    key: str = ""
     polls: int = 0
 
 
@@ -153,19 +154,19 @@ class DeapiServer:
             self._price_minute.append(now)
             return 0.0
 
-    def new_job(self, endpoint: str, source: str, seconds: float | None) -> Job:
+    def new_job(self, endpoint: str, source: str, seconds: float | None, key: str = "") -> Job:
         plan = self.plan_for(source)
-        job = Job(str(uuid.uuid4()), endpoint, source, seconds or plan.seconds, plan)
+        job = Job(str(uuid.uuid4()), endpoint, source, seconds or plan.seconds, plan, key)
         with self._lock:
             self._jobs[job.request_id] = job
         return job
 
-    def status(self, request_id: str) -> dict[str, Any] | None:
+    def status(self, request_id: str, key: str = "") -> dict[str, Any] | None:
         with self._lock:
             self.status_polls += 1
             job = self._jobs.get(request_id)
-            if job is None:
-                return None
+            if job is None or (key and job.key and key != job.key):
+                return None  # another account's job is not found either
             job.polls += 1
             finished = not job.plan.hold and job.polls > job.plan.polls
             if not finished:
@@ -264,7 +265,7 @@ class _Handler(BaseHTTPRequestHandler):
         if not self._authorised():
             return
         if path.startswith(f"{PREFIX}/request-status/"):
-            data = self.api.status(path.rsplit("/", 1)[1])
+            data = self.api.status(path.rsplit("/", 1)[1], self._key() or "")
             if data is None:
                 # "404 Not Found ... Invalid request_id when polling results" (api/errors)
                 self._send(404, error_body(404, "Request not found."))
@@ -313,7 +314,7 @@ class _Handler(BaseHTTPRequestHandler):
             message = "Daily limit exceeded." if window == "day" else "Too Many Attempts."
             self._send(429, error_body(429, message), headers=headers)
             return
-        job = api.new_job(endpoint, source, seconds)
+        job = api.new_job(endpoint, source, seconds, self._key() or "")
         self._record(endpoint, source, job.request_id, 200)
         # "{"data": {"request_id": "c08a339c-..."}}" (docs.deapi.ai/api/analysis/video-to-text)
         self._json(200, {"data": {"request_id": job.request_id}})
@@ -388,10 +389,12 @@ class _Handler(BaseHTTPRequestHandler):
         # "{"data": {"price": 0.25}}" (docs.deapi.ai/api/analysis/video-to-text-price)
         self._json(200, {"data": {"price": round(seconds * PRICE_PER_SECOND, 6)}})
 
-    def _authorised(self) -> bool:
+    def _key(self) -> str | None:
         auth = self.headers.get("Authorization", "")
-        key = auth.removeprefix("Bearer ").strip() if auth.startswith("Bearer ") else None
-        if key in self.api.keys:
+        return auth.removeprefix("Bearer ").strip() if auth.startswith("Bearer ") else None
+
+    def _authorised(self) -> bool:
+        if self._key() in self.api.keys:
             return True
         # "401 Unauthorized ... {"message": "Unauthorized user.", ...}" (docs.deapi.ai/api/errors)
         self._send(401, error_body(401, "Unauthorized user."))
