@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
@@ -16,6 +17,8 @@ from engine.pipeline import MEDIA_SERVICE, Checkpoints, Pipeline, items_from_sou
 from engine.pool import Engine
 from engine.providers.base import Transcriber
 from engine.settings import Settings
+
+BALANCE_EVERY = 60.0
 
 
 def choose_transcriber(settings: Settings) -> Transcriber:
@@ -108,8 +111,11 @@ class Batch:
         self.started_at = datetime.now(UTC)
 
     def _show_balance(self, value: float) -> None:
-        if value != getattr(self, "_last_balance", None):
-            self._last_balance = value
+        # Read after every charged job; said at most once a minute so a long run's log stays short.
+        last_value, last_time = getattr(self, "_balance_said", (None, -BALANCE_EVERY))
+        now = time.monotonic()
+        if value != last_value and now - last_time >= BALANCE_EVERY:
+            self._balance_said = (value, now)
             self.board.post("balance", f"{self.transcriber.name} balance: ${value:.2f}")
 
     def live_settings(self) -> Settings:
