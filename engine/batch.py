@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
@@ -18,6 +19,8 @@ from engine.providers.base import Transcriber
 from engine.redact import has_masked_secret, redact_text
 from engine.settings import Settings
 from engine.shared_quota import SharedQuota, quota_name
+
+BALANCE_EVERY = 60.0
 
 
 def choose_transcriber(settings: Settings) -> Transcriber:
@@ -43,6 +46,10 @@ def choose_transcriber(settings: Settings) -> Transcriber:
         from engine.providers.whisper import WhisperTranscriber
 
         return WhisperTranscriber(settings.whisper_model)
+    if engine == "deapi":
+        from engine.providers.deapi_plan import deapi_transcriber
+
+        return deapi_transcriber(settings)
     if engine == "sphinx":
         from engine.providers.sphinx import SphinxTranscriber
 
@@ -82,9 +89,14 @@ class Batch:
         key_counts: dict[str, int] = {}
         service = self.transcriber.service
         if service is not None:
+            rate = settings.rate_limit
+            if self.transcriber.name == "deapi":
+                from engine.providers.deapi_plan import plan_rate
+
+                rate = plan_rate(settings)
             asr_limiter = Limiter(
                 service,
-                settings.rate_limit,
+                rate,
                 mode=settings.rate_mode,
                 max_pause=settings.max_retry_after,
                 quota=shared_quota(settings),
@@ -98,6 +110,9 @@ class Batch:
         if hasattr(self.transcriber, "on_event"):
             board_post = self.board.post
             self.transcriber.on_event = lambda kind, text: board_post(kind, text)
+        if hasattr(self.transcriber, "on_balance"):
+            # Prepaid services (deAPI) report the balance each time it is read: show it.
+            self.transcriber.on_balance = self._show_balance
         self.pipeline = Pipeline(
             settings,
             output_dir,
@@ -123,6 +138,14 @@ class Batch:
             self.engine.on_resize = resize
             resize(self.engine.workers)
         self.started_at = datetime.now(UTC)
+
+    def _show_balance(self, value: float) -> None:
+        # Read after every charged job; said at most once a minute so a long run's log stays short.
+        last_value, last_time = getattr(self, "_balance_said", (None, -BALANCE_EVERY))
+        now = time.monotonic()
+        if value != last_value and now - last_time >= BALANCE_EVERY:
+            self._balance_said = (value, now)
+            self.board.post("balance", f"{self.transcriber.name} balance: ${value:.2f}")
 
     def live_settings(self) -> Settings:
         """The settings as they are now, with the changes made while running (workers, limits)."""

@@ -102,6 +102,14 @@ class AuthError(ProviderError):
     blocks = True
 
 
+class LowBalance(ProviderError):
+    """The account's prepaid balance is too low for the service to start another job."""
+
+    kind = "balance"
+    transient = False
+    blocks = True
+
+
 class TooLarge(ProviderError):
     """413: the upload is over the service's size limit."""
 

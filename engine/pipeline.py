@@ -26,10 +26,11 @@ from engine.item_caps import cap_meta, cap_title, cap_value
 from engine.items import Item, State
 from engine.job import Job
 from engine.langcodes import language_code
-from engine.providers.base import Chunk, Transcriber
+from engine.providers.base import Chunk, Transcriber, takes_url
 from engine.providers.formats import APPROXIMATE
 from engine.redact import has_masked_secret, redact_text
 from engine.segments import Segment
+from engine.service_jobs import ServiceJobs
 from engine.settings import Settings
 
 PREVIEW_LINES = 6
@@ -40,6 +41,9 @@ MIN_CHUNK_SECONDS = 10.0
 # Names tried for one item when its claimed names keep appearing on disk before it writes them.
 NAME_ATTEMPTS = 20
 _DISK_FULL = {errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)}
+# A job the service fetches by URL reports percent done: shown as steps of the item's progress.
+URL_JOB_STEPS = 100
+URL_PART = "url"
 
 
 class Checkpoints(Protocol):
@@ -57,6 +61,14 @@ class Checkpoints(Protocol):
 
     def save_stem(self, item_id: int, stem: str) -> None:
         """Keep the file-name stem given to an item, so a redo after a crash reuses it."""
+        ...
+
+    def load_requests(self, item_id: int) -> Mapping[str, str]:
+        """Jobs submitted for an item and not yet finished (part -> the service's request id)."""
+        ...
+
+    def save_request(self, item_id: int, part: str, request_id: str | None) -> None:
+        """Keep (or with None forget) a job's request id, durably, before it is polled."""
         ...
 
 
@@ -92,6 +104,7 @@ class Pipeline:
         claimed = {name_key(i, loc): stem for i, (loc, stem) in (stems or {}).items()}
         self.names = NameBook(output_dir, claimed=claimed)
         self._lock = threading.Lock()
+        self._jobs = ServiceJobs(transcriber, checkpoints)
         self.engine_add: Any = None  # set by the runner: queues items found in playlists
 
     def __call__(self, job: Job) -> None:
@@ -148,6 +161,10 @@ class Pipeline:
             if found is not None and found.segments:
                 segments, language = list(found.segments), found.language
                 method, engine_name = "captions", f"{found.kind} captions"
+        if not segments and media_path is None and takes_url(self.transcriber, item.location):
+            # The service fetches this URL itself: no download, no chunks.
+            segments, language = self._transcribe_url(job, item)
+            method, engine_name = "asr", self.transcriber.name
         if not segments:
             if media_path is None:
                 job.stage("download")
@@ -228,8 +245,23 @@ class Pipeline:
             return meta, None, path
         from engine.remote import fetch_info
 
+        by_url = takes_url(self.transcriber, item.location)
+        if by_url and not self.settings.captions:
+            # No captions wanted and the service fetches the video itself: nothing is fetched here.
+            meta.setdefault("url", item.location)
+            job.update(title=item.title or item.source, meta=_clean(meta))
+            return meta, None, None
         job.acquire(MEDIA_SERVICE)
-        info = fetch_info(item.location, cookies=self._cookies())
+        try:
+            info = fetch_info(item.location, cookies=self._cookies())
+        except SourceError as exc:
+            if not by_url:
+                raise
+            # What yt-dlp cannot read here the service may still fetch (it has its own access).
+            job.note("metadata", f"{item.source}: no metadata or captions ({exc}); sent by URL")
+            meta.setdefault("url", item.location)
+            job.update(title=item.title or item.source, meta=_clean(meta))
+            return meta, None, None
         extras = meta.get("extras") or {}
         meta.update(
             {
@@ -329,6 +361,23 @@ class Pipeline:
         approximate = any(r.approximate for r in results)
         return stitched, (languages[0] if languages else None), approximate
 
+    def _transcribe_url(self, job: Job, item: Item) -> tuple[list[Segment], str | None]:
+        job.stage("transcribe", chunks_total=URL_JOB_STEPS, chunks_done=0)
+        service = self.transcriber.service or MEDIA_SERVICE
+        language = self.settings.languages[0] if self.settings.languages else None
+        transcript = self.transcriber.transcribe_url(  # type: ignore[attr-defined]
+            item.location,
+            language,
+            key_index=job.key_index(service),
+            before_send=lambda: self._jobs.permit(job, service),
+            on_progress=lambda percent: job.update(chunks_done=int(percent)),
+            **self._jobs.hooks(job, URL_PART),
+        )
+        job.update(chunks_done=URL_JOB_STEPS)
+        if transcript.segments:
+            job.update(preview=_preview(transcript.segments))
+        return list(transcript.segments), transcript.language
+
     def _chunk(self, job: Job, chunk: Chunk, *, done: Mapping[int, Any]) -> ChunkResult:
         saved = done.get(chunk.index)
         if saved is not None and _same_span(saved, chunk):
@@ -337,7 +386,16 @@ class Pipeline:
         # language unless one was asked for.
         language = self.settings.asr_language
         service = self.transcriber.service
-        if service is not None:
+        if service is not None and getattr(self.transcriber, "submits_jobs", False):
+            part = f"chunk-{chunk.index}@{chunk.start:.2f}-{chunk.end:.2f}"
+            transcript = self.transcriber.transcribe(  # type: ignore[call-arg]
+                chunk,
+                language,
+                key_index=job.key_index(service),
+                before_send=lambda: self._jobs.permit(job, service),
+                **self._jobs.hooks(job, part),
+            )
+        elif service is not None:
             # The permit is taken inside, once the request is built and ready to go out.
             transcript = self.transcriber.transcribe(  # type: ignore[call-arg]
                 chunk,

@@ -12,7 +12,8 @@ from engine.pool import MAX_WORKERS, MIN_WORKERS, ORDERS
 from engine.ratespec import parse_rate
 from engine.redact import redact_text, remember_secret
 
-ASR_ENGINES = ("auto", "openai", "whisper", "sphinx")
+ASR_ENGINES = ("auto", "openai", "whisper", "sphinx", "deapi")
+DEAPI_PLANS = ("basic", "premium")
 FORMATS = ("md", "txt", "srt", "vtt", "json")
 DEFAULT_API_BASE = "https://api.openai.com/v1"
 DEFAULT_RATE = "300/min"
@@ -53,6 +54,8 @@ class Settings:
     # Shared quota: a Redis URL (empty: the quota lives in this process) and an optional quota name.
     redis: str = ""
     quota: str = ""
+    deapi_plan: str = "premium"
+    daily_limit: int = 0  # requests per UTC day for --asr deapi; 0: what the plan allows
     api_keys: tuple[str, ...] = field(default=(), repr=False)
     api_key_source: str | None = None
 
@@ -77,6 +80,10 @@ class Settings:
             )
         if self.order not in ORDERS:
             raise UsageError(f"unknown order {self.order!r}", hint=f"use {', '.join(ORDERS)}")
+        if self.deapi_plan not in DEAPI_PLANS:
+            raise UsageError(f"unknown deAPI plan {self.deapi_plan!r}", hint="use basic or premium")
+        if self.daily_limit < 0:
+            raise UsageError("--daily-limit must be 0 (the plan's) or more")
         if self.retries < 0 or self.retries > 20:
             raise UsageError("retries must be between 0 and 20")
         if not 10 <= self.chunk_seconds <= 3600:

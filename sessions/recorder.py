@@ -36,8 +36,15 @@ KEPT_EVENTS = frozenset(
         "finished",
         "no-speech",
         "store",
+        "daily-limit",
+        "balance",
     }
 )
+# Item metadata key holding the service jobs submitted for it and not yet finished.
+REQUESTS_META = "requests"
+# Held by the Recorder from reading changed items to writing them, and by save_request: a
+# Recorder write of an item read just before a job id was saved must not land after it.
+ITEM_WRITES = threading.Lock()
 
 
 class StoreCheckpoints:
@@ -69,6 +76,22 @@ class StoreCheckpoints:
 
     def save_stem(self, item_id: int, stem: str) -> None:
         self._guarded(self.store.save_items, self.session_id, [self.board.get(item_id)])
+
+    def load_requests(self, item_id: int) -> Mapping[str, str]:
+        return dict(self.board.get(item_id).meta.get(REQUESTS_META) or {})
+
+    def save_request(self, item_id: int, part: str, request_id: str | None) -> None:
+        # Kept in the item's metadata and committed now, not by the Recorder's next flush: a
+        # crash right after a paid submit must still find the job to poll on resume.
+        with ITEM_WRITES:
+            item = self.board.get(item_id)
+            requests = dict(item.meta.get(REQUESTS_META) or {})
+            if request_id is None:
+                requests.pop(part, None)
+            else:
+                requests[part] = request_id
+            item = self.board.update(item_id, meta={**item.meta, REQUESTS_META: requests})
+            self._guarded(self.store.save_items, self.session_id, [item])
 
     def _guarded(self, write: Callable[..., None], *args: Any) -> None:
         try:
@@ -106,7 +129,7 @@ class Recorder:
         self._cursor = board.cursor(wake=self._wake)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="bulkscribe-recorder", daemon=True)
-        self._flushing = threading.Lock()
+        self._flushing = ITEM_WRITES
         # Pulled but not yet written: latest state per item, events in order.
         self._items: dict[int, Item] = {}
         self._events: list[SessionEvent] = []

@@ -54,13 +54,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="ASR engine (default auto: captions, then API if a key is set, else whisper, else sphinx)",
     )
     g.add_argument(
-        "--api-base", help="OpenAI-compatible API root (default https://api.openai.com/v1)"
+        "--api-base",
+        help="API root (default https://api.openai.com/v1; with --asr deapi https://api.deapi.ai)",
     )
     g.add_argument(
         "--api-key",
         dest="api_keys",
         action="append",
-        help="API key (repeat or comma-separate for several keys); default $OPENAI_API_KEY",
+        help="API key (repeat or comma-separate for several keys); default $OPENAI_API_KEY "
+        "($DEAPI_API_KEY with --asr deapi)",
     )
     g.add_argument("--model", help="transcription model for the API (default whisper-1)")
     g.add_argument(
@@ -88,6 +90,19 @@ def build_parser() -> argparse.ArgumentParser:
         "--chunk-seconds",
         type=float,
         help="cut long media into chunks of this many seconds (default 600)",
+    )
+    g.add_argument(
+        "--deapi-plan",
+        choices=("basic", "premium"),
+        help="deAPI account type, for its limits: basic 1/min and 10/day, premium 300/min",
+    )
+    g.add_argument(
+        "--daily-limit", type=int, help="requests per UTC day for deAPI (default: the plan's)"
+    )
+    g.add_argument(
+        "--yes",
+        action="store_true",
+        help="run even when the estimated price is above the deAPI balance (no question asked)",
     )
     g.add_argument("--cookies", help="cookies.txt for sites that need a signed-in browser session")
     g.add_argument("--columns", help="spreadsheet column mapping, e.g. url=Link,title=Name")
@@ -194,6 +209,8 @@ def _flags(args: argparse.Namespace) -> dict[str, object]:
         "episodes": args.episodes,
         "chunk_seconds": args.chunk_seconds,
         "cookies": args.cookies,
+        "deapi_plan": args.deapi_plan,
+        "daily_limit": args.daily_limit,
         "output": args.output,
         "formats": args.formats,
         "timestamps": args.timestamps,

@@ -149,7 +149,10 @@ def resolve_settings(
         env = os.environ.get(ENV_PREFIX + name.upper())
         if env is not None and name not in ("api_keys", "api_key_source") and saved is None:
             values[name] = _coerce(name, env, known[name])
-    for env_name in (ENV_PREFIX + "API_KEY", "OPENAI_API_KEY"):
+    asr = flags.get("asr") or values.get("asr") or base.asr
+    # deAPI keys are not OpenAI keys: --asr deapi reads DEAPI_API_KEY, never OPENAI_API_KEY.
+    key_vars = ("DEAPI_API_KEY", ENV_PREFIX + "API_KEY") if asr == "deapi" else None
+    for env_name in key_vars or (ENV_PREFIX + "API_KEY", "OPENAI_API_KEY"):
         if os.environ.get(env_name):
             keys = _coerce(env_name, os.environ[env_name], ())
             key_source = f"env:{env_name}"

@@ -15,10 +15,20 @@ from engine.batch import Batch, exit_code
 from engine.board import Stats
 from engine.items import Item, State
 from sessions.live import LiveSession
-from tui.signals import StopSignals
 from tui.format import shared_quota_text
+from tui.signals import StopSignals
 
-_SHOWN_EVENTS = {"failed", "429", "retry", "rechunk", "playlist", "no-speech", "captions"}
+_SHOWN_EVENTS = {
+    "failed",
+    "429",
+    "retry",
+    "rechunk",
+    "playlist",
+    "no-speech",
+    "captions",
+    "daily-limit",
+    "balance",
+}
 
 
 def describe_rates(stats: Stats) -> str:

@@ -100,6 +100,10 @@ def launch(args: argparse.Namespace, flags: dict[str, Any], err: Console) -> int
                 args.inputs, columns=columns, sheet=args.sheet, stdin=sys.stdin
             )
             _print_notes(batch_inputs.notes, err)
+            if args.dry_run and settings.asr == "deapi":
+                from tui.deapi_costs import deapi_dry_run
+
+                return deapi_dry_run(batch_inputs, settings, Console())
             if args.dry_run:
                 from tui.dryrun import dry_run
 
@@ -108,6 +112,12 @@ def launch(args: argparse.Namespace, flags: dict[str, Any], err: Console) -> int
                 raise UsageError(
                     "nothing to transcribe",
                     hint="give URLs, files, folders or a list, or --resume to continue a session",
+                )
+            if settings.asr == "deapi" and batch_inputs.sources:
+                from tui.deapi_costs import check_funds
+
+                check_funds(
+                    batch_inputs.sources, settings, err, headless=args.headless, yes=args.yes
                 )
             output = Path(settings.output).expanduser() if settings.output else default_output()
             settings = settings.evolve(output=str(prepare_output_folder(output.resolve())))

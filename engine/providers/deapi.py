@@ -1,0 +1,368 @@
+"""deAPI transcription (docs.deapi.ai): a queue of jobs, submitted then polled, by URL or by upload.
+
+deAPI is not OpenAI-compatible. A job is submitted (``vid2txt`` with a video URL it fetches itself,
+``aud2txt`` for X Spaces, ``audiofile2txt`` / ``videofile2txt`` for uploads of at most 10 MB), which
+answers ``{"data": {"request_id": ...}}``; then ``request-status/{request_id}`` is polled until its
+``status`` is ``done`` or ``error``.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+import httpx
+
+from engine.dayquota import DayQuota
+from engine.errors import AuthError, LowBalance, ProviderError, RateLimited
+from engine.providers.base import Chunk, ProgressFn, Transcript
+from engine.providers.deapi_result import data_of, error_for, job_error, parse_result
+
+DEAPI_BASE = "https://api.deapi.ai"
+SERVICE = "asr"
+PREFIX = "/api/v1/client"
+# "Audio file to transcribe ... Maximum file size: 10 MB." (docs.deapi.ai/api/analysis/
+# upload-audio-file). Read as 10^7 bytes, the smaller of the two ways to read "MB".
+UPLOAD_LIMIT = 10_000_000
+# "Generation requires an account balance of at least $0.49. When your balance drops below this
+# threshold, new jobs are rejected" (docs.deapi.ai/api/v1/utilities/check-balance).
+MIN_BALANCE = 0.49
+BALANCE_TTL = 60.0
+JOB_DEADLINE = 6 * 3600.0  # a job not done after this long fails its item (it is not resubmitted)
+# A 429 asking to wait longer than this is taken as the daily window, not the per-minute one.
+DAY_WINDOW_HINT = 3600.0
+# vid2txt: "Video URL transcription (YouTube, X, Twitch, Kick)" (docs.deapi.ai/limits-and-quotas).
+VIDEO_HOSTS = ("youtube.com", "youtu.be", "x.com", "twitter.com", "twitch.tv", "kick.com")
+# aud2txt: "URL of Twitter Spaces audio to transcribe" (docs.deapi.ai/api/analysis/
+# audio-to-text-spaces-price).
+SPACES_HOSTS = ("x.com", "twitter.com")
+
+Sleep = Callable[[float], None]
+
+
+def url_endpoint(url: str) -> str | None:
+    """``vid2txt`` or ``aud2txt`` for a URL deAPI fetches itself, None for anything else."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return None
+    host = (parts.hostname or "").lower()
+
+    def on(hosts: Sequence[str]) -> bool:
+        return any(host == h or host.endswith("." + h) for h in hosts)
+
+    if parts.scheme not in ("http", "https"):
+        return None
+    if on(SPACES_HOSTS) and parts.path.startswith("/i/spaces/"):
+        return "aud2txt"
+    if on(VIDEO_HOSTS):
+        return "vid2txt"
+    return None
+
+
+class DeapiTranscriber:
+    """Submits jobs to deAPI and polls them; safe to call from several threads at once."""
+
+    name = "deapi"
+    submits_jobs = True  # transcribe() takes resume_id, on_submitted and sleep (see base.py)
+    service: str | None = SERVICE
+
+    def __init__(
+        self,
+        api_base: str,
+        api_keys: Sequence[str],
+        *,
+        model: str = "WhisperLargeV3",
+        day_quota: DayQuota | None = None,
+        timeout: float = 120.0,
+        poll_first: float = 1.0,
+        poll_cap: float = 10.0,
+        job_deadline: float = JOB_DEADLINE,
+        max_upload_bytes: int | None = UPLOAD_LIMIT,
+    ) -> None:
+        if not api_keys:
+            raise AuthError(
+                "no API key for deAPI",
+                hint="set DEAPI_API_KEY or pass --api-key, or choose --asr sphinx to work offline",
+            )
+        self.api_base = api_base.rstrip("/")
+        self._keys = list(api_keys)
+        self.model = model
+        self.day_quota = day_quota
+        self.poll_first = poll_first
+        self.poll_cap = poll_cap
+        self.job_deadline = job_deadline
+        self.max_upload_bytes = max_upload_bytes
+        self.on_balance: Callable[[float], None] | None = None
+        self._balance: tuple[float, float] | None = None  # (value, monotonic time read)
+        self._balance_lock = threading.Lock()
+        self._client = httpx.Client(
+            timeout=httpx.Timeout(timeout, connect=min(30.0, timeout)), follow_redirects=True
+        )
+
+    @property
+    def key_count(self) -> int:
+        return len(self._keys)
+
+    def close(self) -> None:
+        self._client.close()
+
+    def accepts_url(self, url: str) -> bool:
+        return url_endpoint(url) is not None
+
+    # -- jobs -------------------------------------------------------------------------------
+
+    def transcribe_url(
+        self,
+        url: str,
+        language: str | None = None,
+        *,
+        key_index: int = 0,
+        before_send: Callable[[], object] | None = None,
+        on_progress: ProgressFn | None = None,
+        resume_id: str | None = None,
+        on_submitted: Callable[[str | None], None] | None = None,
+        sleep: Sleep = time.sleep,
+    ) -> Transcript:
+        endpoint = url_endpoint(url)
+        if endpoint is None:
+            raise ProviderError(f"deAPI cannot fetch {url} itself", hint="it is uploaded instead")
+        field = "video_url" if endpoint == "vid2txt" else "audio_url"
+        body = {field: url, "include_ts": True, "model": self.model}
+        body["return_result_in_response"] = True
+        key = self._key(key_index)
+
+        def submit() -> str:
+            return self._submit(endpoint, key, before_send, json_body=body)
+
+        return self._job(submit, key, None, on_progress, resume_id, on_submitted, sleep)
+
+    def transcribe(
+        self,
+        chunk: Chunk,
+        language: str | None = None,
+        *,
+        key_index: int = 0,
+        before_send: Callable[[], object] | None = None,
+        on_progress: ProgressFn | None = None,
+        resume_id: str | None = None,
+        on_submitted: Callable[[str | None], None] | None = None,
+        sleep: Sleep = time.sleep,
+    ) -> Transcript:
+        """Upload one audio chunk to ``audiofile2txt`` and wait for its job."""
+        key = self._key(key_index)
+        data = {"include_ts": "true", "model": self.model, "return_result_in_response": "true"}
+
+        def submit() -> str:
+            with open(chunk.path, "rb") as handle:
+                files = {"audio": (chunk.path.name, handle, "audio/flac")}
+                return self._submit("audiofile2txt", key, before_send, data=data, files=files)
+
+        return self._job(submit, key, chunk.duration, on_progress, resume_id, on_submitted, sleep)
+
+    def _job(
+        self,
+        submit: Callable[[], str],
+        key: str,
+        duration: float | None,
+        on_progress: ProgressFn | None,
+        resume_id: str | None,
+        on_submitted: Callable[[str | None], None] | None,
+        sleep: Sleep,
+    ) -> Transcript:
+        request_id = resume_id
+        data = None
+        if request_id:
+            # A resumed job may have been submitted with another of the keys (another worker).
+            for candidate in [key, *(k for k in self._keys if k != key)]:
+                data = self._status(request_id, candidate)
+                if data is not None:
+                    key = candidate
+                    break
+        if data is None:
+            # No job yet, or deAPI no longer knows the saved one (404): nothing was paid for it.
+            self.ensure_funds(key)
+            request_id = submit()
+            if on_submitted is not None:
+                on_submitted(request_id)
+            data = self._status(request_id, key)
+        assert request_id is not None
+        delay = self.poll_first
+        deadline = time.monotonic() + self.job_deadline
+        while True:
+            if data is None:
+                raise ProviderError(f"deAPI lost job {request_id} (404 while polling)")
+            status = str(data.get("status", "")).lower()
+            progress = data.get("progress")
+            if on_progress is not None and isinstance(progress, int | float):
+                on_progress(max(0.0, min(100.0, float(progress))))
+            if status == "done":
+                with self._balance_lock:
+                    self._balance = None  # the job was charged: read the balance afresh
+                return self._result(data, key, duration)
+            if status == "error":
+                if on_submitted is not None:
+                    on_submitted(None)  # a retry must submit afresh, not poll a dead job again
+                raise ProviderError(
+                    f"deAPI job {request_id} failed: {job_error(data)}",
+                    hint="the service could not transcribe this item",
+                )
+            if time.monotonic() > deadline:
+                # The id stays saved: retrying the item later polls the same job again.
+                raise ProviderError(
+                    f"deAPI job {request_id} is still {status or 'unfinished'} after "
+                    f"{self.job_deadline / 3600:.1f} h",
+                    hint="retry the item later to look at the job again",
+                )
+            sleep(delay)
+            delay = min(self.poll_cap, delay * 1.5)
+            data = self._status(request_id, key)
+
+    # -- requests ---------------------------------------------------------------------------
+
+    def _submit(
+        self, endpoint: str, key: str, before_send: Callable[[], object] | None, **kw: Any
+    ) -> str:
+        if before_send is not None:
+            before_send()
+        try:
+            response = self._send("POST", f"{PREFIX}/{endpoint}", key, **kw)
+        except RateLimited as exc:
+            wait = exc.retry_after
+            if self.day_quota is None or wait is None or wait < DAY_WINDOW_HINT:
+                raise
+            # A wait of hours is the day's window, spent by others on the same account: let the
+            # day quota hold every worker until 00:00 UTC, with its message, instead of a 429 loop.
+            self.day_quota.exhaust()
+            raise RateLimited(
+                f"{exc.message}; the day's quota is spent", status=429, retry_after=1.0
+            ) from None
+        data = data_of(response)
+        request_id = data.get("request_id") if isinstance(data, dict) else None
+        if request_id in (None, ""):
+            raise ProviderError("deAPI accepted the job but sent no request_id", transient=True)
+        return str(request_id)
+
+    def _status(self, request_id: str, key: str) -> dict[str, Any] | None:
+        """The job's status data, or None when deAPI does not know the request (404)."""
+        path = f"{PREFIX}/request-status/{quote(request_id, safe='')}"
+        response = self._send("GET", path, key, allow=(404,))
+        if response.status_code == 404:
+            return None
+        data = data_of(response)
+        if not isinstance(data, dict):
+            raise ProviderError("deAPI sent a status of an unexpected shape", transient=True)
+        return data
+
+    def _result(self, data: dict[str, Any], key: str, duration: float | None) -> Transcript:
+        result = data.get("result")
+        url = data.get("result_url")
+        if result in (None, "") and url:
+            try:
+                response = self._client.get(str(url))
+            except httpx.HTTPError as exc:
+                raise ProviderError(
+                    f"could not download the deAPI result ({type(exc).__name__})", transient=True
+                ) from exc
+            if response.status_code != 200:
+                raise ProviderError(
+                    f"could not download the deAPI result: result_url answered "
+                    f"{response.status_code}",
+                    transient=response.status_code >= 500 or response.status_code == 404,
+                )
+            result = response.text
+        if result is None:
+            raise ProviderError("deAPI finished the job without a result", transient=True)
+        return parse_result(result, duration)
+
+    def balance(self, key_index: int = 0) -> float:
+        """The account balance in USD (``GET /api/v1/client/balance``)."""
+        response = self._send("GET", f"{PREFIX}/balance", self._key(key_index))
+        try:
+            body = response.json()
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise ProviderError("deAPI sent an unreadable balance", transient=True) from exc
+        # The page shows {"balance": 123}; the v1 envelope {"data": {...}} is accepted too.
+        if isinstance(body, dict) and isinstance(body.get("data"), dict):
+            body = body["data"]
+        value = body.get("balance") if isinstance(body, dict) else None
+        if not isinstance(value, int | float):
+            raise ProviderError("deAPI sent a balance of an unexpected shape", transient=True)
+        with self._balance_lock:
+            self._balance = (float(value), time.monotonic())
+        if self.on_balance is not None:
+            self.on_balance(float(value))
+        return float(value)
+
+    def ensure_funds(self, key: str | None = None) -> None:
+        """Pause the batch (LowBalance blocks) before deAPI starts refusing jobs for lack of funds."""
+        with self._balance_lock:
+            cached = self._balance
+        if cached is None or time.monotonic() - cached[1] > BALANCE_TTL:
+            index = self._keys.index(key) if key in self._keys else 0
+            value = self.balance(index)
+        else:
+            value = cached[0]
+        if value < MIN_BALANCE:
+            raise LowBalance(
+                f"deAPI balance is ${value:.2f}, below the ${MIN_BALANCE:.2f} it needs to "
+                "start a job",
+                hint="top up the deAPI account, then resume",
+            )
+
+    def price_url(self, url: str) -> float:
+        """The price of transcribing ``url`` (``vid2txt/price-calculation``)."""
+        endpoint = url_endpoint(url) or "vid2txt"
+        field = "video_url" if endpoint == "vid2txt" else "audio_url"
+        body = {field: url, "include_ts": True, "model": self.model}
+        return self._price(endpoint, json_body=body)
+
+    def price_seconds(self, seconds: float) -> float:
+        """The price of this many seconds of audio: ``aud2txt/price-calculation`` takes
+        "duration_seconds: Duration in seconds (required if audio_url not provided)"
+        (docs.deapi.ai/api/analysis/audio-to-text-spaces-price), with no file to upload."""
+        body = {"include_ts": True, "model": self.model, "duration_seconds": round(seconds)}
+        return self._price("aud2txt", json_body=body)
+
+    def _price(self, endpoint: str, **kw: Any) -> float:
+        response = self._send("POST", f"{PREFIX}/{endpoint}/price-calculation", self._key(0), **kw)
+        data = data_of(response)
+        price = data.get("price") if isinstance(data, dict) else None
+        if not isinstance(price, int | float):
+            raise ProviderError("deAPI sent a price of an unexpected shape", transient=True)
+        return float(price)
+
+    def _send(
+        self,
+        method: str,
+        path: str,
+        key: str,
+        *,
+        json_body: Any = None,
+        allow: tuple[int, ...] = (),
+        **kw: Any,
+    ) -> httpx.Response:
+        headers = {"Authorization": f"Bearer {key}", "Accept": "application/json"}
+        try:
+            response = self._client.request(
+                method, self.api_base + path, headers=headers, json=json_body, **kw
+            )
+        except httpx.TimeoutException as exc:
+            raise ProviderError(
+                f"deAPI did not answer in time ({type(exc).__name__})", transient=True
+            ) from exc
+        except httpx.TransportError as exc:
+            raise ProviderError(
+                f"network problem talking to {self.api_base}: {type(exc).__name__}",
+                transient=True,
+            ) from exc
+        if response.status_code != 200 and response.status_code not in allow:
+            raise error_for(response)
+        return response
+
+    def _key(self, index: int) -> str:
+        return self._keys[index % len(self._keys)]
