@@ -94,7 +94,10 @@ class OpenAITranscriber:
                     # a small one joined first goes in one, which keeps bursts of uploads cheap.
                     request.read()
                 if before_send is not None:
-                    before_send()
+                    # The limiter counts the request from when it really left (see Permit.sent).
+                    sent = getattr(before_send(), "sent", None)
+                    if callable(sent):
+                        request.extensions["trace"] = _when_headers_sent(sent)
                 response = self._client.send(request)
             except httpx.TimeoutException as exc:
                 raise ProviderError(
@@ -185,6 +188,16 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
     except (TypeError, ValueError):
         return None
     return max(0.0, when.timestamp() - (now if now is not None else time.time()))
+
+
+def _when_headers_sent(callback: Callable[[], object]) -> Callable[[str, object], None]:
+    """An httpcore trace hook calling ``callback`` once the request's headers are written."""
+
+    def trace(event: str, info: object) -> None:
+        if event.endswith("send_request_headers.complete"):
+            callback()
+
+    return trace
 
 
 def _error_for(response: httpx.Response, api_base: str) -> ProviderError:
