@@ -17,12 +17,13 @@ rule; a 429 without such headers teaches a ceiling from how many we had sent whe
 
 from __future__ import annotations
 
+import functools
 import math
 import threading
 from bisect import bisect_left
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import cast
 
 from pyrate_limiter import InMemoryBucket, Rate, RateItem
@@ -86,11 +87,20 @@ _MIN_HISTORY = 60.0
 
 @dataclass(frozen=True, slots=True)
 class Permit:
-    """Proof of one admitted request; ``key`` is the pool it was drawn from."""
+    """Proof of one admitted request; ``key`` is the pool it was drawn from.
+
+    Call ``sent()`` once the request is on the wire: the limiter then counts it from that
+    instant, the one the server's clock sees, rather than from the grant.
+    """
 
     service: str
     key: str
     waited: float
+    _on_sent: Callable[[], None] | None = field(default=None, repr=False, compare=False)
+
+    def sent(self) -> None:
+        if self._on_sent is not None:
+            self._on_sent()
 
 
 @dataclass(frozen=True, slots=True)
@@ -272,10 +282,16 @@ class Limiter:
                                 # Unreachable: this permit is the one probe; the rest wait for it.
                                 self._paused_until = now + self._probe
                                 self._probe_sent = True
-                            self._history.append((now, pool, self._mode == SHARED))
+                            entry = (now, pool, self._mode == SHARED)
+                            self._history.append(entry)
                             self._trim(now)
                             self.granted += 1
-                            return Permit(self.service, pool, now - started)
+                            return Permit(
+                                self.service,
+                                pool,
+                                now - started,
+                                functools.partial(self._sent, pool, entry, item),
+                            )
                         delay = max(0.001, wait_ms / 1000.0)
                     if not announced:
                         announced = True
@@ -366,7 +382,16 @@ class Limiter:
             self._history.append((now, pool, self._mode == SHARED))
             self._trim(now)
             self.granted += 1
-            return Permit(self.service, pool, now - started), 0.0
+            shared = self._shared
+            return (
+                Permit(
+                    self.service,
+                    pool,
+                    now - started,
+                    functools.partial(shared.sent, pool, decision.member),
+                ),
+                0.0,
+            )
 
     def observe(self, quota: ServerQuota | None) -> None:
         """A reply came: the service is reachable, and its x-ratelimit headers may teach its limit."""
@@ -501,6 +526,35 @@ class Limiter:
                     bucket.leak(_ms(now))
         return buckets
 
+    def _sent(self, pool: str, entry: tuple[float, str, bool], item: RateItem) -> None:
+        """Move a permit from its grant to the instant its request left.
+
+        The server counts a request when it arrives. A worker that was descheduled between the
+        grant and the write (over 0.2 s on 2 loaded cores) would otherwise reach it later than
+        the limiter assumed, next to requests granted a whole window after it: a 429 although
+        the limiter never granted too many. Counted from the send, the gap cannot matter.
+        """
+        with self._lock:
+            now = self._clock.now()
+            if now <= entry[0]:
+                return
+            moved = (now, *entry[1:])
+            history = self._history
+            try:
+                history.remove(entry)
+            except ValueError:  # trimmed, or the pools were rebuilt from history since
+                return
+            history.insert(bisect_left(history, now, key=lambda e: e[0]), moved)
+            stamp = RateItem(item.name, _ms(now), item.weight)
+            for bucket in self._buckets.get(pool, ()):
+                for index in range(len(bucket.items) - 1, -1, -1):
+                    if bucket.items[index] is item:
+                        del bucket.items[index]
+                        bucket.items.insert(
+                            bisect_left(bucket.items, stamp.timestamp, key=_stamp), stamp
+                        )
+                        break
+
     def _trim(self, now: float) -> None:
         if self._retain:
             self._retain = [(until, span) for until, span in self._retain if until > now]
@@ -611,6 +665,10 @@ class Limiter:
             # Kept apart from _last_throttle so a 429 right after a step up still cuts the rate.
             self._last_recover = now
             self._buckets.clear()
+
+
+def _stamp(item: RateItem) -> int:
+    return item.timestamp
 
 
 def _admit(buckets: list[InMemoryBucket], item: RateItem) -> int:

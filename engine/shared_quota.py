@@ -90,6 +90,15 @@ if guard > wide then redis.call('HSET', KEYS[2], 'guard', tostring(guard)) end
 return tostring(math.min(current, factor))
 """
 
+# A permit's request has left: count it from now on Redis's clock (only if it is still logged).
+_SENT = """
+local t = redis.call('TIME')
+local now = string.format('%.0f', tonumber(t[1]) * 1000000 + tonumber(t[2]))
+redis.call('ZADD', KEYS[1], 'XX', 'GT', now, ARGV[1])
+redis.call('ZADD', KEYS[2], 'XX', 'GT', now, ARGV[1])
+return 1
+"""
+
 # Requests granted by everyone within the last ARGV[1] microseconds (the log of all pools).
 _COUNT = """
 local t = redis.call('TIME')
@@ -113,6 +122,8 @@ class Decision:
     at: float = 0.0
     # The guard (seconds) 429s taught any process; every process enforces the widest.
     guard: float = 0.0
+    # The log entry of an admitted permit, for ``SharedQuota.sent``.
+    member: str = ""
 
 
 def quota_name(api_base: str, api_key: str | None) -> str:
@@ -131,6 +142,7 @@ class SharedQuota:
         self._admit = client.register_script(_ADMIT)
         self._throttle = client.register_script(_THROTTLE)
         self._count = client.register_script(_COUNT)
+        self._sent = client.register_script(_SENT)
         self._member = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._counter = 0
         self._gen = ""
@@ -181,7 +193,16 @@ class SharedQuota:
             str(reason),
             int(at_us) / 1e6,
             float(guard),
+            member if int(admitted) else "",
         )
+
+    def sent(self, pool: str, member: str) -> None:
+        """Move a permit's entry to the instant its request left, as the server will count it.
+
+        A worker held up between the grant and the wire (descheduled on a loaded machine, in any
+        process) would otherwise reach the server next to requests granted a window later.
+        """
+        self._call(self._sent, [self._key("log", pool), self._key("all")], [member])
 
     def throttle(self, pause: float, factor: float, guard: float = 0.0) -> float:
         """Share a 429: pause everyone for ``pause`` s, lower the rate to ``factor``, widen the guard."""
@@ -288,6 +309,13 @@ class SharedState:
                 else ""
             )
         return decision
+
+    def sent(self, pool: str, member: str) -> None:
+        try:
+            self.quota.sent(pool, member)
+        except QuotaUnavailable as exc:
+            # The permit stays counted from its grant: a little early, never an extra request.
+            self._offline(exc)
 
     def throttle(self, pause: float, factor: float, guard: float = 0.0) -> None:
         try:

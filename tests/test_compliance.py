@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import threading
 from collections.abc import Callable, Iterator
 
@@ -26,11 +27,13 @@ def chunk(tmp_path_factory: pytest.TempPathFactory) -> Chunk:
 
 
 def transcribe_work(client: OpenAITranscriber, chunk: Chunk) -> Callable[[Job], None]:
-    """What a pipeline does per chunk: take a permit, then send one request with the worker's key."""
+    """What a pipeline does per chunk: send one request with the worker's key, taking the permit
+    once the request is built (as engine/pipeline.py does), and counted from when it left."""
 
     def work(job: Job) -> None:
-        job.acquire(SERVICE)
-        client.transcribe(chunk, key_index=job.key_index(SERVICE))
+        client.transcribe(
+            chunk, key_index=job.key_index(SERVICE), before_send=lambda: job.acquire(SERVICE)
+        )
 
     return work
 
@@ -40,12 +43,17 @@ def run() -> Iterator[Callable[..., tuple[Engine, OpenAIServer]]]:
     started: list[tuple[Engine, OpenAIServer, OpenAITranscriber]] = []
 
     def start(
-        server: OpenAIServer, chunk: Chunk, limiter: Limiter, items: int, **engine_args: object
+        server: OpenAIServer,
+        chunk: Chunk,
+        limiter: Limiter,
+        items: int,
+        work: Callable[[OpenAITranscriber, Chunk], Callable[[Job], None]] = transcribe_work,
+        **engine_args: object,
     ) -> tuple[Engine, OpenAIServer]:
         server.start()
         client = OpenAITranscriber(server.base_url, KEYS, response_format="json", timeout=10.0)
         engine = Engine(
-            transcribe_work(client, chunk),
+            work(client, chunk),
             limiters=[limiter],
             key_counts={SERVICE: len(KEYS)},
             retries=0,
@@ -83,6 +91,42 @@ def test_shared_mode_keeps_eight_workers_within_the_limit(run, chunk) -> None:
     assert server.count(200) == 50
     assert server.max_in_window(2.0) <= 20
     # 50 requests at 20 per 2 s cannot all go out within two windows: the limit did bind.
+    assert arrival_span(server) >= 4.0
+
+
+@pytest.mark.parametrize("stall", [0.3, 0.6, 1.2])
+def test_a_worker_stalled_between_permit_and_send_cannot_push_a_window_over(
+    run, chunk, stall: float
+) -> None:
+    """What a loaded machine does now and then, done on purpose: a third of the first window's
+    workers are held up after their permit and before their request leaves, far longer than the
+    limiter's guard (the flake this reproduces was a 0.2 s stall against a 0.1 s guard). Counted
+    from their grant, they would share the server's window with all of the next window's."""
+    server = OpenAIServer(limit=20, window=2.0)
+    limiter = Limiter(SERVICE, "20/2s", mode=SHARED)
+
+    granted = itertools.count()
+
+    def stalled_work(client: OpenAITranscriber, chunk: Chunk) -> Callable[[Job], None]:
+        def work(job: Job) -> None:
+            def permit_then_stall() -> object:
+                permit = job.acquire(SERVICE)
+                nth = next(granted)
+                if nth < 20 and nth % 3 == 0:
+                    threading.Event().wait(stall)
+                return permit
+
+            key = job.key_index(SERVICE)
+            client.transcribe(chunk, key_index=key, before_send=permit_then_stall)
+
+        return work
+
+    engine, server = run(server, chunk, limiter, 50, stalled_work, workers=8)
+    assert engine.wait_finished(30.0)
+    assert failures(engine) == []
+    assert server.count(429) == 0
+    assert server.count(200) == 50
+    assert server.max_in_window(2.0) <= 20
     assert arrival_span(server) >= 4.0
 
 

@@ -242,3 +242,14 @@ def test_a_limiter_waits_while_redis_is_away_and_carries_on(tmp_path: Path) -> N
         # Back, but empty: the permit waits out one window of the forgotten log, then is granted.
         assert got and got[0] > 0
         assert "offline" not in limiter.stats().quota_note
+
+
+def test_a_permit_counts_from_when_its_request_left(redis_server: RedisServer) -> None:
+    quota = SharedQuota.connect(redis_server.url, "sent")
+    first = quota.admit("shared", [(1, 1.0)])
+    assert first.admitted and first.member
+    time.sleep(0.5)  # held up between the grant and the wire
+    quota.sent("shared", first.member)
+    refused = quota.admit("shared", [(1, 1.0)])
+    # Counted from the send, the window is still nearly whole; from the grant it would be half gone.
+    assert not refused.admitted and refused.wait > 0.85

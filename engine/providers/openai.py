@@ -147,7 +147,10 @@ class OpenAITranscriber:
                     self._client.timeout, upload
                 ).as_dict()
                 if before_send is not None:
-                    before_send()
+                    # The limiter counts the request from when it really left (see Permit.sent).
+                    sent = getattr(before_send(), "sent", None)
+                    if callable(sent):
+                        request.extensions["trace"] = _when_headers_sent(sent)
                 deadline = self.bounds.deadline(upload)
                 response = read_response(
                     self._client.send(request, stream=True),
@@ -223,6 +226,16 @@ def _server_message(response: httpx.Response) -> str:
     if error:
         return str(error.get("message", ""))[:300]
     return response.text[:200].strip()
+
+
+def _when_headers_sent(callback: Callable[[], object]) -> Callable[[str, object], None]:
+    """An httpcore trace hook calling ``callback`` once the request's headers are written."""
+
+    def trace(event: str, info: object) -> None:
+        if event.endswith("send_request_headers.complete"):
+            callback()
+
+    return trace
 
 
 def _error_for(response: httpx.Response, api_base: str) -> ProviderError:
