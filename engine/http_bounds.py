@@ -86,9 +86,7 @@ def _too_large(what: str, limit: int) -> ReplyTooLarge:
     )
 
 
-def read_chunks(
-    chunks: Iterable[bytes], *, max_bytes: int, deadline: Deadline, what: str
-) -> bytes:
+def read_chunks(chunks: Iterable[bytes], *, max_bytes: int, deadline: Deadline, what: str) -> bytes:
     """Join chunks until the end, stopping at max_bytes or at the deadline with a typed error."""
     buffer = bytearray()
     for chunk in chunks:
@@ -120,9 +118,7 @@ def read_response(
         declared = _declared(response.headers)
         if declared is not None and declared > max_bytes:
             raise _too_large(what, max_bytes)
-        body = read_chunks(
-            response.iter_bytes(), max_bytes=max_bytes, deadline=deadline, what=what
-        )
+        body = read_chunks(response.iter_bytes(), max_bytes=max_bytes, deadline=deadline, what=what)
     except httpx.TransportError:
         if timer is not None and timer.fired.is_set():
             deadline.expire()  # cut off by the timer: say so, rather than "peer closed"

@@ -151,9 +151,7 @@ class Pipeline:
             job.update(outputs=outputs, preview=_preview(segments))
         else:
             # Done, not failed: retrying silence cannot help; the outcome says why there is no text.
-            job.update(
-                outputs=outputs, preview=(), meta={**job.item.meta, "outcome": NO_SPEECH}
-            )
+            job.update(outputs=outputs, preview=(), meta={**job.item.meta, "outcome": NO_SPEECH})
             job.note("no-speech", f"{job.item.label}: {NO_SPEECH}")
 
     def _metadata(self, job: Job, item: Item) -> tuple[dict[str, Any], Any, Path | None]:

@@ -99,7 +99,9 @@ def test_the_api_provider_stops_reading_a_huge_reply(chunk: Chunk, behaviour: Be
             transcriber.transcribe(chunk)
         transcriber.close()
         sent = server.sent
-    assert big.value.message == "the transcription API sent a reply larger than 1 MB; stopped reading"
+    assert (
+        big.value.message == "the transcription API sent a reply larger than 1 MB; stopped reading"
+    )
     assert not big.value.transient
     if behaviour.name == "huge":
         assert sent < 60 * MB  # the client hung up long before the end of the 100 MB
@@ -144,9 +146,8 @@ def test_caption_downloads_are_bounded(
     monkeypatch: pytest.MonkeyPatch, behaviour: Behaviour, error: type[Exception], text: str
 ) -> None:
     monkeypatch.setattr("engine.remote.CAPTION_BOUNDS", SMALL)
-    with HostileServer(behaviour) as server:
-        with pytest.raises(error, match=text) as caught:
-            fetch_captions(_track_info(server.url("talk.en.vtt")), ["en"])
+    with HostileServer(behaviour) as server, pytest.raises(error, match=text) as caught:
+        fetch_captions(_track_info(server.url("talk.en.vtt")), ["en"])
     assert str(caught.value).startswith("the caption server sent")
 
 

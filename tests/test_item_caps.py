@@ -29,7 +29,8 @@ MB = 1024 * 1024
 
 
 @pytest.mark.parametrize(
-    ("length", "limit", "cut"), [(0, 10, False), (10, 10, False), (11, 10, True), (5 * MB, 100, True)]
+    ("length", "limit", "cut"),
+    [(0, 10, False), (10, 10, False), (11, 10, True), (5 * MB, 100, True)],
 )
 def test_text_over_its_limit_is_cut_with_a_marker(length: int, limit: int, cut: bool) -> None:
     text = "é" * length

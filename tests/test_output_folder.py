@@ -16,6 +16,8 @@ from engine.outputs.atomic import atomic_write
 from engine.outputs.folder_lock import LOCK_NAME, FolderLock, reports_owner
 from engine.outputs.names import NameBook
 from engine.segments import Segment
+from tests.mediagen import write_tone
+from tests.servers.openai_api import OpenAIServer
 from tests.test_crash_safety import (
     Homes,
     Started,
@@ -26,8 +28,6 @@ from tests.test_crash_safety import (
     run,
     wait_until,
 )
-from tests.mediagen import write_tone
-from tests.servers.openai_api import OpenAIServer
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -69,9 +69,8 @@ def test_a_second_session_is_refused_naming_the_holder_until_it_dies(tmp_path: P
 
 
 def test_two_locks_in_one_process_exclude_each_other(tmp_path: Path) -> None:
-    with FolderLock(tmp_path, "one"):
-        with pytest.raises(UsageError, match="in use by session one"):
-            FolderLock(tmp_path, "two").acquire()
+    with FolderLock(tmp_path, "one"), pytest.raises(UsageError, match="in use by session one"):
+        FolderLock(tmp_path, "two").acquire()
     FolderLock(tmp_path, "two").acquire()
 
 
