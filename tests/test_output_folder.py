@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -233,3 +234,24 @@ def test_a_file_that_appears_under_an_items_name_mid_run_is_left_alone(
     (item,) = result.items
     assert item["outputs"] == {"md": "talk (2).md", "txt": "talk (2).txt"}
     assert "tone 440 hertz" in (out / "talk (2).txt").read_text()
+
+
+@pytest.mark.parametrize("problem", ["a file", "under a file", "read-only"])
+def test_an_unusable_output_folder_is_a_start_up_error(tmp_path: Path, problem: str) -> None:
+    folder = tmp_path / "out"
+    if problem == "a file":
+        folder.write_text("not a folder")
+    elif problem == "under a file":
+        (tmp_path / "file").write_text("x")
+        folder = tmp_path / "file" / "out"
+    else:
+        folder.mkdir()
+        folder.chmod(0o500)
+    try:
+        if problem == "read-only" and os.access(folder, os.W_OK):
+            pytest.skip("running as root: a read-only mode does not stop writes")
+        with pytest.raises(UsageError):
+            FolderLock(folder, "s1").acquire()
+    finally:
+        if folder.is_dir():
+            folder.chmod(0o700)
