@@ -7,6 +7,9 @@ Every HTTP read of the engine goes through here instead.
 
 from __future__ import annotations
 
+import contextlib
+import socket
+import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -64,6 +67,10 @@ class Deadline:
     def remaining(self) -> float:
         return self._end - self._clock()
 
+    def expire(self) -> None:
+        """Count the deadline as passed (the watchdog cut the request at it)."""
+        self._end = min(self._end, self._clock() - 1e-9)
+
     def check(self, what: str) -> None:
         if self.remaining() < 0:
             raise ReplyTooSlow(
@@ -104,18 +111,52 @@ def read_response(
     """Read a streamed httpx response within bounds; returns a response whose body is loaded.
 
     The decoded size counts, so a small gzip reply that unpacks to gigabytes is stopped too.
+    At the deadline the socket is shut down, which ends a read that is waiting for a byte.
     """
+    timer = _cut_off_at(deadline, response)
     try:
         declared = _declared(response.headers)
         if declared is not None and declared > max_bytes:
             raise _too_large(what, max_bytes)
         body = read_chunks(response.iter_bytes(), max_bytes=max_bytes, deadline=deadline, what=what)
+    except httpx.TransportError:
+        if timer is not None and timer.fired.is_set():
+            deadline.expire()  # cut off by the timer: say so, rather than "peer closed"
+            deadline.check(what)
+        raise
     finally:
+        if timer is not None:
+            timer.cancel()
         response.close()
     headers = [(k, v) for k, v in response.headers.multi_items() if k.lower() != "content-encoding"]
     return httpx.Response(
         response.status_code, headers=headers, content=body, request=response.request
     )
+
+
+class _CutOff(threading.Timer):
+    """Shuts a socket down at the deadline; ``fired`` tells a failed read why it failed."""
+
+    def __init__(self, seconds: float, sock: socket.socket) -> None:
+        super().__init__(seconds, self._shut)
+        self.daemon = True
+        self.fired = threading.Event()
+        self._sock = sock
+
+    def _shut(self) -> None:
+        self.fired.set()
+        with contextlib.suppress(OSError):
+            self._sock.shutdown(socket.SHUT_RDWR)
+
+
+def _cut_off_at(deadline: Deadline, response: httpx.Response) -> _CutOff | None:
+    stream = response.extensions.get("network_stream")
+    sock = stream.get_extra_info("socket") if stream is not None else None
+    if not isinstance(sock, socket.socket):
+        return None  # HTTP/2 or a test transport: the check after each chunk still applies
+    timer = _CutOff(max(0.0, deadline.remaining()), sock)
+    timer.start()
+    return timer
 
 
 class _Readable(Protocol):

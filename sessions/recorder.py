@@ -9,6 +9,7 @@ store can take it, and the run is paused meanwhile, as for a full output folder.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -20,8 +21,12 @@ from engine.segments import Segment
 from sessions.store import EVENTS_KEPT, SessionEvent, Store
 
 FLUSH_EVERY = 0.1
-# How often a store that could not write is tried again (with no new change to wake it).
+# How often a store that could not write is tried again (with no new change to wake it). A store
+# that fails again soon after it came back (a small write fits, a chunk does not) is tried less
+# and less often, so the run does not redo work in a loop while the disk is all but full.
 RETRY_EVERY = 1.0
+RETRY_MAX = 60.0
+FLAP_WINDOW = 30.0
 KEPT_EVENTS = frozenset(
     {
         "blocked",
@@ -134,6 +139,8 @@ class Recorder:
         self._items: dict[int, Item] = {}
         self._events: list[SessionEvent] = []
         self.failing: str | None = None  # why the store cannot write, while it cannot
+        self.retry_every = RETRY_EVERY
+        self._back_at: float | None = None
         self.errors: list[str] = []
 
     def start(self) -> None:
@@ -175,6 +182,8 @@ class Recorder:
         first = self.failing is None
         self.failing = error.user_text
         if first:
+            flapping = self._back_at is not None and time.monotonic() - self._back_at < FLAP_WINDOW
+            self.retry_every = min(RETRY_MAX, self.retry_every * 2) if flapping else RETRY_EVERY
             self.errors.append(error.user_text)
             if self._on_full is not None:
                 self._on_full(error.user_text)
@@ -191,7 +200,7 @@ class Recorder:
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            self._wake.wait(RETRY_EVERY if self.failing is not None else None)
+            self._wake.wait(self.retry_every if self.failing is not None else None)
             self._wake.clear()
             if self._stop.is_set():
                 return
@@ -205,6 +214,7 @@ class Recorder:
             else:
                 if self.failing is not None:
                     self.failing = None
+                    self._back_at = time.monotonic()
                     if self._on_back is not None:
                         self._on_back()
             self._stop.wait(FLUSH_EVERY)

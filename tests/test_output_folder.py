@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -10,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.errors import NameTaken, UsageError
+from engine.errors import NameTaken, OutputError, UsageError
 from engine.outputs import TranscriptDoc, write_outputs
 from engine.outputs.atomic import atomic_write
 from engine.outputs.folder_lock import LOCK_NAME, FolderLock, reports_owner
@@ -233,3 +234,46 @@ def test_a_file_that_appears_under_an_items_name_mid_run_is_left_alone(
     (item,) = result.items
     assert item["outputs"] == {"md": "talk (2).md", "txt": "talk (2).txt"}
     assert "tone 440 hertz" in (out / "talk (2).txt").read_text()
+
+
+@pytest.mark.parametrize("problem", ["a file", "under a file", "read-only"])
+def test_an_unusable_output_folder_is_a_start_up_error(tmp_path: Path, problem: str) -> None:
+    folder = tmp_path / "out"
+    if problem == "a file":
+        folder.write_text("not a folder")
+    elif problem == "under a file":
+        (tmp_path / "file").write_text("x")
+        folder = tmp_path / "file" / "out"
+    else:
+        folder.mkdir()
+        folder.chmod(0o500)
+    try:
+        if problem == "read-only" and os.access(folder, os.W_OK):
+            pytest.skip("running as root: a read-only mode does not stop writes")
+        with pytest.raises(UsageError):
+            FolderLock(folder, "s1").acquire()
+    finally:
+        if folder.is_dir():
+            folder.chmod(0o700)
+
+
+def test_a_half_written_new_set_is_removed_so_the_retry_keeps_its_name(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import errno
+
+    doc = TranscriptDoc(source="s", url=None, title="Talk", segments=(Segment(0, 1, "mine"),))
+    real_replace = os.replace
+
+    def full_at_srt(src: object, dst: object) -> None:
+        if str(dst).endswith(".srt"):
+            raise OSError(errno.ENOSPC, "No space left on device", str(dst))
+        real_replace(src, dst)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(os, "replace", full_at_srt)
+    with pytest.raises(OutputError, match="disk full"):
+        write_outputs(doc, tmp_path, "Talk", ["md", "txt", "srt"], fresh=True)
+    assert list(tmp_path.iterdir()) == []
+    monkeypatch.setattr(os, "replace", real_replace)
+    paths = write_outputs(doc, tmp_path, "Talk", ["md", "txt", "srt"], fresh=True)
+    assert sorted(p.name for p in paths.values()) == ["Talk.md", "Talk.srt", "Talk.txt"]

@@ -6,6 +6,7 @@ import errno
 import json
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -225,3 +226,18 @@ def test_a_full_scratch_folder_beside_the_store_pauses_instead_of_failing(
     assert first_states == {"queued"}
     assert again.code == 0, again.stderr
     assert again.manifest["counts"] == {"done": 3}
+
+
+def test_a_store_that_keeps_failing_right_after_it_came_back_is_tried_less_often(
+    store: Store,
+) -> None:
+    sid = store.create_session(name="out", inputs=[], settings={}, output_dir="out")
+    recorder = Recorder(store, sid, Board())
+    refusal = StoreError(f"{STORE_CANNOT_WRITE} (database or disk is full)")
+    waits = []
+    for _ in range(8):  # fails, comes back, fails again at once: a chunk never fits
+        recorder.full(refusal)
+        waits.append(recorder.retry_every)
+        recorder.flush()  # the small probe write fits
+        recorder.failing, recorder._back_at = None, time.monotonic()
+    assert waits == [1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 60.0, 60.0]

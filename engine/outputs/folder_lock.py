@@ -9,8 +9,8 @@ import os
 from pathlib import Path
 from types import TracebackType
 
-from engine.errors import UsageError
-from engine.outputs.atomic import ensure_folder
+from engine.errors import OutputError, UsageError
+from engine.outputs.atomic import ensure_folder, output_error
 from engine.outputs.manifest import MANIFEST_NAME
 
 LOCK_NAME = ".bulkscribe.lock"
@@ -68,9 +68,8 @@ class FolderLock:
         """Lock the folder, or refuse when another session holds it or left its reports there."""
         if self._fd is not None:
             return
-        ensure_folder(self.folder)
         while True:
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+            fd = self._open()
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
@@ -88,6 +87,17 @@ class FolderLock:
         record = {"session": self.session_id, "pid": os.getpid()}
         os.pwrite(fd, (json.dumps(record) + "\n").encode("utf-8"), 0)
         self._fd = fd
+
+    def _open(self) -> int:
+        # Taken before any work starts, so a folder that cannot be used is a start-up problem.
+        try:
+            ensure_folder(self.folder)
+            return os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        except OutputError as exc:
+            raise UsageError(exc.message, hint=exc.hint) from exc
+        except OSError as exc:
+            problem = output_error(exc, self.path)
+            raise UsageError(problem.message, hint=problem.hint) from exc
 
     def release(self) -> None:
         if self._fd is not None:

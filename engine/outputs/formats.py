@@ -80,7 +80,8 @@ def write_outputs(
 
     A transcript without a word in it gets one Markdown note saying so, instead of empty files.
     ``fresh``: the stem is newly claimed, so no file of it may exist; if one appears meanwhile
-    (another writer), what this call wrote is removed and NameTaken raised, replacing nothing.
+    (another writer), NameTaken is raised, replacing nothing. On any failure of a fresh write,
+    what this call wrote is removed again.
     """
     wanted = list(dict.fromkeys(formats))
     unknown = [fmt for fmt in wanted if fmt not in FORMATS]
@@ -103,8 +104,11 @@ def write_outputs(
         for fmt, path in paths.items():
             atomic_write(path, render(doc, fmt, timestamps=timestamps), replace=not fresh)
             written.append(path)
-    except NameTaken:
-        for path in written:
-            path.unlink(missing_ok=True)
+    except (NameTaken, OutputError):
+        if fresh:
+            # New files only: a half set (disk full at the third format) must not hold the name
+            # against the retry, which would then see "its" name taken and leave these orphaned.
+            for path in written:
+                path.unlink(missing_ok=True)
         raise
     return paths
