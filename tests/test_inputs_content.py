@@ -245,3 +245,13 @@ def test_list_without_extension_is_read_and_prose_is_refused(tmp_path: Path) -> 
         "letter is text but not a list of links: expected one URL or path per line "
         "(line 1 reads 'Dear all,')"
     )
+
+
+def test_show_notes_with_links_on_several_lines_are_no_broken_quote(tmp_path: Path) -> None:
+    notes = "Links:\nOur site, https://show.example.org\nThe paper, https://doi.org/10.1/x"
+    (tmp_path / "n.csv").write_text(
+        f'url,title,notes\n{CDN}/1.mp3,One,"{notes}"\n{CDN}/2.mp3,Two,\n'
+    )
+    batch = read_inputs(["n.csv"], cwd=tmp_path)
+    assert [s.kind for s in batch.sources] == ["url", "url"]
+    assert batch.sources[0].extras["notes"] == notes
