@@ -141,7 +141,6 @@ class Pipeline:
         from engine.remote import try_captions
 
         job.stage("captions")
-        job.acquire(MEDIA_SERVICE)
         attempt = try_captions(
             info,
             self.settings.languages,
@@ -160,6 +159,9 @@ class Pipeline:
             )
             return found
         why = attempt.summary()
+        if not attempt.tried and not self.settings.captions_only:
+            job.note("path", "no captions listed; transcribing the audio")  # the usual case
+            return None
         if self.settings.captions_only:
             raise SourceError(
                 f"no usable captions ({why})",
