@@ -195,7 +195,11 @@ class Pipeline:
         extras = meta.get("extras") or {}
         meta.update(
             {
-                "url": info.webpage_url or item.location,
+                # A direct media link keeps the address it was given: yt-dlp's generic extractor
+                # reports where redirects ended (a CDN, the same for every tracked episode).
+                "url": item.location
+                if info.extractor == "generic"
+                else (info.webpage_url or item.location),
                 "channel": info.channel,
                 "upload_date": info.upload_date,
                 # Spreadsheet values win over fetched ones.

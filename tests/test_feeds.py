@@ -368,3 +368,18 @@ def test_the_summary_names_the_chosen_column(
     run = run_cli(["talks.csv", "--dry-run"], tmp_path, monkeypatch)
     assert run.code == 0, run.stderr
     assert "talks.csv: links from column 'desktop_mp4 URL' (2 of 2 rows)" in run.stderr
+
+
+def test_a_listed_redirecting_media_link_keeps_its_own_url(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    site = tmp_path / "site"
+    site.mkdir()
+    write_tone(site / "ep1.mp3", 1.0, 440)
+    with OpenAIServer() as api, MediaHost(site) as host:
+        tracked = podtrac(host.base_url, "media/ep1.mp3")
+        (tmp_path / "links.txt").write_text(tracked + "\n")
+        run = run_cli(["links.txt", *api_flags(api, 1)], tmp_path, monkeypatch)
+    assert run.code == 0, run.stderr
+    (note,) = run.out.glob("*.md")
+    assert _front(note)[0]["url"] == tracked

@@ -122,6 +122,7 @@ def test_podcast_workbook_takes_the_mp3_link_when_the_episode_cell_is_empty(
     assert all(s.valid for s in batch.sources), [s.error for s in batch.sources]
     locations = [s.location for s in batch.sources]
     assert locations[6] == f"{CDN}/ep7.mp3"
+    assert "Description" not in batch.sources[6].extras  # the link is not also its description
     # The MP3 column holds the most links, so it is the column; page links are not needed.
     assert batch.notes[0] == "podcast.xlsx: links from column 'MP3 Link' (17 of 18 rows)"
     assert "podcast.xlsx row 8: column 'MP3 Link' is empty; took the media link in column " in (
