@@ -141,6 +141,7 @@ def read_xlsx_table(path: Path, place: Place, options: ReadOptions | None = None
         ]
     finally:
         workbook.close()
+    # No cell cap here: openpyxl reads at most Excel's 32,767 characters a cell.
     return table_sources(rows, place, options)
 
 
