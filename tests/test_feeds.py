@@ -383,3 +383,33 @@ def test_a_listed_redirecting_media_link_keeps_its_own_url(
     assert run.code == 0, run.stderr
     (note,) = run.out.glob("*.md")
     assert _front(note)[0]["url"] == tracked
+
+
+@pytest.mark.parametrize(
+    ("head", "ctype", "feed"),
+    [
+        (b'<?xml version="1.0"?>\n<!-- hi -->\n<rss version="2.0">', "application/rss+xml", True),
+        (b"\xef\xbb\xbf<feed xmlns='http://www.w3.org/2005/Atom'>", "text/xml", True),
+        (b"<rdf:RDF xmlns:rdf='x'>", "application/rdf+xml", True),
+        (b"<rss version='2.0'>", "text/html", True),  # misconfigured hosts label feeds as HTML
+        (b"<!DOCTYPE html><html><body><feedback-widget>", "text/html", False),
+        (b"<html><head><link rel='alternate' type='application/rss+xml'>", "text/html", False),
+        (b"ID3\x04\x00<rss", "audio/mpeg", False),
+        (b"<rss version='2.0'>", "audio/mpeg", False),
+        (b"plain words about <rss>", "text/plain", False),
+    ],
+)
+def test_a_reply_is_taken_for_a_feed_only_by_its_first_element(
+    head: bytes, ctype: str, feed: bool
+) -> None:
+    from engine.feeds import looks_like_feed
+
+    assert looks_like_feed(head, ctype) is feed
+
+
+def test_a_feed_without_enclosures_is_left_to_yt_dlp(tmp_path: Path) -> None:
+    blog = b"<rss version='2.0'><channel><title>Blog</title><item><title>Post</title>"
+    blog += b"<link>https://youtu.be/dQw4w9WgXcQ</link></item></channel></rss>"
+    (tmp_path / "blog.xml").write_bytes(blog)
+    with MediaHost(tmp_path) as host:
+        assert fetch_feed(host.media_url("blog.xml")) is None
