@@ -58,4 +58,9 @@ def fetch_feed(url: str, *, timeout: float = 30.0) -> Feed | None:
                     )
     except httpx.HTTPError as exc:
         raise SourceError(f"cannot fetch the feed: {exc}", transient=True) from None
-    return parse_feed(bytes(body))
+    try:
+        feed = parse_feed(bytes(body))
+    except SourceError:
+        return None  # looked like a feed but is none: yt-dlp has its own look
+    # A feed without enclosures (a blog's links to videos) is left to yt-dlp, which reads those.
+    return feed if feed.episodes else None

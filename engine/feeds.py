@@ -9,6 +9,7 @@ readers to the same result on every fixture feed.
 
 from __future__ import annotations
 
+import re
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
@@ -24,6 +25,8 @@ ATOM = "http://www.w3.org/2005/Atom"
 CONTENT = "http://purl.org/rss/1.0/modules/content/"
 MEDIA = "http://search.yahoo.com/mrss/"
 _MEDIA_TYPES = ("audio/", "video/")
+# The first element after the XML declaration, comments and a doctype.
+_FIRST_ELEMENT = re.compile(rb"<(?![?!])([A-Za-z][\w:.\-]*)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,14 +74,15 @@ def feed_number(episodes: Sequence[Episode]) -> Callable[[Episode], int]:
 
 
 def looks_like_feed(head: bytes, content_type: str = "") -> bool:
-    """True when the start of a reply is an RSS, RDF or Atom document."""
+    """True when the start of a reply is an RSS, RDF or Atom document (by its first element)."""
     ctype = content_type.split(";")[0].strip().lower()
     if ctype.startswith(_MEDIA_TYPES) or ctype == "application/octet-stream":
         return False  # media: never read further (some hosts label feeds text/html, so that stays)
-    start = head[:4096].lstrip(b"\xef\xbb\xbf \t\r\n").lower()
-    if not start.startswith(b"<"):
+    start = head[:4096].lstrip(b"\xef\xbb\xbf \t\r\n")
+    found = _FIRST_ELEMENT.search(start)
+    if not start.startswith(b"<") or found is None:
         return False
-    return any(tag in start for tag in (b"<rss", b"<feed", b"<rdf:rdf", b"<channel"))
+    return found.group(1).lower().split(b":")[-1] in (b"rss", b"feed", b"rdf")
 
 
 def parse_feed(data: bytes) -> Feed:

@@ -197,7 +197,6 @@ class Pipeline:
         from engine.remote import try_captions
 
         job.stage("captions")
-        job.acquire(MEDIA_SERVICE)
         attempt = try_captions(
             info,
             self.settings.languages,
@@ -216,6 +215,9 @@ class Pipeline:
             )
             return found
         why = attempt.summary()
+        if not attempt.tried and not self.settings.captions_only:
+            job.note("path", "no captions listed; transcribing the audio")  # the usual case
+            return None
         if self.settings.captions_only:
             raise SourceError(
                 f"no usable captions ({why})",
@@ -265,7 +267,11 @@ class Pipeline:
         extras = meta.get("extras") or {}
         meta.update(
             {
-                "url": info.webpage_url or item.location,
+                # A direct media link keeps the address it was given: yt-dlp's generic extractor
+                # reports where redirects ended (a CDN, the same for every tracked episode).
+                "url": item.location
+                if info.extractor == "generic"
+                else (info.webpage_url or item.location),
                 "channel": info.channel,
                 "upload_date": info.upload_date,
                 # Spreadsheet values win over fetched ones.

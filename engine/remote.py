@@ -186,20 +186,18 @@ def try_captions(
 
     A 429, a 5xx, an empty reply, an HTML page or a damaged file passes over to the next
     rendition; a 429 also reports its Retry-After (``on_rate_limited``) so the media limiter
-    pauses before the next request (``before_request`` waits for its permit).
+    pauses before the next request (``before_request`` waits for a permit before each one).
     """
     attempt = CaptionAttempt()
     manual, auto = _caption_pools(info)
     candidates = ordered_candidates(manual, auto, langs, _pick_language)
     if not candidates:
         return attempt
-    first = True
     with _session(timeout=timeout, cookies=cookies) as ydl:
         for language, kind, tracks in candidates:
             for ext, track_url in _by_format(tracks):
-                if not first and before_request is not None:
-                    before_request()
-                first = False
+                if before_request is not None:
+                    before_request()  # every caption request is one media request
                 attempt.tried += 1
                 fetched, why, after, limited = fetch_caption_file(ydl.urlopen, track_url)
                 if limited and on_rate_limited is not None:

@@ -65,7 +65,7 @@ def test_429_on_one_format_tries_the_next_and_reports_retry_after(host: MediaHos
     assert attempt.result is not None and attempt.result.format == "vtt"
     assert [s.text for s in attempt.result.segments] == ["From the vtt rendition"]
     assert paused == [7.0]
-    assert len(permits) == 1  # the second request waited for a permit (after the pause)
+    assert len(permits) == 2  # each request waited for a permit (the second after the pause)
     assert attempt.failures == ["auto en json3: 429 Too Many Requests"]
 
 
@@ -189,3 +189,22 @@ def test_captions_only_refuses_the_audio_path(
     assert item["status"] == "failed"
     assert "no usable captions (1 tried: manual en vtt: HTTP 503)" in item["error"]
     assert "without --captions-only" in item["error"]
+
+
+def test_media_without_captions_goes_to_asr_quietly_unless_captions_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    with OpenAIServer() as api, MediaHost(_site(tmp_path)) as host:
+        page = host.add_page("bare", "talk.mp4", title="Bare")  # no <track> at all
+        quiet = run_cli([page, *api_flags(api, 1)], tmp_path / "a", monkeypatch)
+        strict = run_cli([page, *api_flags(api, 1), "--captions-only"], tmp_path / "b", monkeypatch)
+    assert quiet.code == 0, quiet.stderr
+    assert "captions" not in quiet.stderr.split("transcribing ━")[0]  # the usual path: no line
+    assert quiet.item(page)["method"] == "asr"
+    assert strict.code == 1
+    assert (
+        "no usable captions (the site lists none in the wanted languages)"
+        in (strict.item(page)["error"])
+    )

@@ -289,3 +289,127 @@ def test_dry_run_lists_the_episodes_it_would_take(
     assert "Episode 5:" not in run.stdout and "Episode 3:" not in run.stdout
     assert fetched == ["/media/feed.xml"]  # no episode was downloaded
     assert not (tmp_path / "out").exists()
+
+
+# --- notes and choice plumbing -----------------------------------------------------------------
+
+
+def test_episode_frontmatter_gains_show_date_episode_link_and_keeps_columns_apart() -> None:
+    import yaml
+
+    from engine.outputs.document import TranscriptDoc
+    from engine.outputs.markdown import render_markdown
+
+    doc = TranscriptDoc(
+        source="https://cdn.example.org/e.mp3",
+        url="https://cdn.example.org/e.mp3",
+        title="Don't Panic",
+        show='The Show: "Live"',
+        date="2024-03-01",
+        episode=12,
+        link="https://show.example.org/12",
+        extras={"show": "from the sheet", "speaker": "Ana"},
+    )
+    front = yaml.safe_load(render_markdown(doc).split("---\n")[1])
+    assert front["show"] == 'The Show: "Live"'
+    assert front["date"] == dt.date(2024, 3, 1)
+    assert (front["episode"], front["link"]) == (12, "https://show.example.org/12")
+    assert (front["extra_show"], front["speaker"]) == ("from the sheet", "Ana")
+
+
+class _Notes:
+    def __init__(self) -> None:
+        self.notes: list[str] = []
+
+    def note(self, kind: str, text: str) -> None:
+        self.notes.append(f"{kind}: {text}")
+
+
+def test_the_dialog_choice_on_an_item_wins_over_the_flags() -> None:
+    from engine.expand import choose_entries
+    from engine.items import Item
+    from engine.settings import Settings
+
+    listed = [(f"https://youtu.be/video{n:06d}", f"Video {n}") for n in range(1, 11)]
+    settings = Settings(latest=2)
+    job = _Notes()
+    flags = choose_entries(job, Item(0, "p"), settings, listed, when=lambda e: None, number=None)  # type: ignore[arg-type]
+    assert [t for _, t in flags] == ["Video 1", "Video 2"]
+    own = Item(0, "p", meta={"choose": {"episodes": "3,5-6"}})
+    chosen = choose_entries(job, own, settings, listed, when=lambda e: None, number=None)  # type: ignore[arg-type]
+    assert [t for _, t in chosen] == ["Video 3", "Video 5", "Video 6"]
+    assert job.notes == [
+        "playlist: p: took 2 of 10 (latest 2)",
+        "playlist: p: took 3 of 10 (episodes 3,5-6)",
+    ]
+
+
+def test_since_keeps_undated_playlist_entries_and_says_so() -> None:
+    from engine.expand import choose_entries
+    from engine.items import Item
+    from engine.settings import Settings
+
+    job = _Notes()
+    listed = [("https://youtu.be/aaaaaaaaaaa", "A")]
+    taken = choose_entries(job, Item(0, "p"), Settings(since="2024-01-01"), listed,  # type: ignore[arg-type]
+                           when=lambda e: None, number=None)  # fmt: skip
+    assert taken == listed
+    assert job.notes == ["playlist: p: took 1 of 1 (since 2024-01-01); 1 without a date were kept"]
+
+
+def test_the_summary_names_the_chosen_column(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "talks.csv").write_text(
+        "youtube URL,desktop_mp4 URL,Title\n"
+        ",https://cdn.example.org/1.mp4,One\n"
+        ",https://cdn.example.org/2.mp4,Two\n"
+    )
+    run = run_cli(["talks.csv", "--dry-run"], tmp_path, monkeypatch)
+    assert run.code == 0, run.stderr
+    assert "talks.csv: links from column 'desktop_mp4 URL' (2 of 2 rows)" in run.stderr
+
+
+def test_a_listed_redirecting_media_link_keeps_its_own_url(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    site = tmp_path / "site"
+    site.mkdir()
+    write_tone(site / "ep1.mp3", 1.0, 440)
+    with OpenAIServer() as api, MediaHost(site) as host:
+        tracked = podtrac(host.base_url, "media/ep1.mp3")
+        (tmp_path / "links.txt").write_text(tracked + "\n")
+        run = run_cli(["links.txt", *api_flags(api, 1)], tmp_path, monkeypatch)
+    assert run.code == 0, run.stderr
+    (note,) = run.out.glob("*.md")
+    assert _front(note)[0]["url"] == tracked
+
+
+@pytest.mark.parametrize(
+    ("head", "ctype", "feed"),
+    [
+        (b'<?xml version="1.0"?>\n<!-- hi -->\n<rss version="2.0">', "application/rss+xml", True),
+        (b"\xef\xbb\xbf<feed xmlns='http://www.w3.org/2005/Atom'>", "text/xml", True),
+        (b"<rdf:RDF xmlns:rdf='x'>", "application/rdf+xml", True),
+        (b"<rss version='2.0'>", "text/html", True),  # misconfigured hosts label feeds as HTML
+        (b"<!DOCTYPE html><html><body><feedback-widget>", "text/html", False),
+        (b"<html><head><link rel='alternate' type='application/rss+xml'>", "text/html", False),
+        (b"ID3\x04\x00<rss", "audio/mpeg", False),
+        (b"<rss version='2.0'>", "audio/mpeg", False),
+        (b"plain words about <rss>", "text/plain", False),
+    ],
+)
+def test_a_reply_is_taken_for_a_feed_only_by_its_first_element(
+    head: bytes, ctype: str, feed: bool
+) -> None:
+    from engine.feeds import looks_like_feed
+
+    assert looks_like_feed(head, ctype) is feed
+
+
+def test_a_feed_without_enclosures_is_left_to_yt_dlp(tmp_path: Path) -> None:
+    blog = b"<rss version='2.0'><channel><title>Blog</title><item><title>Post</title>"
+    blog += b"<link>https://youtu.be/dQw4w9WgXcQ</link></item></channel></rss>"
+    (tmp_path / "blog.xml").write_bytes(blog)
+    with MediaHost(tmp_path) as host:
+        assert fetch_feed(host.media_url("blog.xml")) is None

@@ -122,6 +122,7 @@ def test_podcast_workbook_takes_the_mp3_link_when_the_episode_cell_is_empty(
     assert all(s.valid for s in batch.sources), [s.error for s in batch.sources]
     locations = [s.location for s in batch.sources]
     assert locations[6] == f"{CDN}/ep7.mp3"
+    assert "Description" not in batch.sources[6].extras  # the link is not also its description
     # The MP3 column holds the most links, so it is the column; page links are not needed.
     assert batch.notes[0] == "podcast.xlsx: links from column 'MP3 Link' (17 of 18 rows)"
     assert "podcast.xlsx row 8: column 'MP3 Link' is empty; took the media link in column " in (
@@ -245,3 +246,13 @@ def test_list_without_extension_is_read_and_prose_is_refused(tmp_path: Path) -> 
         "letter is text but not a list of links: expected one URL or path per line "
         "(line 1 reads 'Dear all,')"
     )
+
+
+def test_show_notes_with_links_on_several_lines_are_no_broken_quote(tmp_path: Path) -> None:
+    notes = "Links:\nOur site, https://show.example.org\nThe paper, https://doi.org/10.1/x"
+    (tmp_path / "n.csv").write_text(
+        f'url,title,notes\n{CDN}/1.mp3,One,"{notes}"\n{CDN}/2.mp3,Two,\n'
+    )
+    batch = read_inputs(["n.csv"], cwd=tmp_path)
+    assert [s.kind for s in batch.sources] == ["url", "url"]
+    assert batch.sources[0].extras["notes"] == notes

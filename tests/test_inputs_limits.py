@@ -145,3 +145,21 @@ def test_mixed_encodings_in_a_csv_keep_every_title(tmp_path: Path) -> None:
     titles = [s.title for s in read_inputs(["t.csv"], cwd=tmp_path).sources]
     assert titles == ["Café society", "Résumé – part two"]
     assert not any("\ufffd" in (t or "") for t in titles)
+
+
+def test_json_entries_over_the_caps_fail_alone(tmp_path: Path) -> None:
+    import json
+
+    long_link = "https://example.org/" + "a" * MAX_LINE_CHARS
+    big_notes = "n" * (MAX_CELL_CHARS + 1)
+    items = [A, long_link, {"url": B, "notes": big_notes}, {"url": B, "title": "ok"}]
+    (tmp_path / "l.json").write_text(json.dumps(items))
+    batch = read_inputs(["l.json"], cwd=tmp_path)
+    assert [(s.row, s.kind) for s in batch.sources] == [
+        (1, "url"),
+        (2, "invalid"),
+        (3, "invalid"),
+        (4, "url"),
+    ]
+    assert "over the 64 KB limit for one line" in (batch.sources[1].error or "")
+    assert (batch.sources[2].error or "").startswith("l.json item 3: a field holds 128 KB")

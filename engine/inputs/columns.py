@@ -188,6 +188,9 @@ def row_sources(cells: Sequence[str], plan: ColumnPlan, place: Place, row: int) 
                 f"took the {kind} in column '{plan.header(other)}'",
             )
             url_index = other
+    if url_index is not None:
+        # A cell that gave the link is not also a property (a slid row's "Description" link).
+        extras = {key: cell(index) for index, key in plan.extras if index != url_index}
     links = split_links(cell(url_index))
     if not links:
         raw = " | ".join(c.strip() for c in cells if c.strip())

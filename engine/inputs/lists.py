@@ -11,7 +11,7 @@ from typing import Any
 from engine.errors import UsageError
 from engine.inputs.classify import MEDIA_EXTENSIONS, looks_like_url
 from engine.inputs.columns import plan_columns, row_sources
-from engine.inputs.reading import MAX_LINE_CHARS, decode_text, read_bytes, shorten
+from engine.inputs.reading import MAX_CELL_CHARS, MAX_LINE_CHARS, decode_text, read_bytes, shorten
 from engine.inputs.source import Place, ReadOptions, Source, entry_source, invalid_source
 
 __all__ = ["decode_text", "read_bytes"]  # tables read through the same guards
@@ -145,8 +145,17 @@ def _item_sources(
         reason = f"{broken} holds an unpaired surrogate (not valid Unicode); fix the text"
         return [invalid_source(shown, place, number, reason)]
     if isinstance(item, str):
+        if len(item) > MAX_LINE_CHARS:
+            return [_long_line(item.strip(), place, number)]
         return [entry_source(item.strip(), place, number)] if item.strip() else []
     if isinstance(item, dict):
+        values = [_json_text(v) for v in item.values()]
+        if any(len(v) > MAX_CELL_CHARS for v in values):
+            big = max(len(v) for v in values) // 1024
+            reason = (
+                f"a field holds {big} KB, over the {MAX_CELL_CHARS // 1024} KB limit for one field"
+            )
+            return [invalid_source(shorten(json.dumps(item)[:200]), place, number, reason)]
         keys = [str(key) for key in item]
         plan = plan_columns(keys, columns, label=place.label, strict=False)
         return row_sources([_json_text(v) for v in item.values()], plan, place, number)

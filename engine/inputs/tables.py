@@ -36,11 +36,22 @@ def read_csv_table(path: Path, place: Place, options: ReadOptions | None = None)
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     rows: list[Row] = []
     broken: Broken = {}
-    last_line = 0
+    single: tuple[int, str] | None = None  # a row that took in one row-like line, if last
+    last_line = width = 0
     try:
         for number, cells in enumerate(reader, 1):
             first_line, last_line = last_line + 1, reader.line_num
-            reason = _oversize(cells) or _swallowed(cells, delimiter, first_line, last_line)
+            width = width or (len(cells) if any(c.strip() for c in cells) else 0)
+            taken = _swallowed(cells, delimiter, width)
+            reason = _oversize(cells)
+            if not reason and taken:
+                reason = (
+                    f"a quote opened in this row is not closed, so lines {first_line}-{last_line} "
+                    f"of the file were read as one cell and {taken} row(s) after it were lost; "
+                    "close or remove the stray quote"
+                )
+                if taken == 1:
+                    single, reason = (number, reason), None
             if reason:
                 broken[number] = reason
                 cells = [shorten(c) for c in cells]
@@ -50,6 +61,10 @@ def read_csv_table(path: Path, place: Place, options: ReadOptions | None = None)
             f"{place.label} row {len(rows) + 1} cannot be read as CSV: {exc}",
             hint="open it in a spreadsheet and save it again as CSV",
         ) from None
+    if single is not None and rows and rows[-1][0] == single[0]:
+        broken[single[0]] = single[
+            1
+        ]  # one row-like line is only damning if the quote ran to the end
     return table_sources(rows, place, options, broken=broken)
 
 
@@ -63,26 +78,25 @@ def _oversize(cells: list[str]) -> str | None:
     return None
 
 
-def _swallowed(cells: list[str], delimiter: str, first: int, last: int) -> str | None:
-    """Why a row took in the rows after it: a quote opened in it that closes much later, or never.
+def _swallowed(cells: list[str], delimiter: str, width: int) -> int:
+    """How many rows a quote opened in this row took in (0 for an honest multi-line cell).
 
-    A real multi-line cell (an address, a description) holds prose; lines that carry the
-    delimiter and a link are rows that an unclosed quote turned into text.
+    A real multi-line cell (an address, show notes) holds prose; a line inside it that splits
+    into as many cells as the header has, one of them a link, is a row an unclosed quote
+    turned into text.
     """
+    most = 0
     for cell in cells:
         lines = cell.splitlines()[1:]
-        rows = [line for line in lines if delimiter in line and _has_link(line, delimiter)]
-        if rows:
-            return (
-                f"a quote opened in this row is not closed, so lines {first}-{last} of the file "
-                f"were read as one cell and {len(rows)} row(s) after it were lost; "
-                "close or remove the stray quote"
-            )
-    return None
+        most = max(most, sum(1 for line in lines if _row_like(line, delimiter, width)))
+    return most
 
 
-def _has_link(line: str, delimiter: str) -> bool:
-    return any(looks_like_url(part.strip().strip('"')) for part in line.split(delimiter))
+def _row_like(line: str, delimiter: str, width: int) -> bool:
+    parts = line.split(delimiter)
+    if width > 1 and len(parts) != width:
+        return False
+    return any(looks_like_url(part.strip().strip('"')) for part in parts)
 
 
 def choose_delimiter(text: str, *, prefer_tab: bool = False) -> str:
@@ -127,6 +141,7 @@ def read_xlsx_table(path: Path, place: Place, options: ReadOptions | None = None
         ]
     finally:
         workbook.close()
+    # No cell cap here: openpyxl reads at most Excel's 32,767 characters a cell.
     return table_sources(rows, place, options)
 
 
