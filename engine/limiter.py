@@ -589,10 +589,12 @@ class Limiter:
         sent = len(times) - bisect_left(times, start) if everyone is None else everyone
         limit = rule.limit * self._factor
         # In independent mode a 429 does not say whose pool drew it, so nothing can be learnt.
-        learn = self._mode == SHARED and sent >= 4 and sent >= limit / 2
-        if learn and retry_after is not None and retry_after <= rule.interval * _SHORT_RETRY:
+        shared = self._mode == SHARED and sent >= 4
+        short = retry_after is not None and retry_after <= rule.interval * _SHORT_RETRY
+        if shared and short:
+            # How much we sent over our long window says nothing about a short one.
             self._factor = max(_FLOOR, self._factor * _STEP_DOWN)
-        elif learn:
+        elif shared and sent >= limit / 2:
             self._factor = max(_FLOOR, min(self._factor, (sent - 1) / rule.limit) * _CEILING_MARGIN)
         else:
             self._factor = max(_FLOOR, self._factor * _BACKOFF)
