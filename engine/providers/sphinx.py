@@ -12,7 +12,6 @@ import os
 import threading
 from concurrent.futures import Executor, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass
 from multiprocessing import resource_tracker
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -21,22 +20,13 @@ from engine import errors
 from engine.errors import BulkscribeError, ProviderError
 from engine.media import read_pcm
 from engine.providers.base import Chunk, Transcript
-from engine.segments import Segment
+from engine.segments import Segment, Word
 
 if TYPE_CHECKING:
     from pocketsphinx import Decoder
 
 _RATE = 16000
 _MAX_UTTERANCE_SECONDS = 30.0  # longer speech runs are decoded in pieces to bound memory
-
-
-@dataclass(frozen=True, slots=True)
-class Word:
-    """One recognised word, seconds from the start of the audio file."""
-
-    start: float
-    end: float
-    text: str
 
 
 _local = threading.local()
@@ -110,26 +100,25 @@ def decode_words(path: Path | str) -> list[Word]:
 
 
 def group_words(words: list[Word], pause: float = 0.5, longest: float = 10.0) -> list[Segment]:
-    """Sentence-sized segments: a new one starts after a pause or once one grows past ``longest``."""
-    segments: list[Segment] = []
-    current: list[Word] = []
+    """Sentence-sized segments, each carrying its words: a new one starts after a pause or once
+    one grows past ``longest``."""
+    groups: list[list[Word]] = []
     for word in words:
-        if current and (
-            word.start - current[-1].end >= pause or word.end - current[0].start > longest
+        if groups and (
+            word.start - groups[-1][-1].end >= pause or word.end - groups[-1][0].start > longest
         ):
-            segments.append(
-                Segment(current[0].start, current[-1].end, " ".join(w.text for w in current))
-            )
-            current = []
-        current.append(word)
-    if current:
-        segments.append(
-            Segment(current[0].start, current[-1].end, " ".join(w.text for w in current))
-        )
-    return segments
+            groups.append([])
+        if not groups:
+            groups.append([])
+        groups[-1].append(word)
+    return [
+        Segment(group[0].start, group[-1].end, " ".join(w.text for w in group), tuple(group))
+        for group in groups
+    ]
 
 
-Rows = list[tuple[float, float, str]]
+WordRow = tuple[float, float, str]
+Rows = list[tuple[float, float, str, tuple[WordRow, ...]]]
 Failure = tuple[str, str, str, bool]
 
 
@@ -142,7 +131,10 @@ def _transcribe_file(path: str) -> tuple[Rows, Failure | None]:
         segments = group_words(decode_words(path))
     except BulkscribeError as exc:
         return [], (type(exc).__name__, exc.message, exc.hint, exc.transient)
-    return [(s.start, s.end, s.text) for s in segments], None
+    rows = [
+        (s.start, s.end, s.text, tuple((w.start, w.end, w.text) for w in s.words)) for s in segments
+    ]
+    return rows, None
 
 
 def _warm_up() -> None:
@@ -224,7 +216,10 @@ class SphinxTranscriber:
         if failure is not None:
             kind, message, hint, transient = failure
             raise getattr(errors, kind, BulkscribeError)(message, hint=hint, transient=transient)
-        segments = tuple(Segment(*row) for row in rows)
+        segments = tuple(
+            Segment(start, end, text, tuple(Word(*word) for word in words))
+            for start, end, text, words in rows
+        )
         return Transcript(segments, language="en", extra={"model": "pocketsphinx en-us"})
 
     def close(self) -> None:

@@ -1,0 +1,96 @@
+"""Where to cut long audio: the quietest moment near each nominal chunk boundary, from its energy."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+FRAME = 160  # samples: 10 ms at 16 kHz
+# Smoothing over ~200 ms makes a pause win over the short closures inside words ("t", "k").
+SMOOTH_FRAMES = 20
+# Frames this far below the loud speech nearby count as nobody speaking. Speech runs 40-60 dB over
+# a quiet room; the soft ends of words are 10-20 dB under its peaks, so 25 dB leaves them speech.
+PAUSE_DB = 25.0
+MIN_PAUSE_FRAMES = 12  # a gap of at least 120 ms is a pause, not a stop consonant
+SILENT_POWER = 1.0  # mean square of int16 samples under -90 dBFS: digital silence
+PAUSE_MARGIN = 0.05  # seconds of a pause left to each side's own chunk only
+MAX_SHARED = 0.5  # seconds of a pause both chunks get, so each hears the quiet around the cut
+TIE_SHARE = 0.25  # envelope values this close to the minimum are equally quiet: take the nearest
+
+
+@dataclass(frozen=True, slots=True)
+class Cut:
+    """A seam, in samples from the start of the analysed buffer.
+
+    The earlier chunk ends at ``end``, the later one starts at ``start`` (``start <= end``:
+    the shared audio). ``seam`` is where ownership passes; ``pause`` says whether the cut
+    fell where nobody speaks (then the shared audio is silence).
+    """
+
+    start: int
+    end: int
+    seam: int
+    pause: bool
+
+
+def _frame_power(pcm: np.ndarray) -> np.ndarray:
+    frames = len(pcm) // FRAME
+    samples = pcm[: frames * FRAME].astype(np.float64).reshape(frames, FRAME)
+    return (samples * samples).mean(axis=1)
+
+
+def _smooth(power: np.ndarray) -> np.ndarray:
+    kernel = np.ones(SMOOTH_FRAMES) / SMOOTH_FRAMES
+    return np.convolve(power, kernel, mode="same")
+
+
+def find_cut(pcm: np.ndarray, lo: int, hi: int, nominal: int, lap: int, rate: int) -> Cut:
+    """Choose the seam in ``pcm[lo:hi]`` (int16 mono) nearest ``nominal`` among the quietest.
+
+    Where a pause exists there, the seam is its middle and the chunks share only silence.
+    Otherwise the seam is the quietest moment and the chunks share ``lap`` samples around it,
+    for the stitcher to reconcile.
+    """
+    power = _frame_power(pcm)
+    if len(power) == 0 or hi <= lo:
+        return _overlap(nominal, lap, len(pcm))
+    smooth = _smooth(power)
+    first = max(0, lo // FRAME)
+    last = min(len(power), -(-hi // FRAME))
+    if last <= first:
+        return _overlap(nominal, lap, len(pcm))
+    window = smooth[first:last]
+    reference = float(np.percentile(power, 95))
+    lowest = float(window.min())
+    tied = np.flatnonzero(window <= max(lowest * (1 + TIE_SHARE), lowest + reference * 1e-4))
+    starts = (first + tied) * FRAME
+    distance = np.maximum(0, np.maximum(starts - nominal, nominal - (starts + FRAME - 1)))
+    best = int(first + tied[np.argmin(distance)])
+    threshold = max(reference * 10 ** (-PAUSE_DB / 10), SILENT_POWER)
+    left, right = best, best + 1
+    while left > 0 and power[left - 1] <= threshold:
+        left -= 1
+    while right < len(power) and power[right] <= threshold:
+        right += 1
+    if power[best] <= threshold and right - left >= MIN_PAUSE_FRAMES:
+        return _in_pause(left * FRAME, right * FRAME, lo, hi, rate)
+    # No pause: the nominal boundary if it is as quiet as anywhere, else the quiet frame's middle.
+    span_start, span_end = best * FRAME, (best + 1) * FRAME
+    seam = nominal if span_start <= nominal < span_end else span_start + FRAME // 2
+    return _overlap(seam, lap, len(pcm))
+
+
+def _in_pause(pause_start: int, pause_end: int, lo: int, hi: int, rate: int) -> Cut:
+    seam = min(max((pause_start + pause_end) // 2, lo), hi)
+    margin = round(PAUSE_MARGIN * rate)
+    half = max(0, min((pause_end - pause_start) // 2 - margin, round(MAX_SHARED * rate) // 2))
+    start = max(pause_start, seam - half)
+    end = min(pause_end, seam + half)
+    return Cut(min(start, seam), max(end, seam), seam, pause=True)
+
+
+def _overlap(seam: int, lap: int, length: int) -> Cut:
+    start = max(0, seam - lap // 2)
+    end = min(length, start + lap) if lap else seam
+    return Cut(start, max(end, seam), seam, pause=False)
