@@ -15,7 +15,7 @@ import numpy as np
 
 from engine.errors import InputError, MediaError
 from engine.providers.base import Chunk
-from engine.quiet import find_cut
+from engine.quiet import FRAME, find_cut
 
 SAMPLE_RATE = 16000
 BYTES_PER_SECOND = SAMPLE_RATE * 2  # s16 mono
@@ -217,9 +217,10 @@ def _cut(
     the neighbours share only silence, elsewhere ``overlap`` seconds around the quietest
     moment. A tail of under a quarter chunk joins the last chunk instead of standing alone.
     """
-    size = round(chunk_seconds * SAMPLE_RATE)
-    lap = round(overlap * SAMPLE_RATE)
-    reach = round(SEARCH_SHARE * size)
+    # Whole 10 ms frames (the overlap in pairs of them), so every cut keeps the frame grid.
+    size = max(1, round(chunk_seconds * SAMPLE_RATE / FRAME)) * FRAME
+    lap = round(overlap * SAMPLE_RATE / (2 * FRAME)) * 2 * FRAME
+    reach = round(SEARCH_SHARE * size / FRAME) * FRAME
     tail_limit = max(size // 4, reach)
     spans: list[tuple[int, int, Path]] = []
     writer = _FlacWriter(workdir / f"{stem}-{0:04d}.flac")

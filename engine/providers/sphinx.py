@@ -16,10 +16,13 @@ from multiprocessing import resource_tracker
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from engine import errors
 from engine.errors import BulkscribeError, ProviderError
 from engine.media import read_pcm
 from engine.providers.base import Chunk, Transcript
+from engine.quiet import speech_spans
 from engine.segments import Segment, Word
 
 if TYPE_CHECKING:
@@ -42,6 +45,13 @@ def _decoder() -> Decoder:
     return decoder
 
 
+def _initial_cmn(decoder: Decoder) -> str:
+    initial = getattr(_local, "cmn", None)
+    if initial is None:
+        initial = _local.cmn = decoder.get_cmn()
+    return str(initial)
+
+
 def _clean(word: str) -> str | None:
     """Spoken word from a pocketsphinx token, or None for silence, noise and sentence marks."""
     if word.startswith(("<", "[", "+")):
@@ -50,6 +60,9 @@ def _clean(word: str) -> str | None:
 
 
 def _decode_utterance(decoder: Decoder, pcm: bytes, offset: float) -> list[Word]:
+    # The decoder carries its cepstral mean from one utterance into the next; starting each
+    # from the model's own makes an utterance decode the same whichever chunk came before.
+    decoder.set_cmn(_initial_cmn(decoder))
     decoder.start_utt()
     decoder.process_raw(pcm, full_utt=True)
     decoder.end_utt()
@@ -67,35 +80,16 @@ def _decode_utterance(decoder: Decoder, pcm: bytes, offset: float) -> list[Word]
 def decode_words(path: Path | str) -> list[Word]:
     """Recognise the words in an audio file, timed from its start.
 
-    Voice activity detection finds the speech; each stretch of speech is decoded
-    as one utterance (split every 30 s so memory stays flat on long chunks).
+    Each stretch of speech between pauses is decoded as one utterance (at most 30 s, so
+    memory stays flat on long chunks). The stretches are found from the audio's energy,
+    the way chunks are cut, so a passage decodes alike whether or not it was chunked.
     """
-    from pocketsphinx import Endpointer
-
     pcm = read_pcm(path)
     decoder = _decoder()
-    endpointer = Endpointer(window=0.3, ratio=0.9)
-    size = endpointer.frame_bytes
+    samples = np.frombuffer(pcm, dtype=np.int16)
     words: list[Word] = []
-    speech = bytearray()
-    start: float | None = None  # source time of the first byte in `speech`
-    for at in range(0, len(pcm), size):
-        frame = pcm[at : at + size]
-        # The last frame flushes the endpointer, which lags the audio by its window.
-        last = at + size >= len(pcm)
-        out = endpointer.end_stream(frame) if last else endpointer.process(frame)
-        if out is None:
-            continue
-        if start is None:
-            start = float(endpointer.speech_start)
-        speech += out
-        ended = not endpointer.in_speech
-        if ended or len(speech) >= _MAX_UTTERANCE_SECONDS * _RATE * 2:
-            words.extend(_decode_utterance(decoder, bytes(speech), start))
-            start = None if ended else start + len(speech) / (_RATE * 2)
-            speech.clear()
-    if speech and start is not None:
-        words.extend(_decode_utterance(decoder, bytes(speech), start))
+    for start, end in speech_spans(samples, _RATE, longest=_MAX_UTTERANCE_SECONDS):
+        words.extend(_decode_utterance(decoder, pcm[start * 2 : end * 2], start / _RATE))
     return words
 
 
