@@ -55,7 +55,12 @@ def find_cut(pcm: np.ndarray, lo: int, hi: int, nominal: int, lap: int, rate: in
     frame alignment of the whole recording (a recogniser's frames then line up in both).
     """
     cut = _choose(pcm, lo, hi, nominal, lap, rate)
-    return Cut(*(value - value % FRAME for value in (cut.start, cut.end, cut.seam)), cut.pause)
+    return Cut(
+        cut.start - cut.start % FRAME,
+        cut.end - cut.end % FRAME,
+        cut.seam - cut.seam % FRAME,
+        cut.pause,
+    )
 
 
 def _choose(pcm: np.ndarray, lo: int, hi: int, nominal: int, lap: int, rate: int) -> Cut:
