@@ -119,31 +119,78 @@ def _splice(a: _Piece, b: _Piece, seam: float) -> None:
     low, high = b.chunk.start - slack, a.chunk.end + slack
     a_idx = [i for i in range(a.keep_from, len(a.tokens)) if low <= a.tokens[i].mid <= high]
     b_idx = [j for j, t in enumerate(b.tokens) if low <= t.mid <= high]
-    best: tuple[float, int, int] | None = None
-    if a_idx and b_idx:
-        a_words = [a.tokens[i].norm or f"\0a{i}" for i in a_idx]
-        b_words = [b.tokens[j].norm or f"\0b{j}" for j in b_idx]
-        matcher = SequenceMatcher(None, a_words, b_words, autojunk=False)
-        for block in matcher.get_matching_blocks():
-            if block.size == 0:
-                continue
-            # One short word alike in two rough timelines is as likely chance as the same audio.
-            if not timed and block.size == 1 and len(a_words[block.a]) < 4:
-                continue
-            for k in range(block.size):
-                i, j = a_idx[block.a + k], b_idx[block.b + k]
-                ta, tb = a.tokens[i], b.tokens[j]
-                if abs(ta.mid - tb.mid) > gap:
-                    continue
-                distance = abs((ta.mid + tb.mid) / 2 - seam)
-                if best is None or distance < best[0]:
-                    best = (distance, i, j)
+    best = None if timed else _same_segment(a, b, a_idx, b_idx, seam, gap)
+    whole = best is not None
+    if best is None:
+        best = _same_words(a, b, a_idx, b_idx, seam, gap, timed)
     if best is not None:
         _, i, j = best
         # One copy of the matched word: the one on the side of the seam that owns it.
         a_cut, b_cut = (i, j) if b.tokens[j].mid >= seam else (i + 1, j + 1)
+        if whole:
+            # Whole segments alike: the copy not kept goes whole, not just its first word.
+            a_cut = _segment_end(a.tokens, i) if a_cut > i else a_cut
+            b_cut = _segment_end(b.tokens, j) if b_cut > j else b_cut
     a.keep_to = max(a.keep_from, a_cut)
     b.keep_from = b_cut
+
+
+def _same_words(
+    a: _Piece, b: _Piece, a_idx: list[int], b_idx: list[int], seam: float, gap: float, timed: bool
+) -> tuple[float, int, int] | None:
+    """The aligned word pair both chunks heard nearest the seam, as (distance, token, token)."""
+    if not a_idx or not b_idx:
+        return None
+    a_words = [a.tokens[i].norm or f"\0a{i}" for i in a_idx]
+    b_words = [b.tokens[j].norm or f"\0b{j}" for j in b_idx]
+    best: tuple[float, int, int] | None = None
+    matcher = SequenceMatcher(None, a_words, b_words, autojunk=False)
+    for block in matcher.get_matching_blocks():
+        # One short word alike in two rough timelines is as likely chance as the same audio.
+        if block.size == 0 or (not timed and block.size == 1 and len(a_words[block.a]) < 4):
+            continue
+        for k in range(block.size):
+            i, j = a_idx[block.a + k], b_idx[block.b + k]
+            ta, tb = a.tokens[i], b.tokens[j]
+            if abs(ta.mid - tb.mid) > gap:
+                continue
+            distance = abs((ta.mid + tb.mid) / 2 - seam)
+            if best is None or distance < best[0]:
+                best = (distance, i, j)
+    return best
+
+
+def _same_segment(
+    a: _Piece, b: _Piece, a_idx: list[int], b_idx: list[int], seam: float, gap: float
+) -> tuple[float, int, int] | None:
+    """Segments of the same text on both sides of the seam, as (distance, first token, first token).
+
+    Without word timings, a segment both chunks wrote alike is one segment heard twice.
+    """
+    best: tuple[float, int, int] | None = None
+    a_firsts = [i for i in a_idx if i == 0 or a.tokens[i - 1].segment != a.tokens[i].segment]
+    b_firsts = [j for j in b_idx if j == 0 or b.tokens[j - 1].segment != b.tokens[j].segment]
+    for i in a_firsts:
+        sa = a.segments[a.tokens[i].segment]
+        for j in b_firsts:
+            sb = b.segments[b.tokens[j].segment]
+            if _norm(sa.text.replace(" ", "")) != _norm(sb.text.replace(" ", "")):
+                continue
+            mid_a, mid_b = (sa.start + sa.end) / 2, (sb.start + sb.end) / 2
+            if abs(mid_a - mid_b) > max(gap, sa.end - sa.start, sb.end - sb.start):
+                continue
+            distance = abs((mid_a + mid_b) / 2 - seam)
+            if best is None or distance < best[0]:
+                best = (distance, i, j)
+    return best
+
+
+def _segment_end(tokens: list[_Token], index: int) -> int:
+    """Index just past the last token of the segment holding ``tokens[index]``."""
+    end = index
+    while end < len(tokens) and tokens[end].segment == tokens[index].segment:
+        end += 1
+    return end
 
 
 def _rebuild(piece: _Piece) -> list[Segment]:

@@ -74,3 +74,17 @@ def test_session_benches_report_transition_costs(tmp_path: Path) -> None:
     assert {run["synchronous"] for run in store["runs"]} == {"NORMAL", "FULL"}
     resume = run_bench("bench.resume", tmp_path / "resume.json", "--items", "300")
     assert resume["items"] == 300 and resume["first_paint_s"] > 0
+
+
+def test_seams_bench_compares_chunked_and_whole_runs_on_speech(tmp_path: Path) -> None:
+    from tests.speech import NoSynthesiser, espeak
+
+    try:
+        espeak()
+    except NoSynthesiser as exc:
+        pytest.skip(str(exc))
+    data = run_bench("bench.seams", tmp_path / "seams.json", "--quick", "--cache", str(tmp_path))
+    row = data["rows"][0]
+    assert row["chunks"] >= 2 and row["seams"] == row["chunks"] - 1 and row["words"] > 0
+    assert {"added_per_seam", "lost_per_seam", "repeated", "speedup", "cpu_s"} <= set(row)
+    assert row["timeline_faults"] == []
