@@ -17,6 +17,7 @@ SILENT_POWER = 1.0  # mean square of int16 samples under -90 dBFS: digital silen
 # Seconds of a long pause both chunks get. Each then holds the quiet a recogniser pads speech
 # with (see speech_spans), so a stretch of speech reads the same chunked or not.
 MAX_SHARED = 1.0
+_BLOCK_FRAMES = 1000  # 10 s of audio converted to floats at a time
 TIE_SHARE = 0.25  # envelope values this close to the minimum are equally quiet: take the nearest
 
 
@@ -36,9 +37,14 @@ class Cut:
 
 
 def _frame_power(pcm: np.ndarray) -> np.ndarray:
+    """Mean square of each whole 10 ms frame, in blocks so a long chunk needs no float copy."""
     frames = len(pcm) // FRAME
-    samples = pcm[: frames * FRAME].astype(np.float64).reshape(frames, FRAME)
-    return (samples * samples).mean(axis=1)
+    power = np.empty(frames)
+    for first in range(0, frames, _BLOCK_FRAMES):
+        last = min(frames, first + _BLOCK_FRAMES)
+        block = pcm[first * FRAME : last * FRAME].astype(np.float64).reshape(last - first, FRAME)
+        power[first:last] = (block * block).mean(axis=1)
+    return power
 
 
 def _smooth(power: np.ndarray) -> np.ndarray:

@@ -242,3 +242,16 @@ def test_the_app_caps_malloc_arenas_on_glibc() -> None:
     if platform.libc_ver()[0] != "glibc":
         pytest.skip("mallopt is a glibc call")
     assert cap_malloc_arenas(2) is True
+
+
+def test_local_engines_get_a_multiple_of_their_processes_in_chunks() -> None:
+    from engine.media import balanced_chunk_seconds
+
+    # 200 s at 30 s is 7 chunks: on 2 processes the last one runs alone. 8 of 25 s do not.
+    assert balanced_chunk_seconds(200.0, 30.0, 2) == 25.0
+    assert balanced_chunk_seconds(240.0, 30.0, 2) == 30.0  # 8 already
+    assert balanced_chunk_seconds(200.0, 30.0, 1) == 30.0
+    assert (
+        balanced_chunk_seconds(35.0, 30.0, 2) == 30.0
+    )  # fits one chunk with its tail: stays whole
+    assert balanced_chunk_seconds(None, 30.0, 2) == 30.0
