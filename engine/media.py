@@ -11,13 +11,16 @@ from fractions import Fraction
 from pathlib import Path
 
 import av
+import numpy as np
 
 from engine.errors import InputError, MediaError
 from engine.providers.base import Chunk
+from engine.quiet import FRAME, find_cut
 
 SAMPLE_RATE = 16000
 BYTES_PER_SECOND = SAMPLE_RATE * 2  # s16 mono
 _WRITE_BLOCK = 8192  # samples per encoded frame
+SEARCH_SHARE = 0.1  # a cut may move this share of a chunk either way to land where nobody speaks
 # Demuxers FFmpeg picks for text art and still images: such a file is not media to us.
 _NOT_MEDIA_FORMATS = {"bin", "tty", "adf", "idf", "xbin", "image2", "ansi"}
 
@@ -207,53 +210,77 @@ class _FlacWriter:
 def _cut(
     blocks: Iterator[bytes], workdir: Path, stem: str, chunk_seconds: float, overlap: float
 ) -> list[tuple[int, int, Path]]:
-    """Write overlapping chunk files from a PCM stream; return (start, end) sample spans and paths.
+    """Write chunk files from a PCM stream, cut where it is quietest; return sample spans and paths.
 
-    Audio past a chunk's end is held back (at most a quarter chunk) until we know the
-    stream goes on long enough to deserve its own chunk; a shorter tail joins the chunk.
+    Around each nominal boundary (one chunk length after the last seam) the audio is held
+    back until the cut is chosen within ``SEARCH_SHARE`` of a chunk either side: in a pause
+    the neighbours share only silence, elsewhere ``overlap`` seconds around the quietest
+    moment. A tail of under a quarter chunk joins the last chunk instead of standing alone.
     """
-    size = round(chunk_seconds * SAMPLE_RATE)
-    lap = round(overlap * SAMPLE_RATE) * 2
-    tail_limit = size // 4
+    # Whole 10 ms frames (the overlap in pairs of them), so every cut keeps the frame grid.
+    size = max(1, round(chunk_seconds * SAMPLE_RATE / FRAME)) * FRAME
+    lap = round(overlap * SAMPLE_RATE / (2 * FRAME)) * 2 * FRAME
+    reach = round(SEARCH_SHARE * size / FRAME) * FRAME
+    tail_limit = max(size // 4, reach)
     spans: list[tuple[int, int, Path]] = []
     writer = _FlacWriter(workdir / f"{stem}-{0:04d}.flac")
     start = 0  # first sample of the open chunk
     boundary = size  # nominal end of the open chunk
-    recent = bytearray()  # last `overlap` seconds before the boundary, to open the next chunk
-    pending = bytearray()  # audio past the boundary, not yet given to any chunk
+    held = bytearray()  # audio from `held_from` on, waiting for the cut near `boundary`
+    held_from = 0
     total = 0
     for block in blocks:
         view = memoryview(block)
         while view:
-            if total < boundary:
-                take = min(len(view), (boundary - total) * 2)
+            hold_at = boundary - reach - lap
+            if total < hold_at:
+                take = min(len(view), (hold_at - total) * 2)
                 writer.write(view[:take])
-                recent += view[:take]
-                del recent[: max(0, len(recent) - lap)]
+                held_from = total + take // 2
             else:
                 take = min(len(view), (boundary + tail_limit - total) * 2)
-                pending += view[:take]
+                held += view[:take]
             total += take // 2
             view = view[take:]
             if total == boundary + tail_limit:
+                cut = find_cut(
+                    np.frombuffer(bytes(held), dtype=np.int16),
+                    lo=boundary - reach - held_from,
+                    hi=boundary + reach - held_from,
+                    nominal=boundary - held_from,
+                    lap=lap,
+                    rate=SAMPLE_RATE,
+                )
+                writer.write(held[: cut.end * 2])
                 writer.close()
-                spans.append((start, boundary, writer.path))
+                spans.append((start, held_from + cut.end, writer.path))
                 writer = _FlacWriter(workdir / f"{stem}-{len(spans):04d}.flac")
-                start = boundary - len(recent) // 2
-                writer.write(recent)
-                boundary += size
-                # Replay the held-back audio (shorter than a chunk, so it all fits).
-                writer.write(pending)
-                recent += pending
-                del recent[: max(0, len(recent) - lap)]
-                pending = bytearray()
-    writer.write(pending)
+                start = held_from + cut.start
+                # Everything held is shorter than a chunk, so it all opens the next one.
+                writer.write(held[cut.start * 2 :])
+                boundary = held_from + cut.seam + size
+                held = bytearray()
+                held_from = total
+    writer.write(held)
     writer.close()
     if total > start:
         spans.append((start, total, writer.path))
     else:
         writer.path.unlink(missing_ok=True)
     return spans
+
+
+def balanced_chunk_seconds(duration: float | None, chunk_seconds: float, parallel: int) -> float:
+    """A chunk length near ``chunk_seconds`` that cuts ``duration`` into a multiple of ``parallel``.
+
+    A CPU-bound engine decoding 7 equal chunks on 2 processes runs 4 after 3: the last
+    quarter of the run uses one core. 8 slightly shorter chunks keep both busy to the end.
+    Media that fits in one chunk stays whole.
+    """
+    if not duration or parallel <= 1 or duration <= chunk_seconds * 1.25:
+        return chunk_seconds
+    count = parallel * math.ceil(math.ceil(duration / chunk_seconds) / parallel)
+    return duration / count
 
 
 def split_audio(
@@ -265,9 +292,10 @@ def split_audio(
 ) -> list[Chunk]:
     """Decode ``path`` once, streaming, into ``workdir/chunk-NNNN.flac`` files.
 
-    Chunk k spans [k*chunk_seconds - overlap, (k+1)*chunk_seconds] of the source,
-    timed by decoded samples. A chunk file over ``max_bytes`` is cut again into
-    smaller overlapping pieces until each fits.
+    Chunks are about ``chunk_seconds`` long, cut at the quietest moment near each
+    nominal boundary and timed by decoded samples; neighbours share silence at a pause,
+    or ``overlap`` seconds where nobody stops speaking. A chunk file over ``max_bytes``
+    is cut again the same way into smaller pieces until each fits.
     """
     if chunk_seconds <= 0 or not 0 <= overlap < chunk_seconds / 2:
         raise ValueError("need chunk_seconds > 0 and 0 <= overlap < chunk_seconds / 2")

@@ -322,12 +322,16 @@ class Pipeline:
     def _transcribe(
         self, job: Job, media: Path, workdir: Path
     ) -> tuple[list[Segment], str | None, bool]:
-        from engine.media import split_audio
+        from engine.media import balanced_chunk_seconds, split_audio
         from engine.stitch import stitch
 
         job.stage("decode")
         max_bytes = self.transcriber.max_upload_bytes
         chunk_seconds = self.settings.chunk_seconds
+        if self.transcriber.service is None:
+            # A local engine is CPU-bound: a multiple of its processes in chunks keeps all busy.
+            processes = int(getattr(self.transcriber, "processes", 1))
+            chunk_seconds = balanced_chunk_seconds(job.item.duration, chunk_seconds, processes)
         refused: TooLarge | None = None
         rounds = 0
         while True:

@@ -104,3 +104,17 @@ def test_shared_quota_bench_quick_run_never_goes_over(tmp_path: Path) -> None:
     for row in data["runs"]:
         assert row["accepted"] > 0 and row["granted_reported"] >= row["accepted"]
         assert row["fair_min"] > 0
+
+
+def test_seams_bench_compares_chunked_and_whole_runs_on_speech(tmp_path: Path) -> None:
+    from tests.speech import NoSynthesiser, espeak
+
+    try:
+        espeak()
+    except NoSynthesiser as exc:
+        pytest.skip(str(exc))
+    data = run_bench("bench.seams", tmp_path / "seams.json", "--quick", "--cache", str(tmp_path))
+    row = data["rows"][0]
+    assert row["chunks"] >= 2 and row["seams"] == row["chunks"] - 1 and row["words"] > 0
+    assert {"added_per_seam", "lost_per_seam", "repeated", "speedup", "cpu_s"} <= set(row)
+    assert row["timeline_faults"] == []

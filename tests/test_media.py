@@ -116,11 +116,12 @@ def _chunk_pcm(chunks: list) -> list[bytes]:
 
 def test_split_times_overlap_and_tail_merge(long_tone: Path, tmp_path: Path) -> None:
     chunks = split_audio(long_tone, tmp_path, chunk_seconds=30.0, overlap=2.0)
-    # 95 s: chunks end at 30 and 60; the 5 s tail is under a quarter chunk and joins the last one.
+    # 95 s of a steady tone: no moment is quieter than another, so the seams stay at 30 and 60 s
+    # with the overlap around them; the 5 s tail is under a quarter chunk and joins the last one.
     assert [(c.index, c.start, c.end) for c in chunks] == [
-        (0, 0.0, 30.0),
-        (1, 28.0, 60.0),
-        (2, 58.0, 95.0),
+        (0, 0.0, 31.0),
+        (1, 29.0, 61.0),
+        (2, 59.0, 95.0),
     ]
     assert sorted(p.name for p in tmp_path.iterdir()) == [f"chunk-000{i}.flac" for i in range(3)]
     pcm = _chunk_pcm(chunks)
@@ -137,7 +138,7 @@ def test_split_times_overlap_and_tail_merge(long_tone: Path, tmp_path: Path) -> 
 def test_split_keeps_a_long_tail_as_its_own_chunk(long_tone: Path, tmp_path: Path) -> None:
     chunks = split_audio(long_tone, tmp_path, chunk_seconds=25.0, overlap=1.0)
     # The 20 s tail is more than a quarter chunk, so it stands alone.
-    assert [(c.start, c.end) for c in chunks] == [(0, 25), (24, 50), (49, 75), (74, 95)]
+    assert [(c.start, c.end) for c in chunks] == [(0, 25.5), (24.5, 50.5), (49.5, 75.5), (74.5, 95)]
 
 
 def test_split_short_file_is_one_chunk_and_clears_old_chunks(
@@ -241,3 +242,16 @@ def test_the_app_caps_malloc_arenas_on_glibc() -> None:
     if platform.libc_ver()[0] != "glibc":
         pytest.skip("mallopt is a glibc call")
     assert cap_malloc_arenas(2) is True
+
+
+def test_local_engines_get_a_multiple_of_their_processes_in_chunks() -> None:
+    from engine.media import balanced_chunk_seconds
+
+    # 200 s at 30 s is 7 chunks: on 2 processes the last one runs alone. 8 of 25 s do not.
+    assert balanced_chunk_seconds(200.0, 30.0, 2) == 25.0
+    assert balanced_chunk_seconds(240.0, 30.0, 2) == 30.0  # 8 already
+    assert balanced_chunk_seconds(200.0, 30.0, 1) == 30.0
+    assert (
+        balanced_chunk_seconds(35.0, 30.0, 2) == 30.0
+    )  # fits one chunk with its tail: stays whole
+    assert balanced_chunk_seconds(None, 30.0, 2) == 30.0

@@ -120,8 +120,10 @@ def test_thirty_minutes_become_parallel_chunks_on_one_timeline(
     # The tone never stops, so the subtitles run on too. The server says the same words in every
     # segment, so at a seam the stitcher may take the next chunk's first segment for a repeat of
     # what the overlap already heard and drop it: a gap there is shorter than one segment (5 s).
+    # With word timings the cut falls between two words, which may leave the pause between them
+    # as a second, shorter gap at the same seam.
     gaps = [(end, nxt) for (_, end, _), nxt in zip(cues, starts[1:], strict=False) if nxt > end]
-    assert len(gaps) <= 5
+    assert len(gaps) <= 2 * 5, gaps
     for end, nxt in gaps:
         assert nxt - end < 5.0 and abs(end - 300 * round(end / 300)) <= 2.0, (end, nxt)
     assert {text for _, _, text in cues} == {tone_text(400)}

@@ -142,3 +142,14 @@ def test_worker_processes_start_while_the_app_holds_stderr(tmp_path: Path) -> No
     )
     assert result.returncode == 0, result.stderr[-2000:]
     assert {"hello", "world"} <= set(result.stdout.split())
+
+
+def test_segments_carry_their_word_timings_inside_the_audio() -> None:
+    chunk = _whole("hello.wav")
+    segments = SphinxTranscriber(in_process=True).transcribe(chunk).segments
+    assert segments
+    for seg in segments:
+        assert [w.text for w in seg.words] == seg.text.split()
+        assert seg.start == seg.words[0].start and seg.end == seg.words[-1].end
+        assert all(a.end <= b.start for a, b in zip(seg.words, seg.words[1:], strict=False))
+        assert all(0.0 <= w.start < w.end <= chunk.duration + 0.05 for w in seg.words)

@@ -13,31 +13,24 @@ import signal
 import threading
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass
 from multiprocessing import resource_tracker
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+import numpy as np
 
 from engine import errors
 from engine.errors import BulkscribeError, ProviderError
 from engine.media import read_pcm
 from engine.providers.base import Chunk, Transcript
-from engine.segments import Segment
+from engine.quiet import speech_spans
+from engine.segments import Segment, Word
 
 if TYPE_CHECKING:
     from pocketsphinx import Decoder
 
 _RATE = 16000
 _MAX_UTTERANCE_SECONDS = 30.0  # longer speech runs are decoded in pieces to bound memory
-
-
-@dataclass(frozen=True, slots=True)
-class Word:
-    """One recognised word, seconds from the start of the audio file."""
-
-    start: float
-    end: float
-    text: str
 
 
 _local = threading.local()
@@ -53,6 +46,13 @@ def _decoder() -> Decoder:
     return decoder
 
 
+def _initial_cmn(decoder: Decoder) -> str:
+    initial = getattr(_local, "cmn", None)
+    if initial is None:
+        initial = _local.cmn = decoder.get_cmn()
+    return str(initial)
+
+
 def _clean(word: str) -> str | None:
     """Spoken word from a pocketsphinx token, or None for silence, noise and sentence marks."""
     if word.startswith(("<", "[", "+")):
@@ -61,6 +61,9 @@ def _clean(word: str) -> str | None:
 
 
 def _decode_utterance(decoder: Decoder, pcm: bytes, offset: float) -> list[Word]:
+    # The decoder carries its cepstral mean from one utterance into the next; starting each
+    # from the model's own makes an utterance decode the same whichever chunk came before.
+    decoder.set_cmn(_initial_cmn(decoder))
     decoder.start_utt()
     decoder.process_raw(pcm, full_utt=True)
     decoder.end_utt()
@@ -78,59 +81,39 @@ def _decode_utterance(decoder: Decoder, pcm: bytes, offset: float) -> list[Word]
 def decode_words(path: Path | str) -> list[Word]:
     """Recognise the words in an audio file, timed from its start.
 
-    Voice activity detection finds the speech; each stretch of speech is decoded
-    as one utterance (split every 30 s so memory stays flat on long chunks).
+    Each stretch of speech between pauses is decoded as one utterance (at most 30 s, so
+    memory stays flat on long chunks). The stretches are found from the audio's energy,
+    the way chunks are cut, so a passage decodes alike whether or not it was chunked.
     """
-    from pocketsphinx import Endpointer
-
     pcm = read_pcm(path)
     decoder = _decoder()
-    endpointer = Endpointer(window=0.3, ratio=0.9)
-    size = endpointer.frame_bytes
+    samples = np.frombuffer(pcm, dtype=np.int16)
     words: list[Word] = []
-    speech = bytearray()
-    start: float | None = None  # source time of the first byte in `speech`
-    for at in range(0, len(pcm), size):
-        frame = pcm[at : at + size]
-        # The last frame flushes the endpointer, which lags the audio by its window.
-        last = at + size >= len(pcm)
-        out = endpointer.end_stream(frame) if last else endpointer.process(frame)
-        if out is None:
-            continue
-        if start is None:
-            start = float(endpointer.speech_start)
-        speech += out
-        ended = not endpointer.in_speech
-        if ended or len(speech) >= _MAX_UTTERANCE_SECONDS * _RATE * 2:
-            words.extend(_decode_utterance(decoder, bytes(speech), start))
-            start = None if ended else start + len(speech) / (_RATE * 2)
-            speech.clear()
-    if speech and start is not None:
-        words.extend(_decode_utterance(decoder, bytes(speech), start))
+    for start, end in speech_spans(samples, _RATE, longest=_MAX_UTTERANCE_SECONDS):
+        words.extend(_decode_utterance(decoder, pcm[start * 2 : end * 2], start / _RATE))
     return words
 
 
 def group_words(words: list[Word], pause: float = 0.5, longest: float = 10.0) -> list[Segment]:
-    """Sentence-sized segments: a new one starts after a pause or once one grows past ``longest``."""
-    segments: list[Segment] = []
-    current: list[Word] = []
+    """Sentence-sized segments, each carrying its words: a new one starts after a pause or once
+    one grows past ``longest``."""
+    groups: list[list[Word]] = []
     for word in words:
-        if current and (
-            word.start - current[-1].end >= pause or word.end - current[0].start > longest
+        if groups and (
+            word.start - groups[-1][-1].end >= pause or word.end - groups[-1][0].start > longest
         ):
-            segments.append(
-                Segment(current[0].start, current[-1].end, " ".join(w.text for w in current))
-            )
-            current = []
-        current.append(word)
-    if current:
-        segments.append(
-            Segment(current[0].start, current[-1].end, " ".join(w.text for w in current))
-        )
-    return segments
+            groups.append([])
+        if not groups:
+            groups.append([])
+        groups[-1].append(word)
+    return [
+        Segment(group[0].start, group[-1].end, " ".join(w.text for w in group), tuple(group))
+        for group in groups
+    ]
 
 
-Rows = list[tuple[float, float, str]]
+WordRow = tuple[float, float, str]
+Rows = list[tuple[float, float, str, tuple[WordRow, ...]]]
 Failure = tuple[str, str, str, bool]
 
 
@@ -143,7 +126,10 @@ def _transcribe_file(path: str) -> tuple[Rows, Failure | None]:
         segments = group_words(decode_words(path))
     except BulkscribeError as exc:
         return [], (type(exc).__name__, exc.message, exc.hint, exc.transient)
-    return [(s.start, s.end, s.text) for s in segments], None
+    rows = [
+        (s.start, s.end, s.text, tuple((w.start, w.end, w.text) for w in s.words)) for s in segments
+    ]
+    return rows, None
 
 
 # Ctrl-C and a closed terminal signal the whole foreground process group, the workers too.
@@ -252,7 +238,10 @@ class SphinxTranscriber:
         if failure is not None:
             kind, message, hint, transient = failure
             raise getattr(errors, kind, BulkscribeError)(message, hint=hint, transient=transient)
-        segments = tuple(Segment(*row) for row in rows)
+        segments = tuple(
+            Segment(start, end, text, tuple(Word(*word) for word in words))
+            for start, end, text, words in rows
+        )
         return Transcript(segments, language="en", extra={"model": "pocketsphinx en-us"})
 
     def close(self) -> None:
