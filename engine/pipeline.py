@@ -219,7 +219,7 @@ class Pipeline:
         saved = done.get(chunk.index)
         if saved is not None and _same_span(saved, chunk):
             return ChunkResult(chunk, tuple(saved[2]), saved[3])
-        language = self.settings.languages[0] if self.settings.languages else None
+        language = self.settings.asr_language
         service = self.transcriber.service
         if service is not None:
             # The permit is taken inside, once the request is built and ready to go out.
@@ -228,6 +228,12 @@ class Pipeline:
                 language,
                 key_index=job.key_index(service),
                 before_send=lambda: job.acquire(service),
+            )
+        elif getattr(self.transcriber, "cancellable", False):
+            # A local decode can take minutes; the engine stops it between segments on cancel.
+            job.check()
+            transcript = self.transcriber.transcribe(  # type: ignore[call-arg]
+                chunk, language, cancel=job.cancel_event
             )
         else:
             job.check()

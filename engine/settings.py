@@ -14,6 +14,8 @@ ASR_ENGINES = ("auto", "openai", "whisper", "sphinx")
 FORMATS = ("md", "txt", "srt", "vtt", "json")
 DEFAULT_API_BASE = "https://api.openai.com/v1"
 DEFAULT_RATE = "300/min"
+# Caption preferences when --lang is not given; they say nothing about the language of the audio.
+DEFAULT_LANGUAGES = ("en", "en-US", "en-GB")
 
 
 @dataclass(frozen=True)
@@ -35,7 +37,7 @@ class Settings:
     retries: int = 3
     chunk_seconds: float = 600.0
     overlap: float = 2.0
-    languages: tuple[str, ...] = ("en", "en-US", "en-GB")
+    languages: tuple[str, ...] = DEFAULT_LANGUAGES
     captions: bool = True
     timestamps: bool = False
     cookies: str | None = None
@@ -72,6 +74,15 @@ class Settings:
         parse_rate(self.rate_limit)
         parse_rate(self.media_rate_limit)
         return self
+
+    @property
+    def asr_language(self) -> str | None:
+        """The language speech is transcribed in: the first of --lang when it was given, else None
+        (engines that can, such as Whisper, detect it; a German podcast is not forced into English).
+        """
+        if not self.languages or tuple(self.languages) == DEFAULT_LANGUAGES:
+            return None
+        return self.languages[0]
 
     def saved(self) -> dict[str, Any]:
         """The settings as stored in a session: no secrets."""

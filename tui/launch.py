@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.text import Text
 
 from engine.batch import exit_code
 from engine.errors import UsageError
@@ -91,6 +92,9 @@ def launch(args: argparse.Namespace, flags: dict[str, Any], err: Console) -> int
             live = LiveSession.create(store, settings, given, batch_inputs.sources)
             if batch_inputs.duplicates:
                 err.print(f"[dim]skipped {len(batch_inputs.duplicates)} duplicate input(s)[/]")
+        choice = live.batch.asr_choice
+        # Text, not markup: the reason can hold a folder name with brackets in it.
+        err.print(Text(f"ASR: {choice.engine} ({choice.reason})", style="dim"))
         if args.headless:
             from tui.headless import run_headless
 
