@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import sys
 import tempfile
@@ -25,17 +26,48 @@ from engine.providers.base import Chunk, Transcriber  # noqa: E402
 from engine.stitch import stitch  # noqa: E402
 
 
+def _children() -> list[str]:
+    """Live child processes (sphinx decodes in a pool of them); Linux only."""
+    found: list[str] = []
+    for task in Path("/proc/self/task").iterdir():
+        try:  # threads come and go while we look
+            found += (task / "children").read_text().split()
+        except OSError:
+            continue
+    return found
+
+
 def _cpu() -> float:
+    """CPU seconds of this process and its live children (getrusage sees children only once
+    they exit, and the decoding processes live until the end)."""
     me = resource.getrusage(resource.RUSAGE_SELF)
-    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
+    total = me.ru_utime + me.ru_stime
+    tick = os.sysconf("SC_CLK_TCK")
+    for child in _children():
+        try:
+            fields = Path(f"/proc/{child}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / tick  # utime, stime
+    return total
+
+
+def _hwm_mb(pid: str) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM"):
+            return int(line.split()[1]) / 1024
+    return 0.0
 
 
 def _peak_mb() -> float:
-    """This process's peak RSS plus the largest child's (sphinx decodes in child processes)."""
-    me = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return (me + kids) / 1024
+    """Peak RSS of this process plus that of each live child (its decoding processes)."""
+    total = _hwm_mb("self")
+    for child in _children():
+        try:
+            total += _hwm_mb(child)
+        except OSError:
+            continue
+    return total
 
 
 def build(args: argparse.Namespace) -> Transcriber:
@@ -86,6 +118,7 @@ def main() -> None:
         texts = [" ".join(s.text for s in r.segments) for r in results]
     wall = time.perf_counter() - started
     used = _cpu() - cpu
+    peak = _peak_mb()
     close = getattr(engine, "close", None)
     if close is not None:
         close()
@@ -97,7 +130,7 @@ def main() -> None:
                 "wall_s": round(wall, 2),
                 "cpu_s": round(used, 2),
                 "first_call_s": round(load_s, 2),
-                "peak_rss_mb": round(_peak_mb(), 1),
+                "peak_rss_mb": round(peak, 1),
                 "texts": texts,
             }
         )

@@ -269,8 +269,11 @@ def machine() -> dict[str, object]:
 
 
 def write_results(results: dict[str, object]) -> None:
+    """Write the sections measured now; sections not measured this time keep their last figures."""
     out = ROOT / "bench" / "results" / "local_asr.json"
     out.parent.mkdir(parents=True, exist_ok=True)
+    if out.exists():
+        results = {**json.loads(out.read_text()), **results}
     out.write_text(json.dumps(results, indent=2) + "\n")
     print(f"wrote {out.relative_to(ROOT)}")
 
