@@ -1,9 +1,14 @@
-"""Local ASR throughput: do two pocketsphinx decodes at once run faster in threads or in processes?
+"""Local ASR: accuracy and speed of the offline engine and Whisper, and how they use the cores.
 
-Also measures how long a busy thread is starved of the GIL while sphinx decodes (what a
-terminal UI would feel), and the extra memory split_audio needs on long media.
+Word error rate, real-time factor and peak memory on people reading (the moonshine-voice wheel's
+recordings) and on synthesised passages, for pocketsphinx and Whisper base int8; one worker
+against two and CTranslate2 threads against our workers; 10 s chunks against one chunk
+(bench/asr_quality.py). Also: do two pocketsphinx decodes at once run faster in threads or in
+processes, how long a busy thread is starved of the GIL while sphinx decodes (what a terminal UI
+would feel), and the extra memory split_audio needs on long media.
 
-    uv run python bench/local_asr.py [--jobs 2] [--repeats 3] [--minutes 30]
+    uv sync --extra whisper --group whisper-model --group bench-speech
+    uv run python bench/local_asr.py [--jobs 2] [--repeats 3] [--minutes 30] [--asr-only]
 
 Prints a markdown table and writes bench/results/local_asr.json.
 """
@@ -11,6 +16,7 @@ Prints a markdown table and writes bench/results/local_asr.json.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import platform
@@ -209,7 +215,17 @@ def main() -> None:
     parser.add_argument(
         "--minutes", type=float, default=30.0, help="length of the split_audio test"
     )
+    parser.add_argument(
+        "--whisper-model", help="model folder (default: the tests' joined base model)"
+    )
+    parser.add_argument(
+        "--asr-only", action="store_true", help="only the accuracy and speed tables"
+    )
     args = parser.parse_args()
+    quality = measure_quality(args.whisper_model)
+    if args.asr_only:
+        write_results({"machine": machine(), "asr": quality})
+        return
     pcm = speech_pcm()
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
@@ -234,17 +250,74 @@ def main() -> None:
     )
     whisper = "available" if whisper_available("small") else "not installed or model not on disk"
     print(f"whisper (small): {whisper}")
-    results = {
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
-        "sphinx": rows,
-        "split_audio": split,
-        "whisper_small": whisper,
-        "peak_rss_mb_parent": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
-    }
+    write_results(
+        {
+            "machine": machine(),
+            "asr": quality,
+            "sphinx": rows,
+            "split_audio": split,
+            "whisper_small": whisper,
+            "peak_rss_mb_parent": round(
+                resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1
+            ),
+        }
+    )
+
+
+def machine() -> dict[str, object]:
+    return {"cpus": os.cpu_count(), "python": platform.python_version()}
+
+
+def write_results(results: dict[str, object]) -> None:
+    """Write the sections measured now; sections not measured this time keep their last figures."""
     out = ROOT / "bench" / "results" / "local_asr.json"
     out.parent.mkdir(parents=True, exist_ok=True)
+    if out.exists():
+        results = {**json.loads(out.read_text()), **results}
     out.write_text(json.dumps(results, indent=2) + "\n")
     print(f"wrote {out.relative_to(ROOT)}")
+
+
+def whisper_folder(given: str | None) -> str | None:
+    if given:
+        return given
+    from tests.whisper_model import SHA256, cache_root, join_model
+
+    try:
+        return str(join_model(cache_root() / f"whisper-base-{SHA256[:12]}"))
+    except BaseException as exc:  # noqa: BLE001 - pytest.skip outside pytest: wheels missing
+        print(f"Whisper base not measured: {exc}")
+        return None
+
+
+def measure_quality(given: str | None) -> dict[str, object]:
+    from bench import asr_quality as q
+
+    installed = importlib.util.find_spec("faster_whisper") is not None
+    model = whisper_folder(given) if installed else None
+    with tempfile.TemporaryDirectory() as tmp_name:
+        clips = q.corpus(Path(tmp_name))
+        if q.moonshine_assets() is None:
+            print("moonshine-voice is not installed (uv sync --group bench-speech): espeak only")
+        results: dict[str, object] = {"accuracy": q.accuracy(clips, model)}
+        print_rows("one chunk, one worker", results["accuracy"], ["engine", "clip", "wer", "rtf", "cpu_s", "peak_rss_mb", "load"])  # type: ignore[arg-type]  # fmt: skip
+        if model:
+            main_clip = clips[0]
+            results["sharing"] = q.sharing(main_clip, model)
+            print_rows(f"2 x {main_clip.name}: workers x cpu_threads", results["sharing"], ["engine", "workers", "cpu_threads", "wall_s", "rtf", "cpu_s", "peak_rss_mb", "load"])  # type: ignore[arg-type]  # fmt: skip
+            results["beams"] = q.beams(main_clip, model)
+            print_rows(f"beam size, {main_clip.name}", results["beams"], ["beam", "wer", "rtf", "cpu_s", "load"])  # type: ignore[arg-type]  # fmt: skip
+            results["chunked"] = q.chunked(clips, model)
+            print_rows("Whisper: one chunk vs 10 s chunks, stitched", results["chunked"], ["clip", "one_chunk_wer", "chunks_10s_wer", "load"])  # type: ignore[arg-type]  # fmt: skip
+    return results
+
+
+def print_rows(title: str, rows: list[dict[str, object]], columns: list[str]) -> None:
+    print(f"\n{title}\n")
+    print("| " + " | ".join(columns) + " |")
+    print("|" + "---|" * len(columns))
+    for row in rows:
+        print("| " + " | ".join(str(row.get(c, "")) for c in columns) + " |")
 
 
 if __name__ == "__main__":

@@ -9,8 +9,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from engine.asr_choice import AsrChoice, build_transcriber, pick_engine
 from engine.board import Board
-from engine.errors import UsageError
 from engine.items import Item, State
 from engine.limiter import Limiter
 from engine.pipeline import MEDIA_SERVICE, Checkpoints, Pipeline, items_from_sources
@@ -25,36 +25,7 @@ BALANCE_EVERY = 60.0
 
 def choose_transcriber(settings: Settings) -> Transcriber:
     """The ASR engine for this run. ``auto``: the API when a key is set, else whisper, else sphinx."""
-    engine = settings.asr
-    if engine == "auto":
-        if settings.api_keys:
-            engine = "openai"
-        else:
-            from engine.providers.whisper import whisper_available
-
-            engine = "whisper" if whisper_available(settings.whisper_model) else "sphinx"
-    if engine == "openai":
-        from engine.providers.openai import OpenAITranscriber
-
-        return OpenAITranscriber(
-            settings.api_base,
-            settings.api_keys,
-            model=settings.model,
-            response_format=settings.response_format,
-        )
-    if engine == "whisper":
-        from engine.providers.whisper import WhisperTranscriber
-
-        return WhisperTranscriber(settings.whisper_model)
-    if engine == "deapi":
-        from engine.providers.deapi_plan import deapi_transcriber
-
-        return deapi_transcriber(settings)
-    if engine == "sphinx":
-        from engine.providers.sphinx import SphinxTranscriber
-
-        return SphinxTranscriber()
-    raise UsageError(f"unknown ASR engine {engine!r}")
+    return build_transcriber(settings, pick_engine(settings).engine)
 
 
 def shared_quota(settings: Settings) -> SharedQuota | None:
@@ -83,7 +54,12 @@ class Batch:
         self.settings = settings.validate()
         self.output_dir = output_dir
         # Pick the engine first: a run that cannot start (no key) leaves no empty folder behind.
-        self.transcriber = transcriber or choose_transcriber(settings)
+        if transcriber is None:
+            self.asr_choice = pick_engine(settings)
+            transcriber = build_transcriber(settings, self.asr_choice.engine)
+        else:
+            self.asr_choice = AsrChoice(transcriber.name, "given by the caller")
+        self.transcriber = transcriber
         output_dir.mkdir(parents=True, exist_ok=True)
         self.limiters: list[Limiter] = [Limiter(MEDIA_SERVICE, settings.media_rate_limit)]
         key_counts: dict[str, int] = {}

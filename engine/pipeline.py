@@ -413,6 +413,12 @@ class Pipeline:
                 key_index=job.key_index(service),
                 before_send=lambda: job.acquire(service),
             )
+        elif getattr(self.transcriber, "cancellable", False):
+            # A local decode can take minutes; the engine stops it between segments on cancel.
+            job.check()
+            transcript = self.transcriber.transcribe(  # type: ignore[call-arg]
+                chunk, language, cancel=job.cancel_event
+            )
         else:
             job.check()
             transcript = self.transcriber.transcribe(chunk, language)

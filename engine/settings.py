@@ -18,6 +18,8 @@ FORMATS = ("md", "txt", "srt", "vtt", "json")
 DEFAULT_API_BASE = "https://api.openai.com/v1"
 DEFAULT_RATE = "300/min"
 RESPONSE_FORMATS = ("auto", "verbose_json", "json", "text")
+# Caption preferences when --lang is not given; they say nothing about the language of the audio.
+DEFAULT_LANGUAGES = ("en", "en-US", "en-GB")
 
 
 @dataclass(frozen=True)
@@ -39,7 +41,7 @@ class Settings:
     retries: int = 3
     chunk_seconds: float = 600.0
     overlap: float = 2.0
-    languages: tuple[str, ...] = ("en", "en-US", "en-GB")  # caption preference
+    languages: tuple[str, ...] = DEFAULT_LANGUAGES  # caption preference
     # Sent to the ASR service only when set (--lang or config); otherwise the service detects it.
     asr_language: str | None = None
     response_format: str = "auto"  # auto: by model; or verbose_json, json, text

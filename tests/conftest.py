@@ -14,3 +14,6 @@ def _private_folders(
     monkeypatch.setenv("XDG_DATA_HOME", str(base / "data"))
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     monkeypatch.delenv("DEAPI_API_KEY", raising=False)
+
+
+from tests.whisper_model import whisper_model_dir  # noqa: E402, F401 - the real-model fixture

@@ -66,7 +66,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     g.add_argument("--model", help="transcription model for the API (default whisper-1)")
     g.add_argument(
-        "--whisper-model", help="faster-whisper model name or local folder (default small)"
+        "--whisper-model",
+        help="faster-whisper model name, fetched once into its cache, or a model folder (default small)",
     )
     g.add_argument(
         "--lang",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import sys
 from datetime import datetime
 from pathlib import Path
@@ -120,12 +121,23 @@ def launch(args: argparse.Namespace, flags: dict[str, Any], err: Console) -> int
                     batch_inputs.sources, settings, err, headless=args.headless, yes=args.yes
                 )
             output = Path(settings.output).expanduser() if settings.output else default_output()
+            existed = output.resolve().exists()
             settings = settings.evolve(output=str(prepare_output_folder(output.resolve())))
             # Inputs are kept in the session as given, but never with credentials inside URLs.
             given = [redact_text(arg) for arg in args.inputs]
-            live = LiveSession.create(store, settings, given, batch_inputs.sources)
+            try:
+                live = LiveSession.create(store, settings, given, batch_inputs.sources)
+            except BaseException:
+                # A run that cannot start (no model, no key) leaves no empty folder behind.
+                if not existed:
+                    with contextlib.suppress(OSError):
+                        Path(settings.output).rmdir()
+                raise
             if batch_inputs.duplicates:
                 err.print(f"[dim]skipped {len(batch_inputs.duplicates)} duplicate input(s)[/]")
+        choice = live.batch.asr_choice
+        # Text, not markup: the reason can hold a folder name with brackets in it.
+        err.print(Text(f"ASR: {choice.engine} ({choice.reason})", style="dim"))
         if args.headless:
             from tui.headless import run_headless
 
