@@ -209,6 +209,7 @@ def main() -> None:
     parser.add_argument(
         "--minutes", type=float, default=30.0, help="length of the split_audio test"
     )
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "local_asr.json")
     args = parser.parse_args()
     pcm = speech_pcm()
     with tempfile.TemporaryDirectory() as tmp_name:
@@ -241,10 +242,10 @@ def main() -> None:
         "whisper_small": whisper,
         "peak_rss_mb_parent": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
     }
-    out = ROOT / "bench" / "results" / "local_asr.json"
+    out = args.out.resolve()
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results, indent=2) + "\n")
-    print(f"wrote {out.relative_to(ROOT)}")
+    print(f"wrote {out}")
 
 
 if __name__ == "__main__":

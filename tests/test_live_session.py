@@ -224,8 +224,8 @@ def test_changes_made_while_running_come_back_on_resume(
     """Parallelism, limits and order changed live are saved with the session, not just the start."""
     from tui.config import resolve_settings
 
-    media = make_tones(tmp_path / "media", 2)
-    live = start_session(store, settings_for(server, tmp_path / "out"), media)
+    make_tones(tmp_path / "media", 2)
+    live = start_session(store, settings_for(server, tmp_path / "out"), tmp_path / "media")
     engine, asr = live.batch.engine, live.batch.limiters[-1]
     engine.set_workers(6)
     asr.set_spec("120/min")

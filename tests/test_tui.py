@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from textual.command import CommandList, CommandPalette
-from textual.widgets import Input, Static, TabbedContent
+from textual.widgets import Input, Static, TabbedContent, TextArea
 
 from engine.items import State
 from engine.limiter import INDEPENDENT, SHARED
@@ -202,7 +202,7 @@ async def test_r_retries_the_selected_failed_item_then_all_failed(tmp_path: Path
         for item_id in (0, 1):
             wait_started(batch.gate, item_id)
             batch.gate.fail(item_id)
-            await until(pilot, lambda i=item_id: state_of(batch, i) is State.FAILED)
+            await until(pilot, lambda i=item_id: state_of(batch, i) is State.FAILED)  # type: ignore[misc]
         wait_started(batch.gate, 2)
         batch.gate.release(2)
         await until(pilot, lambda: "✗ failed" in row_text(app, 1))
@@ -266,7 +266,7 @@ async def test_a_adds_the_inputs_listed_in_a_file(tmp_path: Path) -> None:
         await pilot.press("ctrl+s")  # nothing typed yet: the modal explains and stays
         assert isinstance(app.screen, AddInputsScreen)
         assert "Nothing to add" in screen_text(app.screen.query_one("#add-error"))
-        app.screen.query_one("#add-text").insert(str(listing))
+        app.screen.query_one("#add-text", TextArea).insert(str(listing))
         await pilot.press("ctrl+s")
         await until(pilot, lambda: len(batch.board) == 3)
         assert not isinstance(app.screen, AddInputsScreen)
@@ -322,7 +322,7 @@ async def test_number_keys_switch_quick_views(tmp_path: Path) -> None:
         expected = {"1": [0, 1, 2, 3, 4], "2": [2, 3], "3": [0], "4": [1], "5": [4]}
         for key, ids in expected.items():
             await pilot.press(key)
-            await until(pilot, lambda ids=ids: table.visible_ids == ids, f"view {key}")
+            await until(pilot, lambda ids=ids: table.visible_ids == ids, f"view {key}")  # type: ignore[misc]
         batch.gate.open_all = True
 
 

@@ -71,16 +71,21 @@ def resolve_settings(
     key_source = None
     keys: tuple[str, ...] = ()
     config = load_config() if config is None else config
+    layer: dict[str, Any] = {}
     for name, value in config.items():
         if name in ("api_key", "api_keys"):
             keys = _coerce(name, value, ())
             key_source = "config"
         elif name in known and name not in ("api_keys", "api_key_source") and saved is None:
-            values[name] = _coerce(name, value, known[name])
+            layer[name] = _coerce(name, value, known[name])
+    _take_layer(values, layer)
+    layer = {}
     for name in known:
         env = os.environ.get(ENV_PREFIX + name.upper())
         if env is not None and name not in ("api_keys", "api_key_source") and saved is None:
-            values[name] = _coerce(name, env, known[name])
+            layer[name] = _coerce(name, env, known[name])
+    _take_layer(values, layer)
+    layer = {}
     for env_name in (ENV_PREFIX + "API_KEY", "OPENAI_API_KEY"):
         if os.environ.get(env_name):
             keys = _coerce(env_name, os.environ[env_name], ())
@@ -93,10 +98,18 @@ def resolve_settings(
             keys = _coerce(name, value, ())
             key_source = "flag:--api-key"
         elif name in known:
-            values[name] = _coerce(name, value, known[name])
-    if flags.get("workers") is not None and "parallel" not in {
-        k for k, v in flags.items() if v is not None
-    }:
-        values["parallel"] = int(flags["workers"]) > 1
+            layer[name] = _coerce(name, value, known[name])
+    _take_layer(values, layer)
     settings = base.evolve(**values, api_keys=keys, api_key_source=key_source if keys else None)
     return settings.validate()
+
+
+def _take_layer(values: dict[str, Any], layer: dict[str, Any]) -> None:
+    """Apply one source's values over the earlier ones'.
+
+    A worker count asks for parallel work the same way from every source (`workers = 8` in
+    config.toml, BULKSCRIBE_WORKERS=8, --workers 8), unless that source also says `parallel`.
+    """
+    values.update(layer)
+    if "workers" in layer and "parallel" not in layer:
+        values["parallel"] = int(layer["workers"]) > 1

@@ -84,6 +84,8 @@ def launch(args: argparse.Namespace, flags: dict[str, Any], err: Console) -> int
                     "nothing to transcribe",
                     hint="give URLs, files, folders or a list, or --resume to continue a session",
                 )
+            if not args.headless:
+                _need_terminal()
             output = Path(settings.output).expanduser() if settings.output else default_output()
             settings = settings.evolve(output=str(output.resolve()))
             # Inputs are kept in the session as given, but never with credentials inside URLs.
@@ -114,6 +116,7 @@ def _session_to_resume(store: Store, args: argparse.Namespace, err: Console) -> 
         return store.session(args.resume)
     if args.inputs or args.headless or args.dry_run:
         return None
+    _need_terminal()
     info = store.latest_unfinished()
     if info is None:
         return None
@@ -121,6 +124,19 @@ def _session_to_resume(store: Store, args: argparse.Namespace, err: Console) -> 
     if answer is None:  # the prompt was quit (ctrl+q): start nothing, create no empty session
         raise KeyboardInterrupt
     return info if answer else None
+
+
+def _need_terminal() -> None:
+    """The full-screen app draws on a terminal and reads keys from one: without it, refuse early.
+
+    Started from a script or a service with no terminal, it used to start anyway and leave an empty
+    session and output folder behind.
+    """
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        raise UsageError(
+            "the full-screen app needs a terminal (stdin and stdout are not one)",
+            hint="add --headless to run without one, with the inputs as arguments",
+        )
 
 
 def ask_resume(description: str) -> bool | None:
