@@ -222,6 +222,9 @@ class BulkscribeApp(App[int]):
         tabs = self.main.query_one(TabbedContent)
         self.main.show_tab("detail" if tabs.active == "tab-log" else "log")
 
+    def action_toggle_side(self) -> None:
+        self.main.toggle_side()
+
     def action_help(self) -> None:
         self.push_screen(HelpScreen())
 
@@ -288,6 +291,9 @@ class BulkscribeApp(App[int]):
             )
         yield SystemCommand("Show workers", "key w", lambda: self.action_show_tab("workers"))
         yield SystemCommand("Toggle event log", "key l", self.action_toggle_log)
+        yield SystemCommand(
+            "Show / hide side pane", "Detail, workers and log (key i)", self.action_toggle_side
+        )
         yield SystemCommand("Help", "All keys (key ?)", self.action_help)
         yield SystemCommand("Quit", "key q", self.action_quit_app)
 

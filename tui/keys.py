@@ -24,6 +24,7 @@ KEYMAP: tuple[tuple[str, str, str, bool], ...] = (
     ("5", "view('queued')", "view: queued", False),
     ("w", "show_tab('workers')", "show the workers pane", False),
     ("l", "toggle_log", "show / hide the event log", False),
+    ("i", "toggle_side", "show / hide the side pane (detail, workers, log)", False),
     ("question_mark", "help", "help: all keys", True),
     ("q", "quit_app", "quit (asks when work is running; the session is kept)", True),
 )

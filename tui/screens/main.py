@@ -27,7 +27,8 @@ from tui.widgets.workers_view import WorkersView
 TICK = 0.1
 FOLLOW_HOLD = 2.0
 DETAIL_EVERY = 0.25  # redraw the same item in the detail at most four times a second
-WIDE = 120
+WIDE = 120  # the side pane moves beside the table
+NARROW = 100  # the side pane folds away until asked for (key i), and the sparkline goes
 FULL_GC_SPACING = 10  # full collections this many times rarer than Python's default while shown
 
 
@@ -37,6 +38,8 @@ class MainScreen(Screen[None]):
     MainScreen.-wide #body { layout: horizontal; }
     MainScreen #side { height: 40%; min-height: 8; max-height: 14; border-top: solid $primary; }
     MainScreen.-wide #side { height: 1fr; max-height: 100%; width: 40%; border-top: none; border-left: solid $primary; }
+    MainScreen.-side-hidden #side { display: none; }
+    MainScreen.-narrow ProgressPanel Sparkline { display: none; }
     MainScreen #filter { display: none; dock: bottom; }
     MainScreen #filter.-visible { display: block; }
     MainScreen TabbedContent ContentSwitcher { height: 1fr; }
@@ -52,6 +55,7 @@ class MainScreen(Screen[None]):
         self._detail_at = 0.0
         self._shown_detail: tuple[int, int] | None = None
         self._gc_threshold = gc.get_threshold()
+        self._side_wanted: bool | None = None  # the user's choice (key i); None: by width
 
     def compose(self) -> ComposeResult:
         yield Header(show_clock=False, icon="≡")
@@ -94,6 +98,25 @@ class MainScreen(Screen[None]):
 
     def _apply_width(self, width: int) -> None:
         self.set_class(width >= WIDE, "-wide")
+        self.set_class(width < NARROW, "-narrow")
+        shown = self._side_wanted if self._side_wanted is not None else width >= NARROW
+        self.set_class(not shown, "-side-hidden")
+        footer = self.query_one(KeyFooter)
+        # Below 80 columns the palette's key would overlap the last of the others.
+        footer.show_command_palette = width >= 80
+        footer.narrow = width < 80
+        self.call_after_refresh(self.query_one(StatusTable).scroll_to_cursor)
+
+    @property
+    def side_shown(self) -> bool:
+        return not self.has_class("-side-hidden")
+
+    def toggle_side(self, shown: bool | None = None) -> None:
+        """Show or fold away the side pane; the choice holds until the next toggle."""
+        self._side_wanted = not self.side_shown if shown is None else shown
+        self._apply_width(self.size.width)
+        if not self.side_shown and not self.query_one(StatusTable).has_focus:
+            self.query_one(StatusTable).focus()
 
     # -- the tick ---------------------------------------------------------------------------------
 
@@ -155,6 +178,9 @@ class MainScreen(Screen[None]):
 
     # -- selection and filter ------------------------------------------------------------------------
 
+    def on_item_detail_back(self) -> None:
+        self.query_one(StatusTable).focus()
+
     def on_status_table_selected(self, message: StatusTable.Selected) -> None:
         if message.by_user:
             self._user_selected = True
@@ -189,4 +215,6 @@ class MainScreen(Screen[None]):
             self.query_one(StatusTable).focus()
 
     def show_tab(self, name: str) -> None:
+        if not self.side_shown:
+            self.toggle_side(True)
         self.query_one(TabbedContent).active = f"tab-{name}"

@@ -211,6 +211,10 @@ class StatusTable(ScrollView, can_focus=True):
     def action_reverse_sort(self) -> None:
         self.sort_reverse = not self.sort_reverse
 
+    def scroll_to_cursor(self) -> None:
+        """After the table changed size: bring the cursor's row back on screen."""
+        self._scroll_to_cursor()
+
     def _scroll_to_cursor(self) -> bool:
         """Scroll so the cursor's row is on screen; True when it had to scroll."""
         if self._cursor_id is None:
