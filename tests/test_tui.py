@@ -219,8 +219,12 @@ async def test_r_retries_the_selected_failed_item_then_all_failed(tmp_path: Path
         batch.gate.release(0)
         await until(pilot, lambda: state_of(batch, 0) is State.DONE)
         await until(pilot, lambda: "✓ done" in row_text(app, 0))
-        # On a row that is not failed, r retries every failed item.
+        # On a row that is not failed, r retries nothing and says how to retry them all...
         await pilot.press("r")
+        await pilot.pause()
+        assert batch.gate.started.count(1) == 1
+        # ...which is R, wherever the cursor is.
+        await pilot.press("R")
         await until(pilot, lambda: batch.gate.started.count(1) == 2, "item 2 runs again")
         batch.gate.release(1)
         await until(pilot, lambda: batch.engine.finished)
@@ -234,6 +238,8 @@ async def test_x_cancels_a_queued_item(tmp_path: Path) -> None:
         wait_started(batch.gate, 0)
         await pilot.press("down", "down")
         await pilot.press("x")
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("y")
         await until(pilot, lambda: state_of(batch, 2) is State.CANCELLED)
         await until(pilot, lambda: "⊘ cancelled" in row_text(app, 2))
         batch.gate.release(0)
@@ -250,6 +256,8 @@ async def test_x_cancels_a_running_item(tmp_path: Path) -> None:
         wait_started(batch.gate, 0)
         await pilot.press("up")  # select the first row by hand
         await pilot.press("x")
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("y")
         await until(pilot, lambda: state_of(batch, 0) is State.CANCELLED)
         wait_started(batch.gate, 1)
         batch.gate.release(1)
@@ -452,8 +460,12 @@ async def test_palette_lists_a_command_for_every_key_action(tmp_path: Path) -> N
         "Switch rate mode",
         "Set rate limit…",
         "Pause / resume",
-        "Retry failed items",
-        "Cancel selected item",
+        "Retry selected or marked items",
+        "Retry all failed items",
+        "Cancel selected or marked items…",
+        "Mark / unmark row",
+        "Clear marks",
+        "Show / hide side pane",
         "Add inputs…",
         "Open output",
         "Filter rows…",
@@ -517,11 +529,17 @@ async def test_palette_commands_do_what_they_say(tmp_path: Path) -> None:
         assert isinstance(app.screen, AddInputsScreen)
         await pilot.press("escape")
         await pilot.press("down")  # pick item 2 by hand
-        await run("Cancel selected item")
-        assert state_of(batch, 1) is State.CANCELLED
+        await run("Cancel selected or marked items…")
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("y")
+        await until(pilot, lambda: state_of(batch, 1) is State.CANCELLED)
         await until(pilot, lambda: "⊘ cancelled" in row_text(app, 1))
-        await run("Retry failed items")
+        await run("Retry selected or marked items")
         assert state_of(batch, 1) is State.QUEUED
+        await run("Mark / unmark row")
+        assert table.marked == {1}
+        await run("Clear marks")
+        assert table.marked == set()
         await run("Open output")
         await run("Set number of workers…")
         assert isinstance(app.screen, PromptScreen)

@@ -13,7 +13,7 @@ from textual.screen import Screen
 
 from engine.batch import Batch
 from engine.errors import BulkscribeError
-from engine.items import State
+from engine.items import Item, State
 from engine.limiter import INDEPENDENT, SHARED
 from engine.pool import MAX_WORKERS, MIN_WORKERS
 from engine.ratespec import parse_rate
@@ -24,6 +24,7 @@ from tui.screens.confirm import ConfirmScreen
 from tui.screens.help import HelpScreen
 from tui.screens.main import MainScreen
 from tui.screens.prompt import PromptScreen
+from tui.widgets.status_table import StatusTable
 
 
 class BulkscribeApp(App[int]):
@@ -151,22 +152,60 @@ class BulkscribeApp(App[int]):
             self.notify("Paused: running items finish, nothing new starts", timeout=2)
 
     def action_retry(self) -> None:
-        item = self.main.selected_item
-        if item is not None and item.state in (State.FAILED, State.CANCELLED, State.SKIPPED):
-            n = self.engine.retry([item.id])
-        else:
-            n = self.engine.retry()
-        self.notify(
-            f"Retrying {n} item{'s' if n != 1 else ''}" if n else "Nothing to retry", timeout=2
-        )
+        """Retry the marked items, or the selected one; R (retry_all) is for every failed item."""
+        targets = [i for i in self.main.targets() if i.state in _RETRYABLE]
+        if not targets:
+            self.notify(
+                "Select or mark a failed or cancelled item (R retries every failed item)",
+                timeout=3,
+            )
+            return
+        n = self.engine.retry([item.id for item in targets])
+        self.main.clear_marks()
+        self.notify(_retrying(n), timeout=2)
+
+    def action_retry_all(self) -> None:
+        self.notify(_retrying(self.engine.retry()), timeout=2)
 
     def action_cancel_item(self) -> None:
-        item = self.main.selected_item
-        if item is None or item.state.terminal:
-            self.notify("Select a queued or running item to cancel", timeout=2)
+        """Cancel the marked items, or the selected one, after saying what will be lost."""
+        targets = [i for i in self.main.targets() if not i.state.terminal]
+        if not targets:
+            self.notify("Select or mark a queued or running item to cancel", timeout=2)
             return
-        self.engine.cancel(item.id)
-        self.notify(f"Cancelled #{item.id + 1}", timeout=2)
+        ids = [item.id for item in targets]
+        arrived = [item for item in targets if transcript_arrived(item)]
+        if len(targets) == 1:
+            title = f"Cancel #{targets[0].id + 1} {targets[0].label}?"
+        else:
+            title = f"Cancel {len(targets)} items?"
+        body = "Queued items will not run; running items stop at their next step."
+        if arrived:
+            which = ", ".join(f"#{item.id + 1}" for item in arrived[:5])
+            body = (
+                f"The transcript of {which}{' and more' if len(arrived) > 5 else ''} has already "
+                "arrived and is being written: cancelling now throws it away. " + body
+            )
+        body += " Cancelled items can be retried with r."
+
+        def done(yes: bool | None) -> None:
+            if not yes:
+                return
+            cancelled = sum(self.engine.cancel(item_id) for item_id in ids)
+            self.main.clear_marks()
+            self.notify(
+                f"Cancelled {cancelled} item{'s' if cancelled != 1 else ''}"
+                if len(ids) > 1
+                else f"Cancelled #{ids[0] + 1}",
+                timeout=2,
+            )
+
+        self.push_screen(
+            ConfirmScreen(
+                title, body, yes="Cancel item" + ("s" if len(ids) > 1 else ""), no="Keep"
+            ),
+            done,
+        )
 
     def action_add_inputs(self) -> None:
         def done(lines: list[str] | None) -> None:
@@ -208,8 +247,6 @@ class BulkscribeApp(App[int]):
         self.main.open_filter()
 
     def action_view(self, name: str) -> None:
-        from tui.widgets.status_table import StatusTable
-
         # The table's header names the view; a toast would cover the rows it is about.
         self.main.query_one(StatusTable).view_name = name
 
@@ -274,8 +311,17 @@ class BulkscribeApp(App[int]):
         )
         yield SystemCommand("Set rate limit…", "e.g. 300/min or 5/s,300/min", self.action_set_rate)
         yield SystemCommand("Pause / resume", "key space", self.action_toggle_pause)
-        yield SystemCommand("Retry failed items", "key r", self.action_retry)
-        yield SystemCommand("Cancel selected item", "key x", self.action_cancel_item)
+        yield SystemCommand("Retry selected or marked items", "key r", self.action_retry)
+        yield SystemCommand("Retry all failed items", "key R", self.action_retry_all)
+        yield SystemCommand(
+            "Cancel selected or marked items…", "Asks first (key x)", self.action_cancel_item
+        )
+        yield SystemCommand(
+            "Mark / unmark row",
+            "key v; r and x act on marked rows",
+            lambda: self.main.query_one(StatusTable).action_toggle_mark(),
+        )
+        yield SystemCommand("Clear marks", "key V", self.main.clear_marks)
         yield SystemCommand("Add inputs…", "Paste URLs or a path (key a)", self.action_add_inputs)
         yield SystemCommand("Open output", "key o", self.action_open_output)
         yield SystemCommand("Filter rows…", "key /", self.action_filter)
@@ -296,6 +342,21 @@ class BulkscribeApp(App[int]):
         )
         yield SystemCommand("Help", "All keys (key ?)", self.action_help)
         yield SystemCommand("Quit", "key q", self.action_quit_app)
+
+
+_RETRYABLE = (State.FAILED, State.CANCELLED, State.SKIPPED)
+
+
+def _retrying(n: int) -> str:
+    return f"Retrying {n} item{'s' if n != 1 else ''}" if n else "Nothing to retry"
+
+
+def transcript_arrived(item: Item) -> bool:
+    """The service has sent the whole transcript and the item is writing it out."""
+    if item.state is not State.RUNNING:
+        return False
+    whole = item.chunks_total > 0 and item.chunks_done >= item.chunks_total
+    return item.stage == "write" or whole
 
 
 def _has_display() -> bool:

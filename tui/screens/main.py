@@ -182,8 +182,9 @@ class MainScreen(Screen[None]):
         self.query_one(StatusTable).focus()
 
     def on_status_table_selected(self, message: StatusTable.Selected) -> None:
-        if message.by_user:
-            self._user_selected = True
+        # The cursor only counts as the user's choice when the user put it there: a row that slid
+        # under it (its item left the view) is never the target of r or x.
+        self._user_selected = message.by_user
         self._show_detail()
 
     @property
@@ -191,6 +192,17 @@ class MainScreen(Screen[None]):
         table = self.query_one(StatusTable)
         item_id = table.cursor_item_id if self._user_selected else None
         return table.item(item_id) if item_id is not None else None
+
+    def targets(self) -> list[Item]:
+        """What r and x act on: the marked rows when there are any, else the user's selection."""
+        table = self.query_one(StatusTable)
+        if table.marked:
+            return [item for i in sorted(table.marked) if (item := table.item(i)) is not None]
+        item = self.selected_item
+        return [item] if item is not None else []
+
+    def clear_marks(self) -> None:
+        self.query_one(StatusTable).action_clear_marks()
 
     def open_filter(self) -> None:
         field = self.query_one("#filter", Input)

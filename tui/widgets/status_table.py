@@ -46,6 +46,7 @@ class StatusTable(ScrollView, can_focus=True):
         "status-table--running",
         "status-table--waiting",
         "status-table--queued",
+        "status-table--marked",
     }
 
     DEFAULT_CSS = """
@@ -59,6 +60,7 @@ class StatusTable(ScrollView, can_focus=True):
     StatusTable > .status-table--running { color: $text; text-style: bold; }
     StatusTable > .status-table--waiting { color: $warning; }
     StatusTable > .status-table--queued { color: $text-muted; }
+    StatusTable > .status-table--marked { text-style: bold; background: $secondary 30%; }
     """
 
     BINDINGS = [
@@ -70,7 +72,12 @@ class StatusTable(ScrollView, can_focus=True):
         Binding("end", "edge(1)", "Last", show=False),
         Binding("s", "cycle_sort", "Sort", show=False, tooltip="Sort by the next column"),
         Binding("S", "reverse_sort", "Reverse sort", show=False),
-    ]
+        Binding(
+            "v", "toggle_mark", "Mark", show=False, id="table.mark",
+            tooltip="Mark or unmark this row (r and x then act on the marked rows)",
+        ),
+        Binding("V", "clear_marks", "Clear marks", show=False, id="table.clear_marks"),
+    ]  # fmt: skip
 
     class Selected(Message):
         """The cursor moved to another item."""
@@ -93,6 +100,7 @@ class StatusTable(ScrollView, can_focus=True):
         self._layout_width = -1
         self._paint_styles: dict[str, Style] = {}
         self._paint_base = Style()
+        self.marked: set[int] = set()
 
     # -- data in ------------------------------------------------------------------------------
 
@@ -203,6 +211,28 @@ class StatusTable(ScrollView, can_focus=True):
     def action_edge(self, end: int) -> None:
         if len(self._rows):
             self.move_to(self._rows.id_at(len(self._rows) - 1 if end else 0))
+
+    def action_toggle_mark(self) -> None:
+        """Mark or unmark the cursor's row and step down, so a run of rows is marked key by key."""
+        if self._cursor_id is None:
+            return
+        self.marked.symmetric_difference_update({self._cursor_id})
+        self.refresh_line(self._cursor_row() + 1)
+        self.post_message(self.MarksChanged(len(self.marked)))
+        self.action_cursor(1)
+
+    def action_clear_marks(self) -> None:
+        if self.marked:
+            self.marked.clear()
+            self.refresh()
+            self.post_message(self.MarksChanged(0))
+
+    class MarksChanged(Message):
+        """Rows were marked or unmarked."""
+
+        def __init__(self, count: int) -> None:
+            super().__init__()
+            self.count = count
 
     def action_cycle_sort(self) -> None:
         keys = [c.key for c in COLUMNS]
@@ -322,6 +352,10 @@ class StatusTable(ScrollView, can_focus=True):
         if item.id == self._cursor_id:
             style = style + styles["status-table--cursor"]
         text = self._join((column.text(item), column) for column, _ in self._layout)
+        if item.id in self.marked:
+            # A mark in the row's first cell (the # column is right-aligned, so it is blank there).
+            text = "●" + text[1:]
+            style = style + styles["status-table--marked"]
         return Strip([Segment(set_cell_size(text, width), style)], width)
 
     def _header_title(self, column: Column) -> str:
