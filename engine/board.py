@@ -29,6 +29,7 @@ class Event:
     kind: str
     text: str
     item_id: int | None = None
+    delay: float | None = None  # a retry's back-off in seconds, so a reader can count it down
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,8 +165,15 @@ class Board:
                     cursor.wake.set()
             return new
 
-    def post(self, kind: str, text: str, item_id: int | None = None) -> None:
-        event = Event(self._clock(), kind, text, item_id)
+    @property
+    def clock(self) -> Callable[[], float]:
+        """The clock events and timings are stamped with."""
+        return self._clock
+
+    def post(
+        self, kind: str, text: str, item_id: int | None = None, *, delay: float | None = None
+    ) -> None:
+        event = Event(self._clock(), kind, text, item_id, delay)
         with self._lock:
             for cursor in self._cursors:
                 if len(cursor.events) == cursor.events.maxlen:

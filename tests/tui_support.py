@@ -101,9 +101,7 @@ class GateBatch:
             work or self.gate,
             board=self.board,
             limiters=[self.media_limiter, self.limiter],
-            retries=0,
-            backoff=0.0,
-            **engine_args,
+            **({"retries": 0, "backoff": 0.0} | engine_args),
         )
         self.output_dir = tmp / "out"
         self.output_dir.mkdir(parents=True, exist_ok=True)

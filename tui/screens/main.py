@@ -17,6 +17,7 @@ from textual.widgets import Header, Input, TabbedContent, TabPane
 
 from engine.board import Board
 from engine.items import Item
+from tui.retries import RetryNotes
 from tui.widgets.event_log import EventLog
 from tui.widgets.item_detail import ItemDetail
 from tui.widgets.key_footer import KeyFooter
@@ -53,9 +54,10 @@ class MainScreen(Screen[None]):
         self._latest_started: int | None = None
         self._followed_at = 0.0
         self._detail_at = 0.0
-        self._shown_detail: tuple[int, int] | None = None
+        self._shown_detail: tuple[int, int, str | None] | None = None
         self._gc_threshold = gc.get_threshold()
-        self._side_wanted: bool | None = None  # the user's choice (key i); None: by width
+        self._side_wanted: bool | None = None
+        self.retries = RetryNotes(board.clock)  # the user's choice (key i); None: by width
 
     def compose(self) -> ComposeResult:
         yield Header(show_clock=False, icon="≡")
@@ -76,6 +78,7 @@ class MainScreen(Screen[None]):
         yield KeyFooter(compact=True)
 
     def on_mount(self) -> None:
+        self.query_one(StatusTable).retries = self.retries
         self.query_one(StatusTable).focus()
         self._apply_width(self.size.width)
         self.pull()
@@ -132,6 +135,7 @@ class MainScreen(Screen[None]):
                 # Hidden panes are not kept up to date; the next tick fills one in when shown.
                 self.query_one(WorkersView).show(changes.workers, table.item)
             if changes.events or changes.dropped_events:
+                self.retries.add(changes.events)
                 self.query_one(EventLog).add(changes.events, changes.dropped_events)
                 for event in changes.events:
                     if event.kind in ("blocked", "finished"):
@@ -164,7 +168,7 @@ class MainScreen(Screen[None]):
         if item_id is None:
             item_id = table.cursor_item_id
         item: Item | None = table.item(item_id) if item_id is not None else None
-        key = (item.id, item.version) if item is not None else None
+        key = (item.id, item.version, self.retries.label(item)) if item is not None else None
         if key == self._shown_detail:
             return
         now = time.monotonic()
@@ -174,7 +178,7 @@ class MainScreen(Screen[None]):
         if same_item and now - self._detail_at < DETAIL_EVERY:
             return  # the same item changing fast: a later tick shows its latest state
         self._shown_detail, self._detail_at = key, now
-        self.query_one(ItemDetail).show(item)
+        self.query_one(ItemDetail).show(item, self.retries)
 
     # -- selection and filter ------------------------------------------------------------------------
 

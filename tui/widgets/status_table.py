@@ -20,6 +20,7 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from engine.items import Item, State
+from tui.retries import RetryNotes
 from tui.widgets.columns import COLUMNS, Column, fit_columns
 from tui.widgets.row_index import RowIndex
 
@@ -101,6 +102,7 @@ class StatusTable(ScrollView, can_focus=True):
         self._paint_styles: dict[str, Style] = {}
         self._paint_base = Style()
         self.marked: set[int] = set()
+        self.retries: RetryNotes | None = None  # items sleeping between two tries of a request
 
     # -- data in ------------------------------------------------------------------------------
 
@@ -288,7 +290,7 @@ class StatusTable(ScrollView, can_focus=True):
 
     def _tick_elapsed(self) -> None:
         """Running rows show a ticking elapsed time even when their item has not changed."""
-        if not any(column.key == "elapsed" for column, _ in self._layout):
+        if not any(column.key in ("elapsed", "stage") for column, _ in self._layout):
             return
         top = int(self.scroll_y)
         for row in range(top, min(len(self._rows), top + self.scrollable_content_region.height)):
@@ -351,7 +353,13 @@ class StatusTable(ScrollView, can_focus=True):
         style = base + styles[_STATE_CLASS[item.state]]
         if item.id == self._cursor_id:
             style = style + styles["status-table--cursor"]
-        text = self._join((column.text(item), column) for column, _ in self._layout)
+        sleeping = self.retries.label(item, short=True) if self.retries is not None else None
+        if sleeping:
+            style = base + styles["status-table--waiting"]
+        text = self._join(
+            (sleeping if sleeping and column.key == "stage" else column.text(item), column)
+            for column, _ in self._layout
+        )
         if item.id in self.marked:
             # A mark in the row's first cell (the # column is right-aligned, so it is blank there).
             text = "●" + text[1:]
