@@ -143,7 +143,13 @@ class BulkscribeApp(App[int]):
 
     # -- flow ---------------------------------------------------------------------------------------
 
-    def action_toggle_pause(self) -> None:
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "toggle_pause":
+            # One of the two space bindings at a time, so the footer says what space will do.
+            return (parameters == ("resume",)) == self.engine.paused
+        return True
+
+    def action_toggle_pause(self, _shown_as: str = "") -> None:
         if self.engine.paused:
             self.engine.resume()
             self.notify("Resumed", timeout=1.5)

@@ -65,4 +65,15 @@ def bindings() -> list[BindingType]:
                 group=_WORKERS if action.startswith("workers(") else None,
             )
         )
+    # While paused the footer offers "space Resume": a second binding of the same key, only one of
+    # the two enabled at a time (BulkscribeApp.check_action).
+    result.append(
+        Binding(
+            "space",
+            "toggle_pause('resume')",
+            "Resume",
+            tooltip="resume: start queued items again",
+            id="bulkscribe.resume",
+        )
+    )
     return result

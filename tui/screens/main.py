@@ -57,7 +57,8 @@ class MainScreen(Screen[None]):
         self._shown_detail: tuple[int, int, str | None] | None = None
         self._gc_threshold = gc.get_threshold()
         self._side_wanted: bool | None = None
-        self.retries = RetryNotes(board.clock)  # the user's choice (key i); None: by width
+        self.retries = RetryNotes(board.clock)
+        self._paused_shown = False  # the user's choice (key i); None: by width
 
     def compose(self) -> ComposeResult:
         yield Header(show_clock=False, icon="≡")
@@ -107,7 +108,7 @@ class MainScreen(Screen[None]):
         footer = self.query_one(KeyFooter)
         # Below 80 columns the palette's key would overlap the last of the others.
         footer.show_command_palette = width >= 80
-        footer.narrow = width < 80
+        footer.narrow = width < 90
         self.call_after_refresh(self.query_one(StatusTable).scroll_to_cursor)
 
     @property
@@ -131,6 +132,9 @@ class MainScreen(Screen[None]):
                 self._follow_latest_start(table, changes.items)
                 table.apply(changes.items)
             self.query_one(ProgressPanel).show(changes.stats)
+            if changes.stats.engine.paused != self._paused_shown:
+                self._paused_shown = changes.stats.engine.paused
+                self.app.refresh_bindings()  # the footer's "space Pause" becomes "space Resume"
             if self.query_one(TabbedContent).active == "tab-workers":
                 # Hidden panes are not kept up to date; the next tick fills one in when shown.
                 self.query_one(WorkersView).show(changes.workers, table.item)
