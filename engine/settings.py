@@ -14,6 +14,9 @@ ASR_ENGINES = ("auto", "openai", "whisper", "sphinx")
 FORMATS = ("md", "txt", "srt", "vtt", "json")
 DEFAULT_API_BASE = "https://api.openai.com/v1"
 DEFAULT_RATE = "300/min"
+# How the app tells someone in another window that a batch finished: a terminal bell, or a desktop
+# notification through the terminal (OSC 9: iTerm2, WezTerm, kitty, foot; OSC 777: VTE, urxvt).
+NOTIFY = ("off", "bell", "osc9", "osc777")
 
 
 @dataclass(frozen=True)
@@ -39,6 +42,7 @@ class Settings:
     captions: bool = True
     timestamps: bool = False
     cookies: str | None = None
+    notify: str = "off"
     api_keys: tuple[str, ...] = field(default=(), repr=False)
     api_key_source: str | None = None
 
@@ -56,6 +60,10 @@ class Settings:
         if not MIN_WORKERS <= self.workers <= MAX_WORKERS:
             raise UsageError(
                 f"workers must be between {MIN_WORKERS} and {MAX_WORKERS}, not {self.workers}"
+            )
+        if self.notify not in NOTIFY:
+            raise UsageError(
+                f"unknown notify choice {self.notify!r}", hint=f"choose one of {', '.join(NOTIFY)}"
             )
         if self.rate_mode not in MODES:
             raise UsageError(

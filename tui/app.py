@@ -24,6 +24,7 @@ from tui.screens.confirm import ConfirmScreen
 from tui.screens.help import HelpScreen
 from tui.screens.main import MainScreen
 from tui.screens.prompt import PromptScreen
+from tui.screens.summary import SummaryScreen
 from tui.widgets.status_table import StatusTable
 
 
@@ -41,6 +42,8 @@ class BulkscribeApp(App[int]):
         session_name: str = "",
         read_inputs: Callable[[list[str]], object] | None = None,
         on_exit: Callable[[], None] | None = None,
+        on_finished: Callable[[], Path | None] | None = None,
+        notify: str = "off",
         autostart: bool = True,
     ) -> None:
         super().__init__()
@@ -49,6 +52,8 @@ class BulkscribeApp(App[int]):
         self.sub_title = session_name
         self._read_inputs = read_inputs
         self._on_exit = on_exit
+        self._on_finished = on_finished
+        self._notify_by = notify
         self._autostart = autostart
 
     def get_default_screen(self) -> Screen:
@@ -227,8 +232,8 @@ class BulkscribeApp(App[int]):
 
         self.push_screen(AddInputsScreen(), done)
 
-    def action_open_output(self) -> None:
-        item = self.main.selected_item
+    def action_open_output(self, folder: bool = False) -> None:
+        item = None if folder else self.main.selected_item
         target = (
             Path(next(iter(item.outputs.values())))
             if item and item.outputs
@@ -242,6 +247,52 @@ class BulkscribeApp(App[int]):
             self.notify(f"Opening {target}", timeout=3)
         else:
             self.notify(str(target), title="Output", timeout=8)
+
+    # -- the end of a batch --------------------------------------------------------------------
+
+    def batch_finished(self, elapsed: float) -> None:
+        """Every item finished: write the reports, tell whoever is in another window, sum up."""
+        if self._on_finished is not None:
+            try:
+                self._on_finished()
+            except OSError as exc:  # a full disk: the session is saved, the reports can wait
+                self.notify(f"Could not write manifest.json: {exc}", severity="error", timeout=10)
+            except BulkscribeError as exc:
+                self.notify(exc.user_text, severity="error", timeout=10)
+        self._alert("bulkscribe: batch finished")
+        if any(isinstance(screen, SummaryScreen) for screen in self.screen_stack):
+            return
+        summary = SummaryScreen(self.batch.board.items(), elapsed, self.batch.output_dir)
+
+        def chosen(choice: str | None) -> None:
+            if choice == "open":
+                self.action_open_output(folder=True)
+            elif choice == "copy":
+                self.action_copy_output_path()
+            elif choice == "retry":
+                self.action_retry_all()
+            elif choice == "quit":
+                self.action_quit_app()
+
+        self.push_screen(summary, chosen)
+
+    def _alert(self, message: str) -> None:
+        if self._notify_by == "bell":
+            self.bell()
+        elif self._notify_by in ("osc9", "osc777") and self._driver is not None:
+            text = message.replace("\x1b", "").replace("\x07", "")
+            if self._notify_by == "osc9":
+                sequence = f"\x1b]9;{text}\x07"
+            else:
+                sequence = f"\x1b]777;notify;bulkscribe;{text}\x07"
+            self._driver.write(sequence)
+            self._driver.flush()
+
+    def action_copy_output_path(self) -> None:
+        """Copy the output folder's path with OSC 52 (the terminal puts it on the clipboard)."""
+        path = str(self.batch.output_dir)
+        self.copy_to_clipboard(path)
+        self.notify(f"Copied {path} (if your terminal allows OSC 52 clipboard access)", timeout=4)
 
     # -- panes --------------------------------------------------------------------------------------
 
@@ -330,6 +381,9 @@ class BulkscribeApp(App[int]):
         yield SystemCommand("Clear marks", "key V", self.main.clear_marks)
         yield SystemCommand("Add inputs…", "Paste URLs or a path (key a)", self.action_add_inputs)
         yield SystemCommand("Open output", "key o", self.action_open_output)
+        yield SystemCommand(
+            "Copy output folder path", "To the clipboard (OSC 52)", self.action_copy_output_path
+        )
         yield SystemCommand("Filter rows…", "key /", self.action_filter)
         for view in ("all", "active", "failed", "done", "queued"):
             yield SystemCommand(

@@ -154,6 +154,8 @@ def _run_app(live: LiveSession, columns: dict[str, str] | None, err: Console) ->
         live.batch,
         session_name=live.name,
         read_inputs=lambda lines: read_inputs(lines, columns=columns),
+        on_finished=live.batch_finished,
+        notify=live.batch.live_settings().notify,
     )
     interrupted = False
     terminated = threading.Event()

@@ -142,12 +142,11 @@ class MainScreen(Screen[None]):
                 self.retries.add(changes.events)
                 self.query_one(EventLog).add(changes.events, changes.dropped_events)
                 for event in changes.events:
-                    if event.kind in ("blocked", "finished"):
-                        # Both need the person: a bad key or full disk to fix, or a batch to collect.
-                        if event.kind == "blocked":
-                            self.app.notify(event.text, severity="error", timeout=10)
-                        else:
-                            self.app.notify(event.text, timeout=10)
+                    # Both need the person: a bad key or full disk to fix, or a batch to collect.
+                    if event.kind == "blocked":
+                        self.app.notify(event.text, severity="error", timeout=10)
+                    elif event.kind == "finished":
+                        self.app.batch_finished(changes.stats.elapsed)  # type: ignore[attr-defined]
             self._show_detail()
 
     def _follow_latest_start(self, table: StatusTable, items: Sequence[Item]) -> None:
