@@ -8,7 +8,7 @@ import pytest
 from textual.widgets import Static
 
 from engine.items import State
-from tests.tui_support import GateBatch, make_app, screen_text, state_of, until, wait_started
+from tests.tui_support import GateBatch, screen_text, state_of, until, wait_started
 from tui.app import BulkscribeApp
 from tui.screens.summary import SummaryScreen
 
