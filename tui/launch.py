@@ -12,10 +12,12 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.text import Text
 
 from engine.batch import exit_code
 from engine.errors import UsageError
 from engine.inputs.classify import strip_credentials
+from engine.outputs.manifest import ITEMS_CSV_NAME, MANIFEST_NAME
 from engine.settings import Settings
 from sessions.live import LiveSession
 from sessions.store import SessionInfo, Store
@@ -49,8 +51,13 @@ def describe_session(info: SessionInfo) -> str:
         if hours < 48
         else f"{hours / 24:.0f} days ago"
     )
+    how = {
+        "running": "interrupted (the app was stopped without quitting, or crashed)",
+        "paused": "paused (quit with items left)",
+    }.get(info.status, info.status)
     return (
         f"{info.name} ({info.id}): {info.finished_items}/{info.total} finished, last active {when}"
+        f"\n{how}\noutput folder: {info.output_dir}"
     )
 
 
@@ -66,7 +73,7 @@ def launch(args: argparse.Namespace, flags: dict[str, Any], err: Console) -> int
         info = _session_to_resume(store, args, err)
         if info is not None:
             settings = resolve_settings(flags, saved=Settings.from_saved(dict(info.settings)))
-            live = LiveSession.resume(store, info, settings)
+            live = _resume_asking_for_a_key(store, info, settings, interactive=not args.headless)
             if args.inputs:
                 live.batch.add_sources(
                     read_inputs(args.inputs, columns=columns, stdin=sys.stdin).sources
@@ -102,7 +109,41 @@ def launch(args: argparse.Namespace, flags: dict[str, Any], err: Console) -> int
         store.close()
 
 
+def _resume_asking_for_a_key(
+    store: Store, info: SessionInfo, settings: Settings, *, interactive: bool
+) -> LiveSession:
+    """Resume; keys are never stored, so when the key came from a flag or the environment last
+    time and is not given now, the app asks for it (masked) instead of stopping at "no API key"."""
+    from engine.errors import AuthError
+
+    try:
+        return LiveSession.resume(store, info, settings)
+    except AuthError as exc:
+        if not interactive or settings.api_keys or "no API key" not in exc.user_text:
+            raise
+        key = ask_api_key(info.settings.get("api_key_source") or "")
+        if not key:
+            raise
+        return LiveSession.resume(
+            store, info, settings.evolve(api_keys=(key,), api_key_source="prompt")
+        )
+
+
+def ask_api_key(source: str) -> str | None:
+    from tui.screens.resume import KeyPrompt
+
+    _need_terminal()
+    return KeyPrompt(source).run()
+
+
 def _session_to_resume(store: Store, args: argparse.Namespace, err: Console) -> SessionInfo | None:
+    from sessions.finish import finish_stale_sessions
+
+    # A run killed after its last item finished has nothing to resume, only reports to write.
+    for stale in finish_stale_sessions(store):
+        err.print(
+            Text(f"wrote the reports of finished session {stale.id} in {stale.output_dir}", "dim")
+        )
     if args.new:
         return None
     if args.resume:
@@ -116,14 +157,27 @@ def _session_to_resume(store: Store, args: argparse.Namespace, err: Console) -> 
         return store.session(args.resume)
     if args.inputs or args.headless or args.dry_run:
         return None
-    _need_terminal()
-    info = store.latest_unfinished()
-    if info is None:
+    unfinished = store.unfinished()
+    if not unfinished:
         return None
+    if len(unfinished) > 1:
+        choice = ask_which([describe_session(info) for info in unfinished])
+        if choice is None:  # quit from the list: start nothing
+            raise KeyboardInterrupt
+        return unfinished[choice] if choice >= 0 else None
+    info = unfinished[0]
     answer = ask_resume(describe_session(info))
     if answer is None:  # the prompt was quit (ctrl+q): start nothing, create no empty session
         raise KeyboardInterrupt
     return info if answer else None
+
+
+def ask_which(descriptions: list[str]) -> int | None:
+    """Several unfinished sessions: the index of the one to resume, -1 for a new one, None to quit."""
+    from tui.screens.resume import SessionList
+
+    _need_terminal()
+    return SessionList(descriptions).run()
 
 
 def _need_terminal() -> None:
@@ -143,6 +197,7 @@ def ask_resume(description: str) -> bool | None:
     """The start-up question: True to resume, False for a new session, None if the user quit."""
     from tui.screens.resume import ResumePrompt
 
+    _need_terminal()
     return ResumePrompt(description).run()
 
 
@@ -168,6 +223,11 @@ def _run_app(live: LiveSession, columns: dict[str, str] | None, err: Console) ->
         signal.signal(signal.SIGTERM, previous)
         interrupted = interrupted or terminated.is_set()
         manifest = live.close(interrupted=interrupted)
+    if not live.batch.board.items():
+        # A new session left without adding anything (say, after declining to resume): keep no
+        # empty session and no empty folder behind.
+        _forget_empty(live)
+        return 0
     counts = live.batch.counts()
     summary = ", ".join(f"{n} {state}" for state, n in sorted(counts.items()))
     err.print(
@@ -180,6 +240,20 @@ def _run_app(live: LiveSession, columns: dict[str, str] | None, err: Console) ->
         )
     # Quitting before the end is a stop, not a failure: scripts see the same code as for Ctrl-C.
     return EXIT_INTERRUPTED if interrupted or unfinished else exit_code(live.batch.board.items())
+
+
+def _forget_empty(live: LiveSession) -> None:
+    from contextlib import suppress
+
+    with suppress(Exception):  # best effort: the run itself is over
+        live.store.delete(live.session_id)
+    output = live.batch.output_dir
+    reports = {MANIFEST_NAME, ITEMS_CSV_NAME}  # written by close(), about no items at all
+    with suppress(OSError):
+        if output.is_dir() and {p.name for p in output.iterdir()} <= reports:
+            for name in reports:
+                (output / name).unlink(missing_ok=True)
+            output.rmdir()
 
 
 def _exit_on_term(app: Any, terminated: threading.Event) -> Any:
