@@ -179,7 +179,9 @@ def show_session(store: Store, args: argparse.Namespace, console: Console) -> in
         table.add_column("Item", overflow="fold")
         table.add_column("Error", overflow="fold")
         for item in failed[:20]:
-            table.add_row(str(item.id), item.label, f"{item.error_class or 'error'}: {item.error}")
+            table.add_row(
+                str(item.id + 1), item.label, f"{item.error_class or 'error'}: {item.error}"
+            )
         console.print(table)
         if len(failed) > 20:
             console.print(f"… and {len(failed) - 20} more failed items (see the export)")

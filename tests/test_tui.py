@@ -15,6 +15,7 @@ from tui.screens.add_inputs import AddInputsScreen
 from tui.screens.confirm import ConfirmScreen
 from tui.screens.help import HelpScreen
 from tui.screens.prompt import PromptScreen
+from tui.screens.summary import SummaryScreen
 from tui.widgets.item_detail import ItemDetail
 from tui.widgets.status_table import StatusTable
 
@@ -205,6 +206,9 @@ async def test_r_retries_the_selected_failed_item_then_all_failed(tmp_path: Path
             await until(pilot, lambda i=item_id: state_of(batch, i) is State.FAILED)  # type: ignore[misc]
         wait_started(batch.gate, 2)
         batch.gate.release(2)
+        # The batch has finished: its summary comes up; Escape goes back to the table.
+        await until(pilot, lambda: isinstance(app.screen, SummaryScreen), "the summary")
+        await pilot.press("escape")
         await until(pilot, lambda: "✗ failed" in row_text(app, 1))
         assert "✗ failed" in row_text(app, 0)
         assert "the API failed" in row_text(app, 0)  # the reason, not just the state

@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from textual.app import App, SystemCommand
+from textual.notifications import Notification, Notify
 from textual.screen import Screen
 
 from engine.batch import Batch
@@ -55,6 +56,7 @@ class BulkscribeApp(App[int]):
         self._on_finished = on_finished
         self._notify_by = notify
         self._autostart = autostart
+        self._toasts: dict[str, Notification] = {}
 
     def get_default_screen(self) -> Screen:
         return MainScreen(self.batch.board)
@@ -77,8 +79,8 @@ class BulkscribeApp(App[int]):
 
     def action_toggle_parallel(self) -> None:
         n = self.engine.set_parallel(not self.engine.parallel)
-        self.notify(
-            f"Parallel {'on' if n > 1 else 'off'}: {n} worker{'s' if n > 1 else ''}", timeout=2
+        self.toast(
+            "workers", f"Parallel {'on' if n > 1 else 'off'}: {n} worker{'s' if n > 1 else ''}"
         )
 
     def action_workers(self, delta: int) -> None:
@@ -87,7 +89,7 @@ class BulkscribeApp(App[int]):
             self.bell()
             return
         self.engine.set_workers(target)
-        self.notify(f"{target} worker{'s' if target > 1 else ''}", timeout=1.5)
+        self.toast("workers", f"{target} worker{'s' if target > 1 else ''}", timeout=1.5)
 
     def action_set_workers(self) -> None:
         def validate(value: str) -> None:
@@ -118,7 +120,7 @@ class BulkscribeApp(App[int]):
         target = limiters[-1]
         mode = INDEPENDENT if target.mode == SHARED else SHARED
         self.engine.set_rate_mode(mode, target.service)
-        self.notify(f"Rate mode: {mode}", timeout=2)
+        self.toast("rate-mode", f"Rate mode: {mode}")
 
     def action_set_rate(self, service: str = "asr") -> None:
         limiter = self.engine.limiters.get(service) or next(
@@ -157,10 +159,10 @@ class BulkscribeApp(App[int]):
     def action_toggle_pause(self, _shown_as: str = "") -> None:
         if self.engine.paused:
             self.engine.resume()
-            self.notify("Resumed", timeout=1.5)
+            self.toast("pause", "Resumed", timeout=1.5)
         else:
             self.engine.pause()
-            self.notify("Paused: running items finish, nothing new starts", timeout=2)
+            self.toast("pause", "Paused: running items finish, nothing new starts")
 
     def action_retry(self) -> None:
         """Retry the marked items, or the selected one; R (retry_all) is for every failed item."""
@@ -247,6 +249,27 @@ class BulkscribeApp(App[int]):
             self.notify(f"Opening {target}", timeout=3)
         else:
             self.notify(str(target), title="Output", timeout=8)
+
+    def toast(self, kind: str, message: str, *, timeout: float = 2.0) -> None:
+        """A toast that replaces the last one of its kind: ten presses of + show one, not ten."""
+        previous = self._toasts.get(kind)
+        if previous is not None and previous in self._notifications:
+            self._unnotify(previous)
+        notification = Notification(message, "", "information", timeout, markup=False)
+        self._toasts[kind] = notification
+        self.post_message(Notify(notification))
+
+    def action_save_screenshot(self) -> None:
+        """An SVG of the screen, saved in the output folder (which exists), and where it went."""
+        folder = self.batch.output_dir
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            path = self.save_screenshot(path=str(folder))
+        except OSError as exc:
+            self.notify(f"Could not save a screenshot in {folder}: {exc}", severity="error",
+                        markup=False)  # fmt: skip
+            return
+        self.notify(f"Screenshot saved to {path}", timeout=6, markup=False)
 
     # -- the end of a batch --------------------------------------------------------------------
 
@@ -343,6 +366,10 @@ class BulkscribeApp(App[int]):
             done,
         )
 
+    async def action_quit(self) -> None:
+        """ctrl+q and the palette's Quit ask like q while work is running."""
+        self.action_quit_app()
+
     def _finish(self) -> None:
         self.engine.stop()
         if self._on_exit is not None:
@@ -352,7 +379,15 @@ class BulkscribeApp(App[int]):
     # -- command palette ----------------------------------------------------------------------------
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
-        yield from super().get_system_commands(screen)
+        # Textual's own Quit, Keys and Screenshot are replaced by ours (which ask, show every key,
+        # and save into the output folder): one entry each in the palette.
+        for command in super().get_system_commands(screen):
+            if command.title not in ("Quit", "Keys", "Screenshot"):
+                yield command
+        yield SystemCommand(
+            "Save screenshot", "An SVG of this screen, in the output folder",
+            self.action_save_screenshot,
+        )  # fmt: skip
         yield SystemCommand(
             "Toggle parallel", "Parallel on/off (key p)", self.action_toggle_parallel
         )

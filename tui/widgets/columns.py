@@ -29,7 +29,8 @@ def _none_last(value: object) -> tuple[bool, object]:
 COLUMNS: tuple[Column, ...] = (
     Column("id", "#", 5, lambda i: str(i.id + 1), lambda i: i.id, 0, right=True),
     Column("state", "Status", 11, state_text, lambda i: i.state.value, 0),
-    Column("title", "Title", 16, lambda i: row_label(i), lambda i: i.label.lower(), 0, flex=True),
+    # Sorted by what the cell shows (a file's name, a link without https://), not the full source.
+    Column("title", "Title", 16, row_label, lambda i: row_label(i).lower(), 0, flex=True),
     Column("kind", "Kind", 7, lambda i: i.kind, lambda i: i.kind, 8),
     Column(
         "duration",

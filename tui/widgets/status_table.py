@@ -237,8 +237,11 @@ class StatusTable(ScrollView, can_focus=True):
             self.count = count
 
     def action_cycle_sort(self) -> None:
-        keys = [c.key for c in COLUMNS]
-        self.sort_key = keys[(keys.index(self.sort_key) + 1) % len(keys)]
+        """Sort by the next column on screen (a hidden column would change nothing visible)."""
+        self._fit()
+        keys = [c.key for c, _ in self._layout] or [c.key for c in COLUMNS]
+        at = keys.index(self.sort_key) if self.sort_key in keys else -1
+        self.sort_key = keys[(at + 1) % len(keys)]
 
     def action_reverse_sort(self) -> None:
         self.sort_reverse = not self.sort_reverse
@@ -368,7 +371,8 @@ class StatusTable(ScrollView, can_focus=True):
 
     def _header_title(self, column: Column) -> str:
         title = column.title
-        if column.key == self.sort_key and column.key != "id":
+        # Input order (# ascending) is the default and needs no arrow; reversed, it shows one.
+        if column.key == self.sort_key and (column.key != "id" or self.sort_reverse):
             title += " ▼" if self.sort_reverse else " ▲"
         if column.key == "title":
             if self.view_name != "all":
