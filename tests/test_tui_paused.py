@@ -26,7 +26,7 @@ async def test_paused_freezes_the_eta_and_the_footer_says_resume(
         batch.gate.release(0)
         await until(pilot, lambda: batch.board.get(0).state is State.DONE)
         await until(pilot, lambda: "ETA --" not in counts(app), "an estimate")
-        assert "space Pause" in screen_text(app)
+        await until(pilot, lambda: "space Pause" in screen_text(app), "the footer")
         await pilot.press("space")
         await until(pilot, lambda: "(paused)" in counts(app) or "PAUSED" in screen_text(app))
         frozen = counts(app).split("ETA ")[1].split()[0]

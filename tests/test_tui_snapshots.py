@@ -14,7 +14,8 @@ import engine.items
 from engine.board import Board, WorkerView
 from engine.clock import ManualClock
 from engine.limiter import INDEPENDENT
-from tests.tui_support import FixedClock, GateBatch, fill_board, make_app
+from engine.items import State
+from tests.tui_support import FIXED_NOW, FixedClock, GateBatch, fill_board, make_app
 from tui.app import BulkscribeApp
 
 SIZE = (100, 30)
@@ -102,6 +103,23 @@ def test_paused_at_80x24(snap_compare, build) -> None:  # noqa: ANN001
     app, batch = build()
     batch.engine.pause()
     assert snap_compare(app, terminal_size=(80, 24))
+
+
+def test_end_of_batch_summary_at_80x24(snap_compare, build) -> None:  # noqa: ANN001
+    app, batch = build()
+    batch.output_dir = Path("/home/ana/transcripts-2026-12-01-093000")  # not the test's tmp folder
+    board = batch.board
+    for item_id in (4, 5):
+        board.update(item_id, state=State.DONE, stage=None, finished_at=FIXED_NOW + 120)
+    for item_id in (6, 7):
+        board.update(item_id, state=State.CANCELLED, finished_at=FIXED_NOW + 120)
+
+    async def finish(pilot) -> None:  # noqa: ANN001
+        await pilot.pause()
+        pilot.app.batch_finished(754.0)
+        await pilot.pause()
+
+    assert snap_compare(app, run_before=finish, terminal_size=(80, 24))
 
 
 def test_help_screen(snap_compare, build) -> None:  # noqa: ANN001

@@ -45,6 +45,7 @@ class BulkscribeApp(App[int]):
         on_exit: Callable[[], None] | None = None,
         on_finished: Callable[[], Path | None] | None = None,
         notify: str = "off",
+        keymap: dict[str, str] | None = None,
         autostart: bool = True,
     ) -> None:
         super().__init__()
@@ -57,6 +58,9 @@ class BulkscribeApp(App[int]):
         self._notify_by = notify
         self._autostart = autostart
         self._toasts: dict[str, Notification] = {}
+        if keymap:
+            # [keys] in config.toml: binding id -> keys, e.g. "bulkscribe.retry_all" = "ctrl+r".
+            self.set_keymap(keymap)
 
     def get_default_screen(self) -> Screen:
         return MainScreen(self.batch.board)

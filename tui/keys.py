@@ -30,6 +30,31 @@ KEYMAP: tuple[tuple[str, str, str, bool], ...] = (
     ("q", "quit_app", "quit (asks when work is running; the session is kept)", True),
 )
 
+# The help screen's sections, in order; an action not named here goes under "Items".
+GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("Run", ("toggle_pause", "toggle_parallel", "workers(1)", "workers(-1)", "toggle_rate_mode")),
+    ("Items", ("retry", "retry_all", "cancel_item", "add_inputs", "open_output")),
+    (
+        "Look around",
+        ("focus_detail", "filter", "view('all')", "view('active')", "view('failed')",
+         "view('done')", "view('queued')", "show_tab('workers')", "toggle_log", "toggle_side"),
+    ),
+    ("App", ("help", "quit_app")),
+)  # fmt: skip
+
+# Keys that belong to the table (tui/widgets/status_table.py) rather than the app, for the help.
+TABLE_KEYS: tuple[tuple[str, str, str], ...] = (
+    ("Items", "v / V", "mark or unmark a row and step down / clear every mark"),
+    ("Look around", "s / S", "sort by the next column on screen / reverse the sort"),
+    ("Look around", "escape", "from the detail pane or the filter: back to the table"),
+    ("App", "ctrl+p", "command palette: every action, plus workers, rate limit, order, theme"),
+)
+
+
+def group_of(action: str) -> str:
+    return next((name for name, actions in GROUPS if action in actions), "Items")
+
+
 _FOOTER_NAMES = {
     "toggle_parallel": "Parallel",
     "workers(1)": "+Worker",

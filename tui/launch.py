@@ -210,6 +210,7 @@ def _run_app(live: LiveSession, columns: dict[str, str] | None, err: Console) ->
         session_name=live.name,
         read_inputs=lambda lines: read_inputs(lines, columns=columns),
         on_finished=live.batch_finished,
+        keymap=config_keymap(),
         notify=live.batch.live_settings().notify,
     )
     interrupted = False
@@ -240,6 +241,21 @@ def _run_app(live: LiveSession, columns: dict[str, str] | None, err: Console) ->
         )
     # Quitting before the end is a stop, not a failure: scripts see the same code as for Ctrl-C.
     return EXIT_INTERRUPTED if interrupted or unfinished else exit_code(live.batch.board.items())
+
+
+def config_keymap() -> dict[str, str]:
+    """The [keys] table of config.toml: binding ids (see docs/usage.md) mapped to keys."""
+    from tui.config import load_config
+
+    table = load_config().get("keys") or {}
+    if not isinstance(table, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in table.items()
+    ):
+        raise UsageError(
+            "[keys] in config.toml must map binding ids to keys",
+            hint='for example: "bulkscribe.retry_all" = "ctrl+r"',
+        )
+    return dict(table)
 
 
 def _forget_empty(live: LiveSession) -> None:

@@ -19,8 +19,8 @@ from tui.format import hms
 _ROWS = (
     (State.DONE, "done", "$success"),
     (State.FAILED, "failed", "$error"),
-    (State.CANCELLED, "cancelled", "$text-muted"),
-    (State.SKIPPED, "skipped", "$text-muted"),
+    (State.CANCELLED, "cancelled", "dim"),
+    (State.SKIPPED, "skipped", "dim"),
 )
 
 
@@ -48,7 +48,7 @@ class SummaryScreen(ModalScreen[str | None]):
         Binding("o", "choose('open')", "Open folder", id="summary.open"),
         Binding("c", "choose('copy')", "Copy path", id="summary.copy"),
         Binding("R", "choose('retry')", "Retry failed", id="summary.retry"),
-        Binding("escape,enter", "choose(None)", "Back to the table", id="summary.back"),
+        Binding("escape,enter", "choose(None)", "Back", id="summary.back"),
         Binding("q", "choose('quit')", "Quit", id="summary.quit"),
     ]
 
@@ -69,7 +69,12 @@ class SummaryScreen(ModalScreen[str | None]):
             for state, word, variable in _ROWS:
                 n = counts.get(state, 0)
                 if n or state in (State.DONE, State.FAILED):
-                    style = self.app.theme_variables.get(variable[1:], "")
+                    # Theme colours are plain colours; "$text-muted" ("auto 60%") is not one.
+                    style = (
+                        self.app.theme_variables.get(variable[1:], "")
+                        if variable.startswith("$")
+                        else variable
+                    )
                     text.append(f"{GLYPH[state]} {n:>5} {word}", style=style)
                     if state is State.DONE and silent:
                         text.append(f"  ({silent} with no speech found)", style="dim")

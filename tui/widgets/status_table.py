@@ -20,6 +20,7 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from engine.items import Item, State
+from tui.format import short_error
 from tui.retries import RetryNotes
 from tui.widgets.columns import COLUMNS, Column, fit_columns
 from tui.widgets.row_index import RowIndex
@@ -48,13 +49,14 @@ class StatusTable(ScrollView, can_focus=True):
         "status-table--waiting",
         "status-table--queued",
         "status-table--marked",
+        "status-table--cursor-idle",
     }
 
     DEFAULT_CSS = """
     StatusTable { height: 1fr; overflow-x: hidden; }
     StatusTable > .status-table--header { text-style: bold; background: $panel; }
-    StatusTable > .status-table--cursor { background: $accent 40%; }
-    StatusTable:focus > .status-table--cursor { background: $accent 70%; }
+    StatusTable > .status-table--cursor { background: $accent 60%; }
+    StatusTable > .status-table--cursor-idle { background: $foreground 10%; }
     StatusTable > .status-table--done { color: $success; }
     StatusTable > .status-table--failed { color: $error; }
     StatusTable > .status-table--muted { color: $text-muted; }
@@ -65,18 +67,17 @@ class StatusTable(ScrollView, can_focus=True):
     """
 
     BINDINGS = [
-        Binding("up", "cursor(-1)", "Up", show=False),
-        Binding("down", "cursor(1)", "Down", show=False),
-        Binding("pageup", "page(-1)", "Page up", show=False),
-        Binding("pagedown", "page(1)", "Page down", show=False),
-        Binding("home", "edge(0)", "First", show=False),
-        Binding("end", "edge(1)", "Last", show=False),
-        Binding("s", "cycle_sort", "Sort", show=False, tooltip="Sort by the next column"),
-        Binding("S", "reverse_sort", "Reverse sort", show=False),
-        Binding(
-            "v", "toggle_mark", "Mark", show=False, id="table.mark",
-            tooltip="Mark or unmark this row (r and x then act on the marked rows)",
-        ),
+        Binding("up", "cursor(-1)", "Up", show=False, id="table.up"),
+        Binding("down", "cursor(1)", "Down", show=False, id="table.down"),
+        Binding("pageup", "page(-1)", "Page up", show=False, id="table.page_up"),
+        Binding("pagedown", "page(1)", "Page down", show=False, id="table.page_down"),
+        Binding("home", "edge(0)", "First", show=False, id="table.first"),
+        Binding("end", "edge(1)", "Last", show=False, id="table.last"),
+        Binding("s", "cycle_sort", "Sort", show=False, tooltip="Sort by the next column",
+                id="table.sort"),
+        Binding("S", "reverse_sort", "Reverse sort", show=False, id="table.reverse_sort"),
+        Binding("v", "toggle_mark", "Mark", show=False, id="table.mark",
+                tooltip="Mark or unmark this row (r and x then act on the marked rows)"),
         Binding("V", "clear_marks", "Clear marks", show=False, id="table.clear_marks"),
     ]  # fmt: skip
 
@@ -102,6 +103,10 @@ class StatusTable(ScrollView, can_focus=True):
         self._paint_styles: dict[str, Style] = {}
         self._paint_base = Style()
         self.marked: set[int] = set()
+        # Until the user moves the cursor (and whenever the table is not focused) it is drawn
+        # quietly: a bright bar on a row nobody chose is the loudest thing on screen otherwise.
+        self.cursor_chosen = False
+        self._shows_error = False
         self.retries: RetryNotes | None = None  # items sleeping between two tries of a request
 
     # -- data in ------------------------------------------------------------------------------
@@ -190,6 +195,9 @@ class StatusTable(ScrollView, can_focus=True):
 
     def move_to(self, item_id: int) -> None:
         if self._rows.shows(item_id):
+            if not self.cursor_chosen:
+                self.cursor_chosen = True
+                self._paint_styles = {}
             previous = self._rows.row_of(self._cursor_id) if self._cursor_id is not None else None
             self._cursor_id = item_id
             if self._scroll_to_cursor() or previous is None:
@@ -335,6 +343,7 @@ class StatusTable(ScrollView, can_focus=True):
         if width != self._layout_width:
             self._layout_width = width
             self._layout = fit_columns(width)
+            self._shows_error = any(column.key == "error" for column, _ in self._layout)
         return width
 
     def render_line(self, y: int) -> Strip:
@@ -355,12 +364,16 @@ class StatusTable(ScrollView, can_focus=True):
         assert item is not None
         style = base + styles[_STATE_CLASS[item.state]]
         if item.id == self._cursor_id:
-            style = style + styles["status-table--cursor"]
+            loud = self.cursor_chosen and self.has_focus
+            style = style + styles["status-table--cursor" if loud else "status-table--cursor-idle"]
         sleeping = self.retries.label(item, short=True) if self.retries is not None else None
         if sleeping:
             style = base + styles["status-table--waiting"]
+        stage = sleeping
+        if stage is None and item.error and not self._shows_error:
+            stage = short_error(item)  # no Error column at this width: the error takes Stage's cell
         text = self._join(
-            (sleeping if sleeping and column.key == "stage" else column.text(item), column)
+            (stage if stage and column.key == "stage" else column.text(item), column)
             for column, _ in self._layout
         )
         if item.id in self.marked:
