@@ -13,8 +13,8 @@ from textual.widgets import TextArea
 import engine.items
 from engine.board import Board, WorkerView
 from engine.clock import ManualClock
-from engine.limiter import INDEPENDENT
 from engine.items import State
+from engine.limiter import INDEPENDENT
 from tests.tui_support import FIXED_NOW, FixedClock, GateBatch, fill_board, make_app
 from tui.app import BulkscribeApp
 
