@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 from rich.text import Text
@@ -162,7 +163,8 @@ def engine_parts(stats: Stats) -> list[Part]:
         if service.factor < 1:
             parts.append(Part(KEEP, f"slowed→{_effective(service)}", "yellow", gap=" "))
         if service.paused_for > 0:
-            parts.append(Part(KEEP, f"429 pause {service.paused_for:.0f}s", "yellow", gap=" "))
+            pause = math.ceil(service.paused_for)  # never "pause 0s" while it still holds
+            parts.append(Part(KEEP, f"429 pause {pause}s", "yellow", gap=" "))
         if service.waiting:
             parts.append(Part(KEEP, f"⏳{service.waiting}", gap=" "))
     return parts
