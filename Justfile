@@ -15,17 +15,22 @@ demo:
 test *ARGS:
     uv run pytest {{ARGS}}
 
-# Benchmarks (print tables, write bench/results/*.json)
-bench:
-    uv run python -m bench.engine
-    uv run python -m bench.store
-    uv run python -m bench.resume
-    uv run python -m bench.tui
-    uv run python -m bench.feeds
-    uv run python bench/local_asr.py
+# Benchmarks: print tables, write fresh JSON under bench/runs/ (ignored by git; bench/results/ keeps the reference figures)
+bench OUT="bench/runs":
+    mkdir -p {{OUT}}
+    uv run python -m bench.engine --out {{OUT}}/engine.json
+    uv run python -m bench.store --out {{OUT}}/store.json
+    uv run python -m bench.resume --out {{OUT}}/resume.json
+    uv run python -m bench.tui --out {{OUT}}/tui.json
+    uv run python -m bench.feeds --out {{OUT}}/feeds.json
+    uv run python bench/local_asr.py --out {{OUT}}/local_asr.json
+
+# Rewrite the tracked reference figures in bench/results/ (review the diff before committing)
+bench-reference:
+    just bench bench/results
 
 # Lint and type-check
 lint:
     uv run ruff check engine sessions tui tests bench
     uv run ruff format --check engine sessions tui tests bench
-    uv run mypy engine sessions tui
+    uv run mypy engine sessions tui tests bench

@@ -208,7 +208,8 @@ async def watch_with_app(live: Any, latencies: list[tuple[str, float]]) -> None:
     from bench.tui import key_to_paint, watch_frames
     from tui.app import BulkscribeApp
 
-    app = BulkscribeApp(live.batch, session_name=live.name, autostart=False)
+    # The end-of-batch summary would take the last key timed as the engine finishes.
+    app = BulkscribeApp(live.batch, session_name=live.name, autostart=False, end_summary=False)
     frames = watch_frames(app)
     async with app.run_test(headless=True, size=(120, 40)):
         live.batch.engine.start()

@@ -221,10 +221,11 @@ def main() -> None:
     parser.add_argument(
         "--asr-only", action="store_true", help="only the accuracy and speed tables"
     )
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "local_asr.json")
     args = parser.parse_args()
     quality = measure_quality(args.whisper_model)
     if args.asr_only:
-        write_results({"machine": machine(), "asr": quality})
+        write_results(args.out.resolve(), {"machine": machine(), "asr": quality})
         return
     pcm = speech_pcm()
     with tempfile.TemporaryDirectory() as tmp_name:
@@ -251,6 +252,7 @@ def main() -> None:
     whisper = "available" if whisper_available("small") else "not installed or model not on disk"
     print(f"whisper (small): {whisper}")
     write_results(
+        args.out.resolve(),
         {
             "machine": machine(),
             "asr": quality,
@@ -260,7 +262,7 @@ def main() -> None:
             "peak_rss_mb_parent": round(
                 resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1
             ),
-        }
+        },
     )
 
 
@@ -268,14 +270,13 @@ def machine() -> dict[str, object]:
     return {"cpus": os.cpu_count(), "python": platform.python_version()}
 
 
-def write_results(results: dict[str, object]) -> None:
+def write_results(out: Path, results: dict[str, object]) -> None:
     """Write the sections measured now; sections not measured this time keep their last figures."""
-    out = ROOT / "bench" / "results" / "local_asr.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     if out.exists():
         results = {**json.loads(out.read_text()), **results}
     out.write_text(json.dumps(results, indent=2) + "\n")
-    print(f"wrote {out.relative_to(ROOT)}")
+    print(f"wrote {out}")
 
 
 def whisper_folder(given: str | None) -> str | None:

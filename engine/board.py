@@ -30,6 +30,7 @@ class Event:
     kind: str
     text: str
     item_id: int | None = None
+    delay: float | None = None  # a retry's back-off in seconds, so a reader can count it down
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,8 +166,15 @@ class Board:
                     cursor.wake.set()
             return new
 
-    def post(self, kind: str, text: str, item_id: int | None = None) -> None:
-        event = Event(self._clock(), kind, redact_text(text), item_id)  # shown and stored
+    @property
+    def clock(self) -> Callable[[], float]:
+        """The clock events and timings are stamped with."""
+        return self._clock
+
+    def post(
+        self, kind: str, text: str, item_id: int | None = None, *, delay: float | None = None
+    ) -> None:
+        event = Event(self._clock(), kind, redact_text(text), item_id, delay)  # shown and stored
         with self._lock:
             for cursor in self._cursors:
                 if len(cursor.events) == cursor.events.maxlen:

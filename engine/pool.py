@@ -471,6 +471,7 @@ class Engine:
                     "retry",
                     f"attempt {attempt} failed ({text}); retrying in {delay:.1f}s",
                     job.item_id,
+                    delay=delay,
                 )
                 job.sleep(delay)
                 attempt += 1

@@ -20,6 +20,9 @@ DEFAULT_RATE = "300/min"
 RESPONSE_FORMATS = ("auto", "verbose_json", "json", "text")
 # Caption preferences when --lang is not given; they say nothing about the language of the audio.
 DEFAULT_LANGUAGES = ("en", "en-US", "en-GB")
+# How the app tells someone in another window that a batch finished: a terminal bell, or a desktop
+# notification through the terminal (OSC 9: iTerm2, WezTerm, kitty, foot; OSC 777: VTE, urxvt).
+NOTIFY = ("off", "bell", "osc9", "osc777")
 
 
 @dataclass(frozen=True)
@@ -58,6 +61,7 @@ class Settings:
     quota: str = ""
     deapi_plan: str = "premium"
     daily_limit: int = 0  # requests per UTC day for --asr deapi; 0: what the plan allows
+    notify: str = "off"
     api_keys: tuple[str, ...] = field(default=(), repr=False)
     api_key_source: str | None = None
 
@@ -75,6 +79,10 @@ class Settings:
         if not MIN_WORKERS <= self.workers <= MAX_WORKERS:
             raise UsageError(
                 f"workers must be between {MIN_WORKERS} and {MAX_WORKERS}, not {self.workers}"
+            )
+        if self.notify not in NOTIFY:
+            raise UsageError(
+                f"unknown notify choice {self.notify!r}", hint=f"choose one of {', '.join(NOTIFY)}"
             )
         if self.rate_mode not in MODES:
             raise UsageError(

@@ -184,7 +184,7 @@ def show_session(store: Store, args: argparse.Namespace, console: Console) -> in
         table.add_column("Error", overflow="fold")
         for item in failed[:20]:
             error = f"{item.error_class or 'error'}: {item.error}"
-            table.add_row(str(item.id), Text(item.label), Text(error))
+            table.add_row(str(item.id + 1), Text(item.label), Text(error))
         console.print(table)
         if len(failed) > 20:
             console.print(f"… and {len(failed) - 20} more failed items (see the export)")

@@ -160,6 +160,24 @@ class LiveSession:
 
     # -- closing ----------------------------------------------------------------------------
 
+    def batch_finished(self) -> Path | None:
+        """Every item has finished: write manifest.json and items.csv now, not only at quit.
+
+        The session is marked finished too, so a kill after this point leaves correct reports and
+        nothing to resume. Returns the manifest's path, or None when items are still to run.
+        """
+        self.recorder.flush()
+        items = self.batch.board.items()
+        if not items or not all(item.state.terminal for item in items):
+            return None
+        counts: dict[str, int] = {}
+        for item in items:
+            counts[item.state.value] = counts.get(item.state.value, 0) + 1
+        self.store.update_session(self.session_id, status="finished", totals=counts)
+        return self.batch.write_reports(
+            {"id": self.session_id, "name": self.name, "status": "finished"}
+        )
+
     def close(self, *, interrupted: bool = False) -> Path:
         """Stop the engine (running items go back to the queue), save everything, release the lock."""
         if self._closed:

@@ -296,6 +296,14 @@ class Store:
             )
         return _info(row, counts)
 
+    def unfinished(self) -> list[SessionInfo]:
+        """Every running or paused session that still has work left, newest first."""
+        return [
+            info
+            for info in self.sessions()
+            if info.status in ("running", "paused") and info.finished_items < info.total
+        ]
+
     def latest_unfinished(self) -> SessionInfo | None:
         """The newest running or paused session that still has work left, if any."""
         with self._lock:

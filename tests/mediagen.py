@@ -52,7 +52,7 @@ def write_tone(
             vstream = out.add_stream("mpeg4", rate=10)
             vstream.width, vstream.height = 64, 48
             vstream.pix_fmt = "yuv420p"
-        astream = out.add_stream(codec, rate=rate)
+        astream: av.AudioStream = out.add_stream(codec, rate=rate)  # type: ignore[assignment]
         astream.layout = "mono"
         fmt = astream.codec_context.format.name if astream.codec_context.format else "s16"
         frame_size = astream.codec_context.frame_size or 1024

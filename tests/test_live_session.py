@@ -224,8 +224,8 @@ def test_changes_made_while_running_come_back_on_resume(
     """Parallelism, limits and order changed live are saved with the session, not just the start."""
     from tui.config import resolve_settings
 
-    media = make_tones(tmp_path / "media", 2)
-    live = start_session(store, settings_for(server, tmp_path / "out"), media)
+    make_tones(tmp_path / "media", 2)
+    live = start_session(store, settings_for(server, tmp_path / "out"), tmp_path / "media")
     engine, asr = live.batch.engine, live.batch.limiters[-1]
     engine.set_workers(6)
     asr.set_spec("120/min")
@@ -248,3 +248,30 @@ def test_changes_made_while_running_come_back_on_resume(
         assert again.batch.engine.order == "longest"
     finally:
         again.close(interrupted=True)
+
+
+def test_a_finished_batch_writes_its_reports_before_any_quit(
+    store: Store, server: OpenAIServer, tmp_path: Path
+) -> None:
+    """The reports are written when the last item finishes, so a kill afterwards loses nothing."""
+    make_tones(tmp_path / "media", 3)
+    out = tmp_path / "out"
+    live = start_session(store, settings_for(server, out), tmp_path / "media")
+    assert live.batch_finished() is None  # nothing has run yet: no reports, still running
+    assert not (out / "manifest.json").exists()
+    live.batch.engine.start()
+    assert live.batch.engine.wait_finished(20)
+    manifest = live.batch_finished()
+    assert manifest == out / "manifest.json"
+    import json
+
+    written = json.loads(manifest.read_text())
+    assert [row["status"] for row in written["items"]] == ["done"] * 3
+    assert written["session"]["status"] == "finished"
+    assert written["counts"] == {"done": 3}
+    assert (out / "items.csv").read_text().count("\n") == 4
+    # Read as the next start would after a kill right now: nothing left to offer for resuming.
+    with Store.open(store.path) as other:
+        assert other.session(live.session_id).status == "finished"
+        assert other.latest_unfinished() is None
+    live.close()

@@ -267,10 +267,13 @@ def choose(store: Store, *argv: str) -> str | None:
 
 def test_the_prompt_is_offered_only_without_inputs_and_flags(store: Store, prompt: Prompt) -> None:
     assert choose(store) is None and prompt.asked == []  # nothing unfinished: no question
-    unfinished(store, "older")
     newer = unfinished(store, "newer")
     assert choose(store) == "newer"
-    assert prompt.asked == [f"newer ({newer}): 0/1 finished, last active just now"]
+    assert prompt.asked == [
+        f"newer ({newer}): 0/1 finished, last active just now\n"
+        "interrupted (the app was stopped without quitting, or crashed)\n"
+        "output folder: /tmp/newer"
+    ]
     prompt.answer = False
     assert choose(store) is None
     for argv in (("talk.mp3",), ("--headless",), ("--new",), ("--dry-run", "x.mp3")):
@@ -279,6 +282,52 @@ def test_the_prompt_is_offered_only_without_inputs_and_flags(store: Store, promp
     prompt.answer = None  # quit from the prompt: nothing starts
     with pytest.raises(KeyboardInterrupt):
         choose(store)
+
+
+def test_several_unfinished_sessions_are_offered_as_a_list(
+    store: Store, prompt: Prompt, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    older = unfinished(store, "older")
+    newer = unfinished(store, "newer")
+    store.update_session(older, status="paused")
+    asked: list[list[str]] = []
+    answers: list[int | None] = [1, -1, None]
+
+    def which(descriptions: list[str]) -> int | None:
+        asked.append(descriptions)
+        return answers.pop(0)
+
+    monkeypatch.setattr("tui.launch.ask_which", which)
+    assert choose(store) == "older"
+    assert [d.splitlines()[0].split(" (")[0] for d in asked[0]] == ["newer", "older"]
+    assert "interrupted" in asked[0][0] and "output folder: /tmp/newer" in asked[0][0]
+    assert "paused (quit with items left)" in asked[0][1]
+    assert choose(store) is None  # a new session
+    with pytest.raises(KeyboardInterrupt):
+        choose(store)
+    assert prompt.asked == []  # the yes/no question is for a single session
+    assert newer
+
+
+def test_a_session_killed_after_its_last_item_gets_its_reports_on_the_next_start(
+    store: Store, prompt: Prompt, tmp_path: Path
+) -> None:
+    from engine.items import Item, State
+
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "manifest.json").write_text('{"stale": true}')
+    sid = store.create_session(name="out", inputs=[], settings={}, output_dir=str(out))
+    store.save_items(
+        sid, [Item(i, source=f"{i}.mp3", location=f"{i}.mp3", state=State.DONE) for i in range(3)]
+    )
+    assert store.session(sid).status == "running"  # killed at 3/3: never closed
+    assert choose(store) is None and prompt.asked == []  # nothing to resume, no question
+    assert store.session(sid).status == "finished"
+    written = json.loads((out / "manifest.json").read_text())
+    assert written["counts"] == {"done": 3}
+    assert written["session"]["status"] == "finished"
+    assert (out / "items.csv").read_text().count("\n") == 4
 
 
 def test_resume_flags_pick_a_session_without_asking(store: Store, prompt: Prompt) -> None:

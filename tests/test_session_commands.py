@@ -114,6 +114,8 @@ def test_show_gives_details_failures_and_events(data_home: Path, sid: str) -> No
     assert "model=whisper-1" in out and "sk-never-shown" not in out
     assert "no audio track" in out and "b.mp3 failed after 3 attempts" in out
     assert "1 item(s) left" in out
+    # Items are numbered from 1, as in the app: b.mp3 is the second.
+    assert re.search(r"│\s+2 │ b\.mp3", out), out
 
 
 def test_show_unknown_session_is_a_usage_error(data_home: Path) -> None:

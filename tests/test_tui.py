@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from textual.command import CommandList, CommandPalette
-from textual.widgets import Input, Static, TabbedContent
+from textual.widgets import Input, Static, TabbedContent, TextArea
 
 from engine.items import State
 from engine.limiter import INDEPENDENT, SHARED
@@ -15,6 +15,7 @@ from tui.screens.add_inputs import AddInputsScreen
 from tui.screens.confirm import ConfirmScreen
 from tui.screens.help import HelpScreen
 from tui.screens.prompt import PromptScreen
+from tui.screens.summary import SummaryScreen
 from tui.widgets.item_detail import ItemDetail
 from tui.widgets.status_table import StatusTable
 
@@ -202,9 +203,12 @@ async def test_r_retries_the_selected_failed_item_then_all_failed(tmp_path: Path
         for item_id in (0, 1):
             wait_started(batch.gate, item_id)
             batch.gate.fail(item_id)
-            await until(pilot, lambda i=item_id: state_of(batch, i) is State.FAILED)
+            await until(pilot, lambda i=item_id: state_of(batch, i) is State.FAILED)  # type: ignore[misc]
         wait_started(batch.gate, 2)
         batch.gate.release(2)
+        # The batch has finished: its summary comes up; Escape goes back to the table.
+        await until(pilot, lambda: isinstance(app.screen, SummaryScreen), "the summary")
+        await pilot.press("escape")
         await until(pilot, lambda: "✗ failed" in row_text(app, 1))
         assert "✗ failed" in row_text(app, 0)
         assert "the API failed" in row_text(app, 0)  # the reason, not just the state
@@ -219,8 +223,12 @@ async def test_r_retries_the_selected_failed_item_then_all_failed(tmp_path: Path
         batch.gate.release(0)
         await until(pilot, lambda: state_of(batch, 0) is State.DONE)
         await until(pilot, lambda: "✓ done" in row_text(app, 0))
-        # On a row that is not failed, r retries every failed item.
+        # On a row that is not failed, r retries nothing and says how to retry them all...
         await pilot.press("r")
+        await pilot.pause()
+        assert batch.gate.started.count(1) == 1
+        # ...which is R, wherever the cursor is.
+        await pilot.press("R")
         await until(pilot, lambda: batch.gate.started.count(1) == 2, "item 2 runs again")
         batch.gate.release(1)
         await until(pilot, lambda: batch.engine.finished)
@@ -234,6 +242,8 @@ async def test_x_cancels_a_queued_item(tmp_path: Path) -> None:
         wait_started(batch.gate, 0)
         await pilot.press("down", "down")
         await pilot.press("x")
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("y")
         await until(pilot, lambda: state_of(batch, 2) is State.CANCELLED)
         await until(pilot, lambda: "⊘ cancelled" in row_text(app, 2))
         batch.gate.release(0)
@@ -250,6 +260,8 @@ async def test_x_cancels_a_running_item(tmp_path: Path) -> None:
         wait_started(batch.gate, 0)
         await pilot.press("up")  # select the first row by hand
         await pilot.press("x")
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("y")
         await until(pilot, lambda: state_of(batch, 0) is State.CANCELLED)
         wait_started(batch.gate, 1)
         batch.gate.release(1)
@@ -266,7 +278,7 @@ async def test_a_adds_the_inputs_listed_in_a_file(tmp_path: Path) -> None:
         await pilot.press("ctrl+s")  # nothing typed yet: the modal explains and stays
         assert isinstance(app.screen, AddInputsScreen)
         assert "Nothing to add" in screen_text(app.screen.query_one("#add-error"))
-        app.screen.query_one("#add-text").insert(str(listing))
+        app.screen.query_one("#add-text", TextArea).insert(str(listing))
         await pilot.press("ctrl+s")
         await until(pilot, lambda: len(batch.board) == 3)
         assert not isinstance(app.screen, AddInputsScreen)
@@ -322,7 +334,7 @@ async def test_number_keys_switch_quick_views(tmp_path: Path) -> None:
         expected = {"1": [0, 1, 2, 3, 4], "2": [2, 3], "3": [0], "4": [1], "5": [4]}
         for key, ids in expected.items():
             await pilot.press(key)
-            await until(pilot, lambda ids=ids: table.visible_ids == ids, f"view {key}")
+            await until(pilot, lambda ids=ids: table.visible_ids == ids, f"view {key}")  # type: ignore[misc]
         batch.gate.open_all = True
 
 
@@ -452,8 +464,12 @@ async def test_palette_lists_a_command_for_every_key_action(tmp_path: Path) -> N
         "Switch rate mode",
         "Set rate limit…",
         "Pause / resume",
-        "Retry failed items",
-        "Cancel selected item",
+        "Retry selected or marked items",
+        "Retry all failed items",
+        "Cancel selected or marked items…",
+        "Mark / unmark row",
+        "Clear marks",
+        "Show / hide side pane",
         "Add inputs…",
         "Open output",
         "Filter rows…",
@@ -517,11 +533,17 @@ async def test_palette_commands_do_what_they_say(tmp_path: Path) -> None:
         assert isinstance(app.screen, AddInputsScreen)
         await pilot.press("escape")
         await pilot.press("down")  # pick item 2 by hand
-        await run("Cancel selected item")
-        assert state_of(batch, 1) is State.CANCELLED
+        await run("Cancel selected or marked items…")
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("y")
+        await until(pilot, lambda: state_of(batch, 1) is State.CANCELLED)
         await until(pilot, lambda: "⊘ cancelled" in row_text(app, 1))
-        await run("Retry failed items")
+        await run("Retry selected or marked items")
         assert state_of(batch, 1) is State.QUEUED
+        await run("Mark / unmark row")
+        assert table.marked == {1}
+        await run("Clear marks")
+        assert table.marked == set()
         await run("Open output")
         await run("Set number of workers…")
         assert isinstance(app.screen, PromptScreen)

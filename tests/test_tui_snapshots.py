@@ -12,8 +12,10 @@ from textual.widgets import TextArea
 
 import engine.items
 from engine.board import Board, WorkerView
+from engine.clock import ManualClock
+from engine.items import State
 from engine.limiter import INDEPENDENT
-from tests.tui_support import FixedClock, GateBatch, fill_board, make_app
+from tests.tui_support import FIXED_NOW, FixedClock, GateBatch, fill_board, make_app
 from tui.app import BulkscribeApp
 
 SIZE = (100, 30)
@@ -74,6 +76,50 @@ def test_independent_rate_mode(snap_compare, build) -> None:  # noqa: ANN001
 def test_failed_item_detail(snap_compare, build) -> None:  # noqa: ANN001
     app, _ = build()
     assert snap_compare(app, press=["down", "down"], terminal_size=SIZE)
+
+
+def test_main_at_120x40(snap_compare, build) -> None:  # noqa: ANN001
+    app, _ = build()
+    assert snap_compare(app, terminal_size=(120, 40))
+
+
+def test_main_at_60x15_side_pane_folded(snap_compare, build) -> None:  # noqa: ANN001
+    app, _ = build()
+    assert snap_compare(app, press=["end"], terminal_size=(60, 15))
+
+
+def test_side_pane_brought_back_at_80x24(snap_compare, build) -> None:  # noqa: ANN001
+    app, _ = build()
+    assert snap_compare(app, press=["i"], terminal_size=(80, 24))
+
+
+def test_429_pause_at_80x24(snap_compare, build) -> None:  # noqa: ANN001
+    app, batch = build(limiter_clock=ManualClock())
+    batch.limiter.throttle(7.0)  # a 429 with Retry-After: 7
+    assert snap_compare(app, terminal_size=(80, 24))
+
+
+def test_paused_at_80x24(snap_compare, build) -> None:  # noqa: ANN001
+    app, batch = build()
+    batch.engine.pause()
+    assert snap_compare(app, terminal_size=(80, 24))
+
+
+def test_end_of_batch_summary_at_80x24(snap_compare, build) -> None:  # noqa: ANN001
+    app, batch = build()
+    batch.output_dir = Path("/home/ana/transcripts-2026-12-01-093000")  # not the test's tmp folder
+    board = batch.board
+    for item_id in (4, 5):
+        board.update(item_id, state=State.DONE, stage=None, finished_at=FIXED_NOW + 120)
+    for item_id in (6, 7):
+        board.update(item_id, state=State.CANCELLED, finished_at=FIXED_NOW + 120)
+
+    async def finish(pilot) -> None:  # noqa: ANN001
+        await pilot.pause()
+        pilot.app.batch_finished(754.0)
+        await pilot.pause()
+
+    assert snap_compare(app, run_before=finish, terminal_size=(80, 24))
 
 
 def test_help_screen(snap_compare, build) -> None:  # noqa: ANN001

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import io
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 from textual.pilot import Pilot
 
 from engine.board import Board
+from engine.clock import Clock
 from engine.errors import ProviderError
 from engine.inputs import read_inputs
 from engine.items import Item, State
@@ -86,20 +89,19 @@ class GateBatch:
         board: Board | None = None,
         work: Callable[[Job], None] | None = None,
         rate: str = "300/min",
+        limiter_clock: Clock | None = None,
         **engine_args: Any,
     ) -> None:
         self.gate = Gate()
         self.board = board if board is not None else Board()
         # As in a real batch: the media hosts' limiter first, the transcription API's last.
         self.media_limiter = Limiter("media", "60/min")
-        self.limiter = Limiter("asr", rate)
+        self.limiter = Limiter("asr", rate, clock=limiter_clock)
         self.engine = Engine(
             work or self.gate,
             board=self.board,
             limiters=[self.media_limiter, self.limiter],
-            retries=0,
-            backoff=0.0,
-            **engine_args,
+            **({"retries": 0, "backoff": 0.0} | engine_args),
         )
         self.output_dir = tmp / "out"
         self.output_dir.mkdir(parents=True, exist_ok=True)
@@ -122,6 +124,22 @@ def make_app(batch: GateBatch, *, autostart: bool = True) -> BulkscribeApp:
     )
     app.animation_level = "none"
     return app
+
+
+def screen_text(app: BulkscribeApp) -> str:
+    """What the terminal shows, as plain text, one line per row."""
+    from rich.console import Console
+
+    update = app.screen._compositor.render_full_update()
+    console = Console(
+        width=app.size.width,
+        record=True,
+        color_system=None,
+        file=io.StringIO(),
+        legacy_windows=False,
+    )
+    console.print(update)
+    return console.export_text()
 
 
 async def until(pilot: Pilot[Any], condition: Callable[[], bool], what: str = "") -> None:
@@ -199,3 +217,19 @@ def fill_board(board: Board, clock: FixedClock) -> None:
     )
     board.update(5, title=titles[5], state=State.WAITING, stage="transcribe", attempts=1)
     board.update(5, started_at=now + 85, worker=1, chunks_total=2)
+
+
+def fixed_app(
+    tmp: Path, monkeypatch: Any, *, filled: bool = True, **batch_args: Any
+) -> tuple[BulkscribeApp, GateBatch]:
+    """An app over a board in the fixed states of ``fill_board``; the engine never starts."""
+    import engine.items
+
+    clock = FixedClock()
+    # A running item's elapsed time is measured against the wall clock: pin it to the board's.
+    monkeypatch.setattr(engine.items, "time", SimpleNamespace(time=clock))
+    board = Board(clock=clock)
+    batch = GateBatch(tmp, 0, board=board, **batch_args)
+    if filled:
+        fill_board(board, clock)
+    return make_app(batch, autostart=False), batch

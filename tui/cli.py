@@ -124,6 +124,12 @@ def build_parser() -> argparse.ArgumentParser:
     o.add_argument(
         "--timestamps", action="store_const", const=True, help="timestamps at each paragraph"
     )
+    o.add_argument(
+        "--notify",
+        choices=("off", "bell", "osc9", "osc777"),
+        help="when a batch finishes: a bell, or a desktop notification via the terminal "
+        "(OSC 9 or 777); default off",
+    )
     e = p.add_argument_group("engine")
     e.add_argument(
         "--workers",
@@ -224,6 +230,7 @@ def _flags(args: argparse.Namespace) -> dict[str, object]:
         "retries": args.retries,
         "redis": args.redis,
         "quota": args.quota,
+        "notify": args.notify,
     }
 
 

@@ -137,6 +137,7 @@ def resolve_settings(
     for warning in unknown_keys(config):
         if warn is not None:
             warn(warning)
+    layer: dict[str, Any] = {}
     for name, value in config.items():
         if name in ("api_key", "api_keys"):
             _check_type(name, value, ())
@@ -144,11 +145,15 @@ def resolve_settings(
             key_source = "config"
         elif name in _CONFIG_KEYS and saved is None:
             _check_type(name, value, known[name])
-            values[name] = _coerce(name, value, known[name])
+            layer[name] = _coerce(name, value, known[name])
+    _take_layer(values, layer)
+    layer = {}
     for name in known:
         env = os.environ.get(ENV_PREFIX + name.upper())
         if env is not None and name not in ("api_keys", "api_key_source") and saved is None:
-            values[name] = _coerce(name, env, known[name])
+            layer[name] = _coerce(name, env, known[name])
+    _take_layer(values, layer)
+    layer = {}
     asr = flags.get("asr") or values.get("asr") or base.asr
     # deAPI keys are not OpenAI keys: --asr deapi reads DEAPI_API_KEY, never OPENAI_API_KEY.
     key_vars = ("DEAPI_API_KEY", ENV_PREFIX + "API_KEY") if asr == "deapi" else None
@@ -164,10 +169,18 @@ def resolve_settings(
             keys = _coerce(name, value, ())
             key_source = "flag:--api-key"
         elif name in known:
-            values[name] = _coerce(name, value, known[name])
-    if flags.get("workers") is not None and "parallel" not in {
-        k for k, v in flags.items() if v is not None
-    }:
-        values["parallel"] = int(flags["workers"]) > 1
+            layer[name] = _coerce(name, value, known[name])
+    _take_layer(values, layer)
     settings = base.evolve(**values, api_keys=keys, api_key_source=key_source if keys else None)
     return settings.validate()
+
+
+def _take_layer(values: dict[str, Any], layer: dict[str, Any]) -> None:
+    """Apply one source's values over the earlier ones'.
+
+    A worker count asks for parallel work the same way from every source (`workers = 8` in
+    config.toml, BULKSCRIBE_WORKERS=8, --workers 8), unless that source also says `parallel`.
+    """
+    values.update(layer)
+    if "workers" in layer and "parallel" not in layer:
+        values["parallel"] = int(layer["workers"]) > 1

@@ -11,8 +11,9 @@ KEYMAP: tuple[tuple[str, str, str, bool], ...] = (
     ("minus", "workers(-1)", "one worker fewer (down to 1)", True),
     ("m", "toggle_rate_mode", "rate mode shared/independent", True),
     ("space", "toggle_pause", "pause / resume (running items finish)", True),
-    ("r", "retry", "retry the selected failed item, or all failed items", True),
-    ("x", "cancel_item", "cancel or skip the selected item", False),
+    ("r", "retry", "retry the marked items, or the selected failed item", True),
+    ("R", "retry_all", "retry every failed item", False),
+    ("x", "cancel_item", "cancel the marked items, or the selected one (asks first)", False),
     ("a", "add_inputs", "add inputs (paste URLs or a path)", False),
     ("o", "open_output", "open the selected item's output (or show its path)", False),
     ("enter", "focus_detail", "focus the item detail", False),
@@ -24,9 +25,35 @@ KEYMAP: tuple[tuple[str, str, str, bool], ...] = (
     ("5", "view('queued')", "view: queued", False),
     ("w", "show_tab('workers')", "show the workers pane", False),
     ("l", "toggle_log", "show / hide the event log", False),
+    ("i", "toggle_side", "show / hide the side pane (detail, workers, log)", False),
     ("question_mark", "help", "help: all keys", True),
     ("q", "quit_app", "quit (asks when work is running; the session is kept)", True),
 )
+
+# The help screen's sections, in order; an action not named here goes under "Items".
+GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("Run", ("toggle_pause", "toggle_parallel", "workers(1)", "workers(-1)", "toggle_rate_mode")),
+    ("Items", ("retry", "retry_all", "cancel_item", "add_inputs", "open_output")),
+    (
+        "Look around",
+        ("focus_detail", "filter", "view('all')", "view('active')", "view('failed')",
+         "view('done')", "view('queued')", "show_tab('workers')", "toggle_log", "toggle_side"),
+    ),
+    ("App", ("help", "quit_app")),
+)  # fmt: skip
+
+# Keys that belong to the table (tui/widgets/status_table.py) rather than the app, for the help.
+TABLE_KEYS: tuple[tuple[str, str, str], ...] = (
+    ("Items", "v / V", "mark or unmark a row and step down / clear every mark"),
+    ("Look around", "s / S", "sort by the next column on screen / reverse the sort"),
+    ("Look around", "escape", "from the detail pane or the filter: back to the table"),
+    ("App", "ctrl+p", "command palette: every action, plus workers, rate limit, order, theme"),
+)
+
+
+def group_of(action: str) -> str:
+    return next((name for name, actions in GROUPS if action in actions), "Items")
+
 
 _FOOTER_NAMES = {
     "toggle_parallel": "Parallel",
@@ -63,4 +90,15 @@ def bindings() -> list[BindingType]:
                 group=_WORKERS if action.startswith("workers(") else None,
             )
         )
+    # While paused the footer offers "space Resume": a second binding of the same key, only one of
+    # the two enabled at a time (BulkscribeApp.check_action).
+    result.append(
+        Binding(
+            "space",
+            "toggle_pause('resume')",
+            "Resume",
+            tooltip="resume: start queued items again",
+            id="bulkscribe.resume",
+        )
+    )
     return result

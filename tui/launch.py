@@ -16,6 +16,7 @@ from rich.text import Text
 from engine.batch import exit_code
 from engine.errors import UsageError
 from engine.output_folder import prepare_output_folder
+from engine.outputs.manifest import ITEMS_CSV_NAME, MANIFEST_NAME
 from engine.redact import redact_logs, redact_text
 from engine.settings import Settings
 from sessions.live import LiveSession
@@ -54,8 +55,13 @@ def describe_session(info: SessionInfo) -> str:
         if hours < 48
         else f"{hours / 24:.0f} days ago"
     )
+    how = {
+        "running": "interrupted (the app was stopped without quitting, or crashed)",
+        "paused": "paused (quit with items left)",
+    }.get(info.status, info.status)
     return (
         f"{info.name} ({info.id}): {info.finished_items}/{info.total} finished, last active {when}"
+        f"\n{how}\noutput folder: {info.output_dir}"
     )
 
 
@@ -87,7 +93,7 @@ def launch(args: argparse.Namespace, flags: dict[str, Any], err: Console) -> int
                     hint="give --api-base again with --resume",
                 )
             prepare_output_folder(Path(settings.output or info.output_dir))
-            live = LiveSession.resume(store, info, settings)
+            live = _resume_asking_for_a_key(store, info, settings, interactive=not args.headless)
             if args.inputs:
                 resumed_inputs = read_inputs(
                     args.inputs, columns=columns, sheet=args.sheet, stdin=sys.stdin
@@ -114,6 +120,8 @@ def launch(args: argparse.Namespace, flags: dict[str, Any], err: Console) -> int
                     "nothing to transcribe",
                     hint="give URLs, files, folders or a list, or --resume to continue a session",
                 )
+            if not args.headless:
+                _need_terminal()
             if settings.asr == "deapi" and batch_inputs.sources:
                 from tui.deapi_costs import check_funds
 
@@ -147,7 +155,41 @@ def launch(args: argparse.Namespace, flags: dict[str, Any], err: Console) -> int
         store.close()
 
 
+def _resume_asking_for_a_key(
+    store: Store, info: SessionInfo, settings: Settings, *, interactive: bool
+) -> LiveSession:
+    """Resume; keys are never stored, so when the key came from a flag or the environment last
+    time and is not given now, the app asks for it (masked) instead of stopping at "no API key"."""
+    from engine.errors import AuthError
+
+    try:
+        return LiveSession.resume(store, info, settings)
+    except AuthError as exc:
+        if not interactive or settings.api_keys or "no API key" not in exc.user_text:
+            raise
+        key = ask_api_key(info.settings.get("api_key_source") or "")
+        if not key:
+            raise
+        return LiveSession.resume(
+            store, info, settings.evolve(api_keys=(key,), api_key_source="prompt")
+        )
+
+
+def ask_api_key(source: str) -> str | None:
+    from tui.screens.resume import KeyPrompt
+
+    _need_terminal()
+    return KeyPrompt(source).run()
+
+
 def _session_to_resume(store: Store, args: argparse.Namespace, err: Console) -> SessionInfo | None:
+    from sessions.finish import finish_stale_sessions
+
+    # A run killed after its last item finished has nothing to resume, only reports to write.
+    for stale in finish_stale_sessions(store):
+        err.print(
+            Text(f"wrote the reports of finished session {stale.id} in {stale.output_dir}", "dim")
+        )
     if args.new:
         return None
     if args.resume:
@@ -161,19 +203,47 @@ def _session_to_resume(store: Store, args: argparse.Namespace, err: Console) -> 
         return store.session(args.resume)
     if args.inputs or args.headless or args.dry_run:
         return None
-    info = store.latest_unfinished()
-    if info is None:
+    unfinished = store.unfinished()
+    if not unfinished:
         return None
+    if len(unfinished) > 1:
+        choice = ask_which([describe_session(info) for info in unfinished])
+        if choice is None:  # quit from the list: start nothing
+            raise KeyboardInterrupt
+        return unfinished[choice] if choice >= 0 else None
+    info = unfinished[0]
     answer = ask_resume(describe_session(info))
     if answer is None:  # the prompt was quit (ctrl+q): start nothing, create no empty session
         raise KeyboardInterrupt
     return info if answer else None
 
 
+def ask_which(descriptions: list[str]) -> int | None:
+    """Several unfinished sessions: the index of the one to resume, -1 for a new one, None to quit."""
+    from tui.screens.resume import SessionList
+
+    _need_terminal()
+    return SessionList(descriptions).run()
+
+
+def _need_terminal() -> None:
+    """The full-screen app draws on a terminal and reads keys from one: without it, refuse early.
+
+    Started from a script or a service with no terminal, it used to start anyway and leave an empty
+    session and output folder behind.
+    """
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        raise UsageError(
+            "the full-screen app needs a terminal (stdin and stdout are not one)",
+            hint="add --headless to run without one, with the inputs as arguments",
+        )
+
+
 def ask_resume(description: str) -> bool | None:
     """The start-up question: True to resume, False for a new session, None if the user quit."""
     from tui.screens.resume import ResumePrompt
 
+    _need_terminal()
     return ResumePrompt(description).run()
 
 
@@ -197,6 +267,9 @@ def _run_app(
         live.batch,
         session_name=live.name,
         read_inputs=lambda lines: read_inputs(lines, columns=columns, sheet=sheet),
+        on_finished=live.batch_finished,
+        keymap=config_keymap(),
+        notify=live.batch.live_settings().notify,
     )
     interrupted = False
     with StopSignals(on_stop=lambda signum: _quit_app(app)) as signals:
@@ -208,6 +281,11 @@ def _run_app(
             # Still inside StopSignals: another Ctrl-C or a HUP now cannot cut the save short.
             interrupted = interrupted or signals.event.is_set()
             manifest = live.close(interrupted=interrupted)
+    if not live.batch.board.items():
+        # A new session left without adding anything (say, after declining to resume): keep no
+        # empty session and no empty folder behind.
+        _forget_empty(live)
+        return 0
     counts = live.batch.counts()
     summary = ", ".join(f"{n} {state}" for state, n in sorted(counts.items()))
     err.print(
@@ -223,6 +301,35 @@ def _run_app(
         )
     # Quitting before the end is a stop, not a failure: scripts see the same code as for Ctrl-C.
     return EXIT_INTERRUPTED if interrupted or unfinished else exit_code(live.batch.board.items())
+
+
+def config_keymap() -> dict[str, str]:
+    """The [keys] table of config.toml: binding ids (see docs/usage.md) mapped to keys."""
+    from tui.config import load_config
+
+    table = load_config().get("keys") or {}
+    if not isinstance(table, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in table.items()
+    ):
+        raise UsageError(
+            "[keys] in config.toml must map binding ids to keys",
+            hint='for example: "bulkscribe.retry_all" = "ctrl+r"',
+        )
+    return dict(table)
+
+
+def _forget_empty(live: LiveSession) -> None:
+    from contextlib import suppress
+
+    with suppress(Exception):  # best effort: the run itself is over
+        live.store.delete(live.session_id)
+    output = live.batch.output_dir
+    reports = {MANIFEST_NAME, ITEMS_CSV_NAME}  # written by close(), about no items at all
+    with suppress(OSError):
+        if output.is_dir() and {p.name for p in output.iterdir()} <= reports:
+            for name in reports:
+                (output / name).unlink(missing_ok=True)
+            output.rmdir()
 
 
 def _quit_app(app: Any) -> None:

@@ -17,6 +17,7 @@ from textual.widgets import Header, Input, TabbedContent, TabPane
 
 from engine.board import Board
 from engine.items import Item
+from tui.retries import RetryNotes
 from tui.widgets.event_log import EventLog
 from tui.widgets.item_detail import ItemDetail
 from tui.widgets.key_footer import KeyFooter
@@ -27,7 +28,8 @@ from tui.widgets.workers_view import WorkersView
 TICK = 0.1
 FOLLOW_HOLD = 2.0
 DETAIL_EVERY = 0.25  # redraw the same item in the detail at most four times a second
-WIDE = 120
+WIDE = 120  # the side pane moves beside the table
+NARROW = 100  # the side pane folds away until asked for (key i), and the sparkline goes
 FULL_GC_SPACING = 10  # full collections this many times rarer than Python's default while shown
 
 
@@ -37,6 +39,8 @@ class MainScreen(Screen[None]):
     MainScreen.-wide #body { layout: horizontal; }
     MainScreen #side { height: 40%; min-height: 8; max-height: 14; border-top: solid $primary; }
     MainScreen.-wide #side { height: 1fr; max-height: 100%; width: 40%; border-top: none; border-left: solid $primary; }
+    MainScreen.-side-hidden #side { display: none; }
+    MainScreen.-narrow ProgressPanel Sparkline { display: none; }
     MainScreen #filter { display: none; dock: bottom; }
     MainScreen #filter.-visible { display: block; }
     MainScreen TabbedContent ContentSwitcher { height: 1fr; }
@@ -50,8 +54,11 @@ class MainScreen(Screen[None]):
         self._latest_started: int | None = None
         self._followed_at = 0.0
         self._detail_at = 0.0
-        self._shown_detail: tuple[int, int] | None = None
+        self._shown_detail: tuple[int, int, str | None] | None = None
         self._gc_threshold = gc.get_threshold()
+        self._side_wanted: bool | None = None
+        self.retries = RetryNotes(board.clock)
+        self._paused_shown = False  # the user's choice (key i); None: by width
 
     def compose(self) -> ComposeResult:
         yield Header(show_clock=False, icon="≡")
@@ -72,6 +79,7 @@ class MainScreen(Screen[None]):
         yield KeyFooter(compact=True)
 
     def on_mount(self) -> None:
+        self.query_one(StatusTable).retries = self.retries
         self.query_one(StatusTable).focus()
         self._apply_width(self.size.width)
         self.pull()
@@ -94,6 +102,25 @@ class MainScreen(Screen[None]):
 
     def _apply_width(self, width: int) -> None:
         self.set_class(width >= WIDE, "-wide")
+        self.set_class(width < NARROW, "-narrow")
+        shown = self._side_wanted if self._side_wanted is not None else width >= NARROW
+        self.set_class(not shown, "-side-hidden")
+        footer = self.query_one(KeyFooter)
+        # Below 80 columns the palette's key would overlap the last of the others.
+        footer.show_command_palette = width >= 80
+        footer.narrow = width < 90
+        self.call_after_refresh(self.query_one(StatusTable).scroll_to_cursor)
+
+    @property
+    def side_shown(self) -> bool:
+        return not self.has_class("-side-hidden")
+
+    def toggle_side(self, shown: bool | None = None) -> None:
+        """Show or fold away the side pane; the choice holds until the next toggle."""
+        self._side_wanted = not self.side_shown if shown is None else shown
+        self._apply_width(self.size.width)
+        if not self.side_shown and not self.query_one(StatusTable).has_focus:
+            self.query_one(StatusTable).focus()
 
     # -- the tick ---------------------------------------------------------------------------------
 
@@ -105,18 +132,21 @@ class MainScreen(Screen[None]):
                 self._follow_latest_start(table, changes.items)
                 table.apply(changes.items)
             self.query_one(ProgressPanel).show(changes.stats)
+            if changes.stats.engine.paused != self._paused_shown:
+                self._paused_shown = changes.stats.engine.paused
+                self.app.refresh_bindings()  # the footer's "space Pause" becomes "space Resume"
             if self.query_one(TabbedContent).active == "tab-workers":
                 # Hidden panes are not kept up to date; the next tick fills one in when shown.
                 self.query_one(WorkersView).show(changes.workers, table.item)
             if changes.events or changes.dropped_events:
+                self.retries.add(changes.events)
                 self.query_one(EventLog).add(changes.events, changes.dropped_events)
                 for event in changes.events:
-                    if event.kind in ("blocked", "finished"):
-                        # Both need the person: a bad key or full disk to fix, or a batch to collect.
-                        if event.kind == "blocked":
-                            self.app.notify(event.text, severity="error", timeout=10, markup=False)
-                        else:
-                            self.app.notify(event.text, timeout=10, markup=False)
+                    # Both need the person: a bad key or full disk to fix, or a batch to collect.
+                    if event.kind == "blocked":
+                        self.app.notify(event.text, severity="error", timeout=10, markup=False)
+                    elif event.kind == "finished":
+                        self.app.batch_finished(changes.stats.elapsed)  # type: ignore[attr-defined]
             self._show_detail()
 
     def _follow_latest_start(self, table: StatusTable, items: Sequence[Item]) -> None:
@@ -141,7 +171,7 @@ class MainScreen(Screen[None]):
         if item_id is None:
             item_id = table.cursor_item_id
         item: Item | None = table.item(item_id) if item_id is not None else None
-        key = (item.id, item.version) if item is not None else None
+        key = (item.id, item.version, self.retries.label(item)) if item is not None else None
         if key == self._shown_detail:
             return
         now = time.monotonic()
@@ -151,13 +181,17 @@ class MainScreen(Screen[None]):
         if same_item and now - self._detail_at < DETAIL_EVERY:
             return  # the same item changing fast: a later tick shows its latest state
         self._shown_detail, self._detail_at = key, now
-        self.query_one(ItemDetail).show(item)
+        self.query_one(ItemDetail).show(item, self.retries)
 
     # -- selection and filter ------------------------------------------------------------------------
 
+    def on_item_detail_back(self) -> None:
+        self.query_one(StatusTable).focus()
+
     def on_status_table_selected(self, message: StatusTable.Selected) -> None:
-        if message.by_user:
-            self._user_selected = True
+        # The cursor only counts as the user's choice when the user put it there: a row that slid
+        # under it (its item left the view) is never the target of r or x.
+        self._user_selected = message.by_user
         self._show_detail()
 
     @property
@@ -165,6 +199,17 @@ class MainScreen(Screen[None]):
         table = self.query_one(StatusTable)
         item_id = table.cursor_item_id if self._user_selected else None
         return table.item(item_id) if item_id is not None else None
+
+    def targets(self) -> list[Item]:
+        """What r and x act on: the marked rows when there are any, else the user's selection."""
+        table = self.query_one(StatusTable)
+        if table.marked:
+            return [item for i in sorted(table.marked) if (item := table.item(i)) is not None]
+        item = self.selected_item
+        return [item] if item is not None else []
+
+    def clear_marks(self) -> None:
+        self.query_one(StatusTable).action_clear_marks()
 
     def open_filter(self) -> None:
         field = self.query_one("#filter", Input)
@@ -189,4 +234,6 @@ class MainScreen(Screen[None]):
             self.query_one(StatusTable).focus()
 
     def show_tab(self, name: str) -> None:
+        if not self.side_shown:
+            self.toggle_side(True)
         self.query_one(TabbedContent).active = f"tab-{name}"

@@ -29,7 +29,8 @@ def _none_last(value: object) -> tuple[bool, object]:
 COLUMNS: tuple[Column, ...] = (
     Column("id", "#", 5, lambda i: str(i.id + 1), lambda i: i.id, 0, right=True),
     Column("state", "Status", 11, state_text, lambda i: i.state.value, 0),
-    Column("title", "Title", 16, lambda i: row_label(i), lambda i: i.label.lower(), 0, flex=True),
+    # Sorted by what the cell shows (a file's name, a link without https://), not the full source.
+    Column("title", "Title", 16, row_label, lambda i: row_label(i).lower(), 0, flex=True),
     Column("kind", "Kind", 7, lambda i: i.kind, lambda i: i.kind, 8),
     Column(
         "duration",
@@ -37,11 +38,11 @@ COLUMNS: tuple[Column, ...] = (
         8,
         lambda i: hms(i.duration),
         lambda i: _none_last(i.duration),
-        4,
+        2,
         right=True,
     ),
     Column("stage", "Stage", 11, stage_text, lambda i: stage_text(i), 1),
-    Column("progress", "%", 4, percent, lambda i: _none_last(i.progress), 2, right=True),
+    Column("progress", "%", 4, percent, lambda i: _none_last(i.progress), 5, right=True),
     Column(
         "attempts", "Try", 3, lambda i: str(i.attempts or ""), lambda i: i.attempts, 7, right=True
     ),
@@ -51,12 +52,12 @@ COLUMNS: tuple[Column, ...] = (
         7,
         lambda i: hms(i.elapsed) if i.started_at else "",
         lambda i: _none_last(i.elapsed),
-        5,
+        3,
         right=True,
         live=True,
     ),
     Column("engine", "Engine", 10, lambda i: i.engine or "", lambda i: i.engine or "", 6),
-    Column("error", "Error", 16, short_error, lambda i: i.error or "", 3, flex=True),
+    Column("error", "Error", 16, short_error, lambda i: i.error or "", 4, flex=True),
 )
 
 
@@ -64,8 +65,10 @@ def column_named(key: str) -> Column:
     return next(c for c in COLUMNS if c.key == key)
 
 
-# Stage, % and Error may squeeze the title and the error to their minimum widths; the other columns
-# are only shown when both still get what they want, since those two are what people read.
+# Stage, Length and Time may squeeze the title to its minimum width (a done row has an empty Stage
+# and Error, so Length and Time come before Error); the other columns are only shown when the title
+# and the error still get what they want. Without an Error column a failed row's Stage cell shows
+# its error.
 _ESSENTIAL = 3
 TITLE_WANTS = 24
 ERROR_WANTS = 24

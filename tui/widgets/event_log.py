@@ -28,7 +28,11 @@ class EventLog(RichLog):
     """
 
     def __init__(self, *, id: str | None = None) -> None:
-        super().__init__(id=id, max_lines=2000, wrap=True, markup=False, highlight=False)
+        # RichLog renders at least min_width (78) columns and cuts what does not fit: in a narrower
+        # pane that took the middle out of every message. Wrap at the pane's own width instead.
+        super().__init__(
+            id=id, max_lines=2000, wrap=True, markup=False, highlight=False, min_width=20
+        )
 
     def add(self, events: Sequence[Event], dropped: int = 0) -> None:
         if dropped:

@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+from textual.app import ComposeResult
+from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widgets import Footer
+from textual.widgets._footer import FooterKey
+
+# Left out below 90 columns so the rest fit without a key cut in half (still in help and palette).
+_WIDE_ONLY = frozenset({"toggle_rate_mode"})
 
 
 class KeyFooter(Footer):
@@ -14,6 +20,13 @@ class KeyFooter(Footer):
     """
 
     _shown: tuple[object, ...] | None = None
+    narrow: reactive[bool] = reactive(False, recompose=True)
+
+    def compose(self) -> ComposeResult:
+        for widget in super().compose():
+            if self.narrow and isinstance(widget, FooterKey) and widget.action in _WIDE_ONLY:
+                continue
+            yield widget
 
     def bindings_changed(self, screen: Screen) -> None:
         active = screen.active_bindings

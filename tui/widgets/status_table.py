@@ -20,6 +20,8 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from engine.items import Item, State
+from tui.format import short_error
+from tui.retries import RetryNotes
 from tui.widgets.columns import COLUMNS, Column, fit_columns
 from tui.widgets.row_index import RowIndex
 
@@ -46,31 +48,38 @@ class StatusTable(ScrollView, can_focus=True):
         "status-table--running",
         "status-table--waiting",
         "status-table--queued",
+        "status-table--marked",
+        "status-table--cursor-idle",
     }
 
     DEFAULT_CSS = """
     StatusTable { height: 1fr; overflow-x: hidden; }
     StatusTable > .status-table--header { text-style: bold; background: $panel; }
-    StatusTable > .status-table--cursor { background: $accent 40%; }
-    StatusTable:focus > .status-table--cursor { background: $accent 70%; }
+    StatusTable > .status-table--cursor { background: $accent 60%; }
+    StatusTable > .status-table--cursor-idle { background: $foreground 10%; }
     StatusTable > .status-table--done { color: $success; }
     StatusTable > .status-table--failed { color: $error; }
     StatusTable > .status-table--muted { color: $text-muted; }
     StatusTable > .status-table--running { color: $text; text-style: bold; }
     StatusTable > .status-table--waiting { color: $warning; }
     StatusTable > .status-table--queued { color: $text-muted; }
+    StatusTable > .status-table--marked { text-style: bold; background: $secondary 30%; }
     """
 
     BINDINGS = [
-        Binding("up", "cursor(-1)", "Up", show=False),
-        Binding("down", "cursor(1)", "Down", show=False),
-        Binding("pageup", "page(-1)", "Page up", show=False),
-        Binding("pagedown", "page(1)", "Page down", show=False),
-        Binding("home", "edge(0)", "First", show=False),
-        Binding("end", "edge(1)", "Last", show=False),
-        Binding("s", "cycle_sort", "Sort", show=False, tooltip="Sort by the next column"),
-        Binding("S", "reverse_sort", "Reverse sort", show=False),
-    ]
+        Binding("up", "cursor(-1)", "Up", show=False, id="table.up"),
+        Binding("down", "cursor(1)", "Down", show=False, id="table.down"),
+        Binding("pageup", "page(-1)", "Page up", show=False, id="table.page_up"),
+        Binding("pagedown", "page(1)", "Page down", show=False, id="table.page_down"),
+        Binding("home", "edge(0)", "First", show=False, id="table.first"),
+        Binding("end", "edge(1)", "Last", show=False, id="table.last"),
+        Binding("s", "cycle_sort", "Sort", show=False, tooltip="Sort by the next column",
+                id="table.sort"),
+        Binding("S", "reverse_sort", "Reverse sort", show=False, id="table.reverse_sort"),
+        Binding("v", "toggle_mark", "Mark", show=False, id="table.mark",
+                tooltip="Mark or unmark this row (r and x then act on the marked rows)"),
+        Binding("V", "clear_marks", "Clear marks", show=False, id="table.clear_marks"),
+    ]  # fmt: skip
 
     class Selected(Message):
         """The cursor moved to another item."""
@@ -93,6 +102,12 @@ class StatusTable(ScrollView, can_focus=True):
         self._layout_width = -1
         self._paint_styles: dict[str, Style] = {}
         self._paint_base = Style()
+        self.marked: set[int] = set()
+        # Until the user moves the cursor (and whenever the table is not focused) it is drawn
+        # quietly: a bright bar on a row nobody chose is the loudest thing on screen otherwise.
+        self.cursor_chosen = False
+        self._shows_error = False
+        self.retries: RetryNotes | None = None  # items sleeping between two tries of a request
 
     # -- data in ------------------------------------------------------------------------------
 
@@ -180,6 +195,9 @@ class StatusTable(ScrollView, can_focus=True):
 
     def move_to(self, item_id: int) -> None:
         if self._rows.shows(item_id):
+            if not self.cursor_chosen:
+                self.cursor_chosen = True
+                self._paint_styles = {}
             previous = self._rows.row_of(self._cursor_id) if self._cursor_id is not None else None
             self._cursor_id = item_id
             if self._scroll_to_cursor() or previous is None:
@@ -204,12 +222,41 @@ class StatusTable(ScrollView, can_focus=True):
         if len(self._rows):
             self.move_to(self._rows.id_at(len(self._rows) - 1 if end else 0))
 
+    def action_toggle_mark(self) -> None:
+        """Mark or unmark the cursor's row and step down, so a run of rows is marked key by key."""
+        if self._cursor_id is None:
+            return
+        self.marked.symmetric_difference_update({self._cursor_id})
+        self.refresh_line(self._cursor_row() + 1)
+        self.post_message(self.MarksChanged(len(self.marked)))
+        self.action_cursor(1)
+
+    def action_clear_marks(self) -> None:
+        if self.marked:
+            self.marked.clear()
+            self.refresh()
+            self.post_message(self.MarksChanged(0))
+
+    class MarksChanged(Message):
+        """Rows were marked or unmarked."""
+
+        def __init__(self, count: int) -> None:
+            super().__init__()
+            self.count = count
+
     def action_cycle_sort(self) -> None:
-        keys = [c.key for c in COLUMNS]
-        self.sort_key = keys[(keys.index(self.sort_key) + 1) % len(keys)]
+        """Sort by the next column on screen (a hidden column would change nothing visible)."""
+        self._fit()
+        keys = [c.key for c, _ in self._layout] or [c.key for c in COLUMNS]
+        at = keys.index(self.sort_key) if self.sort_key in keys else -1
+        self.sort_key = keys[(at + 1) % len(keys)]
 
     def action_reverse_sort(self) -> None:
         self.sort_reverse = not self.sort_reverse
+
+    def scroll_to_cursor(self) -> None:
+        """After the table changed size: bring the cursor's row back on screen."""
+        self._scroll_to_cursor()
 
     def _scroll_to_cursor(self) -> bool:
         """Scroll so the cursor's row is on screen; True when it had to scroll."""
@@ -254,7 +301,7 @@ class StatusTable(ScrollView, can_focus=True):
 
     def _tick_elapsed(self) -> None:
         """Running rows show a ticking elapsed time even when their item has not changed."""
-        if not any(column.key == "elapsed" for column, _ in self._layout):
+        if not any(column.key in ("elapsed", "stage") for column, _ in self._layout):
             return
         top = int(self.scroll_y)
         for row in range(top, min(len(self._rows), top + self.scrollable_content_region.height)):
@@ -296,6 +343,7 @@ class StatusTable(ScrollView, can_focus=True):
         if width != self._layout_width:
             self._layout_width = width
             self._layout = fit_columns(width)
+            self._shows_error = any(column.key == "error" for column, _ in self._layout)
         return width
 
     def render_line(self, y: int) -> Strip:
@@ -316,13 +364,28 @@ class StatusTable(ScrollView, can_focus=True):
         assert item is not None
         style = base + styles[_STATE_CLASS[item.state]]
         if item.id == self._cursor_id:
-            style = style + styles["status-table--cursor"]
-        text = self._join((column.text(item), column) for column, _ in self._layout)
+            loud = self.cursor_chosen and self.has_focus
+            style = style + styles["status-table--cursor" if loud else "status-table--cursor-idle"]
+        sleeping = self.retries.label(item, short=True) if self.retries is not None else None
+        if sleeping:
+            style = base + styles["status-table--waiting"]
+        stage = sleeping
+        if stage is None and item.error and not self._shows_error:
+            stage = short_error(item)  # no Error column at this width: the error takes Stage's cell
+        text = self._join(
+            (stage if stage and column.key == "stage" else column.text(item), column)
+            for column, _ in self._layout
+        )
+        if item.id in self.marked:
+            # A mark in the row's first cell (the # column is right-aligned, so it is blank there).
+            text = "●" + text[1:]
+            style = style + styles["status-table--marked"]
         return Strip([Segment(set_cell_size(text, width), style)], width)
 
     def _header_title(self, column: Column) -> str:
         title = column.title
-        if column.key == self.sort_key and column.key != "id":
+        # Input order (# ascending) is the default and needs no arrow; reversed, it shows one.
+        if column.key == self.sort_key and (column.key != "id" or self.sort_reverse):
             title += " ▼" if self.sort_reverse else " ▲"
         if column.key == "title":
             if self.view_name != "all":
