@@ -17,6 +17,7 @@ from engine.pool import Engine
 from engine.providers.base import Transcriber
 from engine.redact import has_masked_secret, redact_text
 from engine.settings import Settings
+from engine.storable import shown
 
 
 def choose_transcriber(settings: Settings) -> Transcriber:
@@ -163,9 +164,9 @@ class Batch:
 def item_row(item: Item) -> dict[str, Any]:
     return {
         "id": item.id,
-        "source": redact_text(item.source),
+        "source": shown(redact_text(item.source)),
         "row": item.row,
-        "origin": item.origin,
+        "origin": shown(item.origin),
         "kind": item.kind,
         "title": item.title,
         "status": item.state.value,
@@ -173,7 +174,7 @@ def item_row(item: Item) -> dict[str, Any]:
         "engine": item.engine,
         "language": item.language,
         "attempts": item.attempts,
-        "error": redact_text(item.error) if item.error else item.error,
+        "error": shown(redact_text(item.error)) if item.error else item.error,
         "error_class": item.error_class,
         "duration": round(item.duration, 3) if item.duration is not None else None,
         "chunks": item.chunks_total or None,

@@ -23,6 +23,7 @@ from engine.providers.base import Chunk, Transcriber
 from engine.redact import has_masked_secret, redact_text
 from engine.segments import Segment
 from engine.settings import Settings
+from engine.storable import shown
 
 MEDIA_SERVICE = "media"
 PREVIEW_LINES = 6
@@ -150,7 +151,7 @@ class Pipeline:
                 raise MediaError(
                     f"no audio track in {path.name}", hint="the file has only video or data"
                 )
-            title = item.title or media.title or path.stem
+            title = shown(item.title or media.title or path.stem)
             meta.setdefault("artist", media.artist)
             job.update(title=title, duration=media.duration, meta=_clean(meta))
             return meta, None, path
@@ -365,7 +366,7 @@ def items_from_sources(sources: Sequence[Any]) -> list[Item]:
             items.append(
                 Item(
                     -1,
-                    source=source.raw,
+                    source=shown(source.raw),
                     kind="invalid",
                     row=source.row,
                     origin=source.origin,
@@ -379,7 +380,7 @@ def items_from_sources(sources: Sequence[Any]) -> list[Item]:
         items.append(
             Item(
                 -1,
-                source=source.raw,
+                source=shown(source.raw),  # what people see; ``location`` opens the file
                 kind=source.kind,
                 location=source.location,
                 row=source.row,
