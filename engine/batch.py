@@ -130,6 +130,18 @@ class Batch:
                 self.engine.retry([old.id])
         return self.engine.add(items_from_sources(fresh))
 
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop the engine; work in other processes is abandoned at once, its items requeued.
+
+        Without the abort a stop waited for every chunk being decoded (14-20 s measured with the
+        offline engine on 2 loaded cores), long enough for people to reach for kill -9.
+        """
+        self.engine.stop(timeout=0)  # stopping first, so the abandoned chunks count as stopped
+        abort = getattr(self.transcriber, "abort", None)
+        if abort is not None:
+            abort()
+        self.engine.stop(timeout)
+
     def close(self) -> None:
         close = getattr(self.transcriber, "close", None)
         if close is not None:

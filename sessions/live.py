@@ -227,7 +227,7 @@ class LiveSession:
         self._closed = True
         manifest = self.batch.output_dir / MANIFEST_NAME
         try:
-            self.batch.engine.stop()
+            self.batch.stop()
             self.batch.close()
             self.recorder.stop()
             items = self.batch.board.items()
