@@ -17,6 +17,7 @@ from typing import Any
 from engine.items import Item, State
 from engine.limiter import Limiter, LimiterStats
 from engine.redact import redact_text
+from engine.storable import shown
 
 _RATE_WINDOW = 60.0
 _EVENT_BACKLOG = 5000
@@ -174,7 +175,9 @@ class Board:
     def post(
         self, kind: str, text: str, item_id: int | None = None, *, delay: float | None = None
     ) -> None:
-        event = Event(self._clock(), kind, redact_text(text), item_id, delay)  # shown and stored
+        event = Event(
+            self._clock(), kind, shown(redact_text(text)), item_id, delay
+        )  # shown and stored
         with self._lock:
             for cursor in self._cursors:
                 if len(cursor.events) == cursor.events.maxlen:

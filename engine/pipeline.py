@@ -32,6 +32,7 @@ from engine.redact import has_masked_secret, redact_text
 from engine.segments import Segment
 from engine.service_jobs import ServiceJobs
 from engine.settings import Settings
+from engine.storable import shown
 
 PREVIEW_LINES = 6
 # After a 413, chunks are cut to this share of the largest refused upload, at most this many times.
@@ -240,7 +241,7 @@ class Pipeline:
                 raise MediaError(
                     f"no audio track in {path.name}", hint="the file has only video or data"
                 )
-            title = cap_title(item.title or media.title or path.stem)
+            title = cap_title(shown(item.title or media.title or path.stem))
             meta.setdefault("artist", media.artist)
             meta = cap_meta(meta)  # tags of a file are outside text too
             job.update(title=title, duration=media.duration, meta=_clean(meta))
@@ -564,7 +565,7 @@ def items_from_sources(
             items.append(
                 Item(
                     -1,
-                    source=source.raw,
+                    source=shown(source.raw),
                     kind="invalid",
                     row=source.row,
                     origin=source.origin,
@@ -578,7 +579,7 @@ def items_from_sources(
         items.append(
             Item(
                 -1,
-                source=source.raw,
+                source=shown(source.raw),  # what people see; ``location`` opens the file
                 kind=source.kind,
                 location=source.location,
                 row=source.row,

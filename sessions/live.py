@@ -185,7 +185,7 @@ class LiveSession:
         self._closed = True
         manifest = self.batch.output_dir / MANIFEST_NAME
         try:
-            self.batch.engine.stop()
+            self.batch.stop()
             self.batch.close()
             try:
                 self.recorder.stop()

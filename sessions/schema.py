@@ -14,6 +14,7 @@ from engine.errors import UsageError
 from engine.items import Item, State
 from engine.redact import redact_text
 from engine.segments import Segment
+from engine.storable import loaded_path, shown, stored_path
 
 # "BSCR": marks the file as ours, so a foreign SQLite file is told apart from an old one of ours.
 APPLICATION_ID = 0x42534352
@@ -254,9 +255,8 @@ def unplain(value: Any) -> Any:
 _ENCODE = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=str).encode
 _MAP_AT = tuple(ITEM_COLUMNS.index(name) for name in ("stage_times", "outputs", "meta"))
 _PREVIEW_AT = ITEM_COLUMNS.index("preview")
-_REDACTED_AT = tuple(
-    ITEM_COLUMNS.index(name) for name in ("source", "location", "title", "error", "meta")
-)
+_REDACTED_AT = tuple(ITEM_COLUMNS.index(name) for name in ("source", "title", "error", "meta"))
+_LOCATION_AT = ITEM_COLUMNS.index("location")
 _STATE_AT = ITEM_COLUMNS.index("state")
 
 
@@ -282,7 +282,9 @@ def item_row(item: Item) -> tuple[Any, ...]:
     # No secret is stored: a signed link's token lives in memory for this run only.
     for at in _REDACTED_AT:
         if values[at]:
-            values[at] = redact_text(values[at])
+            values[at] = shown(redact_text(values[at]))
+    # A file whose name is not UTF-8 must still be found on resume: its exact bytes are kept.
+    values[_LOCATION_AT] = stored_path(redact_text(item.location)) if item.location else ""
     return tuple(values)
 
 
@@ -307,6 +309,7 @@ def item_from_row(row: Sequence[Any]) -> Item:
         meta = unplain(meta)
     first = list(row[: len(_POSITIONAL)])
     first[_STATE_IN_ROW] = State(first[_STATE_IN_ROW])
+    first[_LOCATION_AT] = loaded_path(first[_LOCATION_AT])
     rest: dict[str, Any] = dict(zip(_BY_NAME, row[len(_POSITIONAL) : -1], strict=True))
     rest["stage_times"] = MappingProxyType(stage_times)
     rest["outputs"] = MappingProxyType(outputs)

@@ -23,6 +23,7 @@ from engine.item_caps import TITLE_CHARS, cap_meta, cap_title
 from engine.items import TERMINAL, Item, State
 from engine.redact import redact_text
 from engine.segments import Segment
+from engine.storable import shown
 from sessions import schema
 from sessions.lock import SessionLock
 
@@ -205,7 +206,7 @@ class Store:
     def _insert_session(self, values: tuple[Any, ...], wanted: str | None = None) -> str:
         name, created, updated, status, inputs, settings, output_dir, totals = values
         row = (
-            redact_text(name), created, updated, status,
+            shown(redact_text(name)), created, updated, status,
             json.dumps([redact_text(str(i)) for i in inputs]),
             schema.dump_json(scrub_secrets(settings)), str(output_dir), schema.dump_json(totals),
         )  # fmt: skip
@@ -423,7 +424,7 @@ class Store:
     def _insert_event(conn: sqlite3.Connection, session_id: str, event: SessionEvent) -> None:
         conn.execute(
             "INSERT INTO events VALUES (?, ?, ?, ?)",
-            (session_id, event.t, event.kind, redact_text(event.text)),
+            (session_id, event.t, event.kind, shown(redact_text(event.text))),
         )
         conn.execute(
             "DELETE FROM events WHERE session_id = ? AND rowid <= (SELECT rowid FROM events "

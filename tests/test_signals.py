@@ -117,6 +117,8 @@ def assert_clean_stop(code: int, err: str, run: Run) -> None:
     assert not [i for i in items if i["status"] == "failed"], items
     assert "KeyboardInterrupt" not in json.dumps(manifest)
     assert not [s for s in run.states() if s[0] == "failed" or "KeyboardInterrupt" in (s[2] or "")]
+    # Chunks being decoded are abandoned, not waited for: nothing is left marked running.
+    assert {s[0] for s in run.states()} <= {"queued", "done"}, run.states()
 
 
 def resume_to_the_end(tmp_path: Path, run: Run) -> None:
@@ -135,13 +137,11 @@ def test_ctrl_c_to_the_process_group_requeues_and_saves_even_when_repeated(
     run.wait_for_decoding()
     run.signal(signal.SIGINT)
     for _ in range(repeats - 1):
-        time.sleep(0.3)  # the clean-up is under way: these must not cut it short
+        time.sleep(0.05)  # the clean-up is under way (or done): these must not cut it short
         run.signal(signal.SIGINT)
     code, err = run.finish()
     assert_clean_stop(code, err, run)
-    if repeats > 1:
-        assert "more stop signal(s) arrived while saving" in err
-    else:  # one resume shows the requeued items finish; the others would show the same
+    if repeats == 1:  # one resume shows the requeued items finish; the others would show the same
         resume_to_the_end(tmp_path, run)
 
 

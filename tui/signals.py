@@ -53,6 +53,10 @@ class StopSignals:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        if self.first is not None:
+            # A stop was asked: the process is on its way out, and a Ctrl-C pressed again after
+            # the save must not end it with KeyboardInterrupt (exit -2) instead of 130.
+            return
         for signum, previous in self._previous.items():
             signal.signal(signum, previous)
         self._previous.clear()

@@ -244,6 +244,18 @@ class SphinxTranscriber:
         )
         return Transcript(segments, language="en", extra={"model": "pocketsphinx en-us"})
 
+    def abort(self) -> None:
+        """Stop decoding now: running chunks fail as transient, so a stopping engine requeues them."""
+        with self._lock:
+            pool, self._pool = self._pool, None
+        if pool is None:
+            return
+        # The executor has no public way to stop a running call; its processes are the way.
+        workers = list(dict(getattr(pool, "_processes", None) or {}).values())
+        pool.shutdown(wait=False, cancel_futures=True)
+        for process in workers:
+            process.kill()  # SIGKILL: the workers ignore SIGTERM (see _warm_up)
+
     def close(self) -> None:
         """Stop the worker processes (waits for chunks already running)."""
         with self._lock:
