@@ -94,8 +94,6 @@ def launch(args: argparse.Namespace, flags: dict[str, Any], err: Console) -> int
             # Inputs are kept in the session as given, but never with credentials inside URLs.
             given = [strip_credentials(arg) for arg in args.inputs]
             live = LiveSession.create(store, settings, given, batch_inputs.sources)
-            for note in batch_inputs.notes:  # in the app's event log too, where the stderr is hidden
-                live.batch.board.post("inputs", note)
             if batch_inputs.duplicates:
                 err.print(f"[dim]skipped {len(batch_inputs.duplicates)} duplicate input(s)[/]")
         if args.headless:
