@@ -413,3 +413,35 @@ def test_a_feed_without_enclosures_is_left_to_yt_dlp(tmp_path: Path) -> None:
     (tmp_path / "blog.xml").write_bytes(blog)
     with MediaHost(tmp_path) as host:
         assert fetch_feed(host.media_url("blog.xml")) is None
+
+
+def test_a_feed_that_trickles_in_is_cut_off_at_its_total_deadline(tmp_path: Path) -> None:
+    import socket
+    import threading
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(1)
+    stop = threading.Event()
+
+    def trickle() -> None:
+        conn, _ = server.accept()
+        conn.recv(4096)
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/rss+xml\r\n\r\n<rss>")
+        while not stop.wait(0.05):  # a byte at a time, never finishing
+            try:
+                conn.sendall(b" ")
+            except OSError:
+                break
+        conn.close()
+
+    thread = threading.Thread(target=trickle, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{server.getsockname()[1]}/feed"
+    try:
+        with pytest.raises(SourceError, match="did not arrive within 1 s") as caught:
+            fetch_feed(url, timeout=5, total_timeout=1.0)
+        assert caught.value.transient
+    finally:
+        stop.set()
+        server.close()

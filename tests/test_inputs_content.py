@@ -256,3 +256,17 @@ def test_show_notes_with_links_on_several_lines_are_no_broken_quote(tmp_path: Pa
     batch = read_inputs(["n.csv"], cwd=tmp_path)
     assert [s.kind for s in batch.sources] == ["url", "url"]
     assert batch.sources[0].extras["notes"] == notes
+
+
+def test_a_column_of_thumbnails_never_beats_the_media_column(tmp_path: Path) -> None:
+    text = (
+        "url,thumbnail,slides\n"
+        f"{CDN}/1.mp4,https://img.example.org/1.jpg,https://talks.example.org/1.pdf\n"
+        f",https://img.example.org/2.jpg,https://talks.example.org/2.pdf\n"
+        f",https://img.example.org/3.png,\n"
+    )
+    (tmp_path / "t.csv").write_text(text)
+    batch = read_inputs(["t.csv"], cwd=tmp_path)
+    assert batch.notes[0] == "t.csv: links from column 'url' (1 of 3 rows)"
+    assert [s.kind for s in batch.sources] == ["url", "invalid", "invalid"]
+    assert batch.sources[1].error == "t.csv row 3: no URL or path"

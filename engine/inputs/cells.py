@@ -11,6 +11,10 @@ from engine.inputs.classify import MEDIA_EXTENSIONS, has_url_scheme, looks_like_
 
 # Links in one cell are separated by spaces, newlines or semicolons; a comma separates only when
 # a link follows it, because commas are legal inside URLs (query strings, CDN paths).
+_NOT_MEDIA = frozenset(
+    {".jpg", ".jpeg", ".png", ".gif", ".webp", ".svg", ".bmp", ".ico", ".pdf", ".ppt", ".pptx",
+     ".doc", ".docx", ".zip", ".csv", ".xlsx"}
+)  # fmt: skip
 _WEB = re.compile(r"(?:https?|file)://", re.IGNORECASE)
 _SPLIT = re.compile(r"[\s;]+|,\s*(?=[A-Za-z][A-Za-z0-9+.\-]*://|www\.)")
 
@@ -36,14 +40,23 @@ def is_link(text: str) -> bool:
     if not text or len(text) > 4096:
         return False
     if looks_like_url(text) and (_WEB.match(text) or not has_url_scheme(text)):
-        return True  # "A0:" or "Note:" has a scheme's shape but is no link
+        # "A0:" or "Note:" has a scheme's shape but is no link; a thumbnail or a slide deck is
+        # a link, but a column of them must not win over the column of media.
+        return _suffix(text) not in _NOT_MEDIA
     return is_media_path(text)
 
 
 def is_media_path(text: str) -> bool:
     """A local path or URL whose name ends in an audio or video extension."""
-    path = urlsplit(text).path if looks_like_url(text) else text.replace("\\", "/")
-    return PurePosixPath(path).suffix.lower() in MEDIA_EXTENSIONS
+    return _suffix(text) in MEDIA_EXTENSIONS
+
+
+def _suffix(text: str) -> str:
+    try:
+        path = urlsplit(text).path if looks_like_url(text) else text.replace("\\", "/")
+    except ValueError:  # a malformed host such as "http://[::1"
+        return ""
+    return PurePosixPath(path).suffix.lower()
 
 
 def link_bearing(cell: str) -> bool:
