@@ -14,6 +14,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -153,3 +154,43 @@ def chunked(clips: list[Clip], model: str, seconds: float = 10.0) -> list[dict[s
             }
         )
     return rows
+
+
+def whisper_folder(given: str | None) -> str | None:
+    if given:
+        return given
+    from tests.whisper_model import SHA256, cache_root, join_model
+
+    try:
+        return str(join_model(cache_root() / f"whisper-base-{SHA256[:12]}"))
+    except BaseException as exc:  # noqa: BLE001 - pytest.skip outside pytest: wheels missing
+        print(f"Whisper base not measured: {exc}")
+        return None
+
+
+def measure_quality(given: str | None) -> dict[str, object]:
+    installed = importlib.util.find_spec("faster_whisper") is not None
+    model = whisper_folder(given) if installed else None
+    with tempfile.TemporaryDirectory() as tmp_name:
+        clips = corpus(Path(tmp_name))
+        if moonshine_assets() is None:
+            print("moonshine-voice is not installed (uv sync --group bench-speech): espeak only")
+        results: dict[str, object] = {"accuracy": accuracy(clips, model)}
+        print_rows("one chunk, one worker", results["accuracy"], ["engine", "clip", "wer", "rtf", "cpu_s", "peak_rss_mb", "load"])  # type: ignore[arg-type]  # fmt: skip
+        if model:
+            main_clip = clips[0]
+            results["sharing"] = sharing(main_clip, model)
+            print_rows(f"2 x {main_clip.name}: workers x cpu_threads", results["sharing"], ["engine", "workers", "cpu_threads", "wall_s", "rtf", "cpu_s", "peak_rss_mb", "load"])  # type: ignore[arg-type]  # fmt: skip
+            results["beams"] = beams(main_clip, model)
+            print_rows(f"beam size, {main_clip.name}", results["beams"], ["beam", "wer", "rtf", "cpu_s", "load"])  # type: ignore[arg-type]  # fmt: skip
+            results["chunked"] = chunked(clips, model)
+            print_rows("Whisper: one chunk vs 10 s chunks, stitched", results["chunked"], ["clip", "one_chunk_wer", "chunks_10s_wer", "load"])  # type: ignore[arg-type]  # fmt: skip
+    return results
+
+
+def print_rows(title: str, rows: list[dict[str, object]], columns: list[str]) -> None:
+    print(f"\n{title}\n")
+    print("| " + " | ".join(columns) + " |")
+    print("|" + "---|" * len(columns))
+    for row in rows:
+        print("| " + " | ".join(str(row.get(c, "")) for c in columns) + " |")

@@ -16,7 +16,6 @@ Prints a markdown table and writes bench/results/local_asr.json.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import os
 import platform
@@ -223,6 +222,8 @@ def main() -> None:
     )
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "local_asr.json")
     args = parser.parse_args()
+    from bench.asr_quality import measure_quality
+
     quality = measure_quality(args.whisper_model)
     if args.asr_only:
         write_results(args.out.resolve(), {"machine": machine(), "asr": quality})
@@ -277,48 +278,6 @@ def write_results(out: Path, results: dict[str, object]) -> None:
         results = {**json.loads(out.read_text()), **results}
     out.write_text(json.dumps(results, indent=2) + "\n")
     print(f"wrote {out}")
-
-
-def whisper_folder(given: str | None) -> str | None:
-    if given:
-        return given
-    from tests.whisper_model import SHA256, cache_root, join_model
-
-    try:
-        return str(join_model(cache_root() / f"whisper-base-{SHA256[:12]}"))
-    except BaseException as exc:  # noqa: BLE001 - pytest.skip outside pytest: wheels missing
-        print(f"Whisper base not measured: {exc}")
-        return None
-
-
-def measure_quality(given: str | None) -> dict[str, object]:
-    from bench import asr_quality as q
-
-    installed = importlib.util.find_spec("faster_whisper") is not None
-    model = whisper_folder(given) if installed else None
-    with tempfile.TemporaryDirectory() as tmp_name:
-        clips = q.corpus(Path(tmp_name))
-        if q.moonshine_assets() is None:
-            print("moonshine-voice is not installed (uv sync --group bench-speech): espeak only")
-        results: dict[str, object] = {"accuracy": q.accuracy(clips, model)}
-        print_rows("one chunk, one worker", results["accuracy"], ["engine", "clip", "wer", "rtf", "cpu_s", "peak_rss_mb", "load"])  # type: ignore[arg-type]  # fmt: skip
-        if model:
-            main_clip = clips[0]
-            results["sharing"] = q.sharing(main_clip, model)
-            print_rows(f"2 x {main_clip.name}: workers x cpu_threads", results["sharing"], ["engine", "workers", "cpu_threads", "wall_s", "rtf", "cpu_s", "peak_rss_mb", "load"])  # type: ignore[arg-type]  # fmt: skip
-            results["beams"] = q.beams(main_clip, model)
-            print_rows(f"beam size, {main_clip.name}", results["beams"], ["beam", "wer", "rtf", "cpu_s", "load"])  # type: ignore[arg-type]  # fmt: skip
-            results["chunked"] = q.chunked(clips, model)
-            print_rows("Whisper: one chunk vs 10 s chunks, stitched", results["chunked"], ["clip", "one_chunk_wer", "chunks_10s_wer", "load"])  # type: ignore[arg-type]  # fmt: skip
-    return results
-
-
-def print_rows(title: str, rows: list[dict[str, object]], columns: list[str]) -> None:
-    print(f"\n{title}\n")
-    print("| " + " | ".join(columns) + " |")
-    print("|" + "---|" * len(columns))
-    for row in rows:
-        print("| " + " | ".join(str(row.get(c, "")) for c in columns) + " |")
 
 
 if __name__ == "__main__":

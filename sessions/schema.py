@@ -13,7 +13,7 @@ from typing import Any
 from engine.errors import UsageError
 from engine.items import Item, State
 from engine.redact import redact_text
-from engine.segments import Segment
+from engine.segments import Segment, Word
 from engine.storable import loaded_path, shown, stored_path
 
 # "BSCR": marks the file as ours, so a foreign SQLite file is told apart from an old one of ours.
@@ -319,8 +319,25 @@ def item_from_row(row: Sequence[Any]) -> Item:
 
 
 def segments_json(segments: Sequence[Segment]) -> str:
-    return json.dumps([[s.start, s.end, s.text] for s in segments], ensure_ascii=False)
+    """Finished chunks' segments; word timings ride along as a fourth field when there are any,
+    so a resumed item's chunks can still be aligned at their seams."""
+    rows: list[list[Any]] = []
+    for s in segments:
+        row: list[Any] = [s.start, s.end, s.text]
+        if s.words:
+            row.append([[w.start, w.end, w.text] for w in s.words])
+        rows.append(row)
+    return json.dumps(rows, ensure_ascii=False)
 
 
 def segments_from_json(text: str) -> list[Segment]:
-    return [Segment(float(a), float(b), str(t)) for a, b, t in json.loads(text)]
+    """Rows of three fields (written before word timings were kept) or four."""
+    return [
+        Segment(
+            float(row[0]),
+            float(row[1]),
+            str(row[2]),
+            tuple(Word(float(a), float(b), str(t)) for a, b, t in row[3]) if len(row) > 3 else (),
+        )
+        for row in json.loads(text)
+    ]

@@ -112,6 +112,15 @@ def test_the_language_is_detected_unless_one_is_asked_for(
     assert settings("a.mp3", "--lang", "de-AT,en").asr_language == "de-AT"
 
 
+def test_a_run_without_lang_transcribes_german_as_german(
+    whisper: WhisperTranscriber, speech: Speech, tmp_path: Path
+) -> None:
+    batch = run_batch(tmp_path, speech.german, Spy(whisper), chunk_seconds=600)
+    (item,) = batch.board.items()
+    assert item.language == "de"
+    assert {"morgen", "heute", "park"} <= set(words(transcript_text(batch)))
+
+
 def test_silence_gives_no_segments_and_speech_after_it_keeps_its_place(
     whisper: WhisperTranscriber, speech: Speech, tmp_path: Path
 ) -> None:
@@ -328,3 +337,25 @@ def test_auto_picks_whisper_for_a_model_folder_and_says_so(
     body = note.read_text()
     assert "engine: whisper" in body
     assert {"hello", "world", "test"} <= set(words(body.split("---", 2)[2]))
+
+
+def test_auto_finds_a_model_in_faster_whispers_cache(
+    whisper_model_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import huggingface_hub.constants
+
+    from engine.asr_choice import pick_engine
+
+    # The layout huggingface_hub leaves after a download: refs/main names the snapshot folder.
+    repo = tmp_path / "hub" / "models--Systran--faster-whisper-base"
+    snapshot = repo / "snapshots" / "0123456789abcdef"
+    snapshot.mkdir(parents=True)
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text("0123456789abcdef")
+    for name in ("model.bin", "config.json", "tokenizer.json", "vocabulary.txt"):
+        (snapshot / name).symlink_to(whisper_model_dir / name)
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
+    choice = pick_engine(Settings(whisper_model="base"))
+    assert choice.engine == "whisper"
+    assert choice.reason == "no API key; Whisper model 'base' found in faster-whisper's cache"
+    assert WhisperTranscriber("base").check() == f"cache {snapshot}"
