@@ -111,3 +111,19 @@ async def test_a_screenshot_goes_into_the_output_folder_and_says_where(tmp_path:
         saved = list(batch.output_dir.glob("*.svg"))
         assert len(saved) == 1
         assert [n.message for n in app._notifications] == [f"Screenshot saved to {saved[0]}"]
+
+
+async def test_main_screen_keys_stay_on_the_main_screen(tmp_path: Path) -> None:
+    """Under the help (a modal), p and + reach nothing; ? still works everywhere."""
+    batch = GateBatch(tmp_path, 1)
+    app = make_app(batch, autostart=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("question_mark")
+        await until(pilot, lambda: app.screen is not app.main, "help open")
+        await pilot.press("p", "plus")
+        await pilot.pause()
+        assert batch.engine.workers == 1 and not batch.engine.parallel
+        await pilot.press("escape")
+        await until(pilot, lambda: app.screen is app.main)
+        await pilot.press("p")
+        await until(pilot, lambda: batch.engine.parallel, "p works on the main screen")

@@ -394,64 +394,9 @@ class BulkscribeApp(App[int]):
     # -- command palette ----------------------------------------------------------------------------
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
-        # Textual's own Quit, Keys and Screenshot are replaced by ours (which ask, show every key,
-        # and save into the output folder): one entry each in the palette.
-        for command in super().get_system_commands(screen):
-            if command.title not in ("Quit", "Keys", "Screenshot"):
-                yield command
-        yield SystemCommand(
-            "Save screenshot", "An SVG of this screen, in the output folder",
-            self.action_save_screenshot,
-        )  # fmt: skip
-        yield SystemCommand(
-            "Toggle parallel", "Parallel on/off (key p)", self.action_toggle_parallel
-        )
-        yield SystemCommand(
-            "Set number of workers…", "Any count from 1 to 64", self.action_set_workers
-        )
-        yield SystemCommand("Add a worker", "key +", lambda: self.action_workers(1))
-        yield SystemCommand("Remove a worker", "key -", lambda: self.action_workers(-1))
-        yield SystemCommand(
-            "Switch rate mode",
-            "Shared pool or one per worker/key (key m)",
-            self.action_toggle_rate_mode,
-        )
-        yield SystemCommand("Set rate limit…", "e.g. 300/min or 5/s,300/min", self.action_set_rate)
-        yield SystemCommand("Pause / resume", "key space", self.action_toggle_pause)
-        yield SystemCommand("Retry selected or marked items", "key r", self.action_retry)
-        yield SystemCommand("Retry all failed items", "key R", self.action_retry_all)
-        yield SystemCommand(
-            "Cancel selected or marked items…", "Asks first (key x)", self.action_cancel_item
-        )
-        yield SystemCommand(
-            "Mark / unmark row",
-            "key v; r and x act on marked rows",
-            lambda: self.main.query_one(StatusTable).action_toggle_mark(),
-        )
-        yield SystemCommand("Clear marks", "key V", self.main.clear_marks)
-        yield SystemCommand("Add inputs…", "Paste URLs or a path (key a)", self.action_add_inputs)
-        yield SystemCommand("Open output", "key o", self.action_open_output)
-        yield SystemCommand(
-            "Copy output folder path", "To the clipboard (OSC 52)", self.action_copy_output_path
-        )
-        yield SystemCommand("Filter rows…", "key /", self.action_filter)
-        for view in ("all", "active", "failed", "done", "queued"):
-            yield SystemCommand(
-                f"View: {view}", f"Show {view} items", lambda v=view: self.action_view(v)
-            )
-        for order in ("input", "shortest", "longest"):
-            yield SystemCommand(
-                f"Order: {order} first" if order != "input" else "Order: input order",
-                "Order of items still queued",
-                lambda o=order: self.action_set_order(o),
-            )
-        yield SystemCommand("Show workers", "key w", lambda: self.action_show_tab("workers"))
-        yield SystemCommand("Toggle event log", "key l", self.action_toggle_log)
-        yield SystemCommand(
-            "Show / hide side pane", "Detail, workers and log (key i)", self.action_toggle_side
-        )
-        yield SystemCommand("Help", "All keys (key ?)", self.action_help)
-        yield SystemCommand("Quit", "key q", self.action_quit_app)
+        from tui.palette import palette_commands
+
+        return palette_commands(self, screen)
 
 
 _RETRYABLE = (State.FAILED, State.CANCELLED, State.SKIPPED)

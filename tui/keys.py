@@ -72,9 +72,17 @@ _FOOTER_NAMES = {
 _WORKERS = Binding.Group("Workers", compact=False)
 
 
-def bindings() -> list[BindingType]:
+# Keys that also work on every other screen; all belong to the main screen, so a modal (help,
+# summary, a question) never passes the others through to the batch underneath.
+_APP_WIDE = frozenset({"help"})
+
+
+def bindings(*, screen: bool = False) -> list[BindingType]:
+    """The app-wide bindings, or (``screen``) the main screen's, whose actions the app carries out."""
     result: list[BindingType] = []
     for keys, action, description, show in KEYMAP:
+        if not screen and action not in _APP_WIDE:
+            continue
         name = _FOOTER_NAMES.get(action, description.split(" (")[0].capitalize())
         key_id = action.split("(")[0] + (
             "." + action.split("(")[1].strip(")'") if "(" in action else ""
@@ -82,7 +90,7 @@ def bindings() -> list[BindingType]:
         result.append(
             Binding(
                 keys,
-                action,
+                f"app.{action}" if screen else action,
                 name,
                 show=show,
                 tooltip=description,
@@ -90,12 +98,14 @@ def bindings() -> list[BindingType]:
                 group=_WORKERS if action.startswith("workers(") else None,
             )
         )
+    if not screen:
+        return result
     # While paused the footer offers "space Resume": a second binding of the same key, only one of
     # the two enabled at a time (BulkscribeApp.check_action).
     result.append(
         Binding(
             "space",
-            "toggle_pause('resume')",
+            "app.toggle_pause('resume')",
             "Resume",
             tooltip="resume: start queued items again",
             id="bulkscribe.resume",

@@ -17,6 +17,7 @@ from textual.widgets import Header, Input, TabbedContent, TabPane
 
 from engine.board import Board
 from engine.items import Item
+from tui.keys import bindings
 from tui.retries import RetryNotes
 from tui.widgets.event_log import EventLog
 from tui.widgets.item_detail import ItemDetail
@@ -34,6 +35,7 @@ FULL_GC_SPACING = 10  # full collections this many times rarer than Python's def
 
 
 class MainScreen(Screen[None]):
+    BINDINGS = bindings(screen=True)
     DEFAULT_CSS = """
     MainScreen #body { layout: vertical; height: 1fr; }
     MainScreen.-wide #body { layout: horizontal; }

@@ -9,7 +9,7 @@ from textual.widgets import Footer
 from textual.widgets._footer import FooterKey
 
 # Left out below 90 columns so the rest fit without a key cut in half (still in help and palette).
-_WIDE_ONLY = frozenset({"toggle_rate_mode"})
+_WIDE_ONLY = frozenset({"toggle_rate_mode", "app.toggle_rate_mode"})
 
 
 class KeyFooter(Footer):
