@@ -134,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     lengths = [float(x) for x in args.chunks.split(",")]
     if args.quick:
-        first = " ".join(passage(PASSAGES[0]).split()[:70])
+        first = " ".join(passage(PASSAGES[0]).split()[:50])
         sources = [("synthesised", synthesise(first, args.cache), [10.0])]
     else:
         sources = [("synthesised", read_passages(PASSAGES, args.cache), lengths)]
