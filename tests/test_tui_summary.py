@@ -95,3 +95,14 @@ async def test_the_finish_can_ring_or_notify(
         monkeypatch.setattr(app._driver, "write", written.append)
         await finish_with_one_failure(pilot, batch)
         assert sequence in written
+
+
+def test_the_summary_counts_items_done_with_no_speech_by_the_engine_outcome() -> None:
+    from engine.items import Item
+    from engine.outputs.no_speech import NO_SPEECH
+    from tui.screens.summary import no_speech
+
+    silent = Item(0, "a.wav", state=State.DONE, meta={"outcome": NO_SPEECH})
+    spoken = Item(1, "b.wav", state=State.DONE, meta={})
+    failed = Item(2, "c.wav", state=State.FAILED, meta={"outcome": NO_SPEECH})
+    assert [no_speech(i) for i in (silent, spoken, failed)] == [True, False, False]

@@ -14,6 +14,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Label, Static
 
 from engine.items import GLYPH, Item, State
+from engine.outputs.no_speech import NO_SPEECH
 from tui.format import hms
 
 _ROWS = (
@@ -26,9 +27,7 @@ _ROWS = (
 
 def no_speech(item: Item) -> bool:
     """A finished item whose media held no speech: done, with an empty transcript."""
-    return item.state is State.DONE and (
-        item.error_class == "no-speech" or bool(item.meta.get("no_speech"))
-    )
+    return item.state is State.DONE and item.meta.get("outcome") == NO_SPEECH
 
 
 class SummaryScreen(ModalScreen[str | None]):
