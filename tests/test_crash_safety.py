@@ -274,7 +274,15 @@ def test_a_signal_stops_cleanly_and_resume_finishes(
 ) -> None:
     tones = make_tones(tmp_path / "media", 4)
     out = tmp_path / "out"
-    with OpenAIServer(latency=0.4) as api:
+    # Each reply takes 3 s and the signal is sent once a request is at the server: on a loaded
+    # machine a 0.4 s reply let the whole batch finish before the signal landed.
+    arrived = threading.Event()
+
+    def hold(index: int) -> float:
+        arrived.set()
+        return 3.0
+
+    with OpenAIServer(latency=hold) as api:
         process = Started(
             homes,
             bulkscribe(
@@ -292,6 +300,7 @@ def test_a_signal_stops_cleanly_and_resume_finishes(
         )
         processes.append(process)
         wait_until(lambda: homes.db.exists() and bool(_running_ids(homes)), what="items running")
+        wait_until(arrived.is_set, what="a request at the server")
         running = _running_ids(homes)
         process.proc.send_signal(signum)
         assert process.wait() == 130, process.stderr
@@ -397,7 +406,15 @@ def test_a_second_bulkscribe_on_the_same_session_is_refused_until_the_first_dies
     homes: Homes, processes: list[Started], tmp_path: Path
 ) -> None:
     make_tones(tmp_path / "media", 4)
-    with OpenAIServer(latency=0.5) as api:
+    # The first run's first request is held at the server until the checks are done, so the
+    # first run cannot finish (and give up its session) before the second one starts.
+    arrived = threading.Event()
+
+    def hold(index: int) -> float:
+        arrived.set()
+        return 60.0
+
+    with OpenAIServer(latency=hold) as api:
         first = Started(
             homes,
             bulkscribe(
@@ -412,7 +429,7 @@ def test_a_second_bulkscribe_on_the_same_session_is_refused_until_the_first_dies
             "first",
         )
         processes.append(first)
-        wait_until(lambda: len(api.arrivals) >= 1, what="the first run to start work")
+        wait_until(arrived.is_set, what="the first run to start work")
         with homes.store() as store:
             (info,) = store.sessions()
         for argv in (["--resume", info.id], ["--resume"]):

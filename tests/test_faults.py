@@ -399,8 +399,11 @@ def test_a_413_is_cut_into_smaller_chunks_and_sent_again(tmp_path: Path) -> None
         # The pieces are stitched back in order and still run to the end of the audio.
         segments = json.loads(Path(item.outputs["json"]).read_text())["segments"]
         starts = [s["start"] for s in segments]
-        assert starts == sorted(starts) and segments[-1]["end"] == pytest.approx(6.0, abs=0.1)
-        assert {s["text"] for s in segments} == {tone_text(path)}
+        # Word-timed segments end with their last word, which the server places up to a word
+        # before the segment's end: the timeline reaches the last second of the audio.
+        assert starts == sorted(starts) and segments[-1]["end"] == pytest.approx(6.0, abs=1.0)
+        assert all(s["text"] in tone_text(path) for s in segments)
+        assert tone_text(path) in {s["text"] for s in segments}
     assert len(outcome.texts("rechunk")) == 2
     assert all("too large" in text for text in outcome.texts("rechunk"))
 

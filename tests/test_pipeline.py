@@ -126,7 +126,10 @@ def test_thirty_minutes_become_parallel_chunks_on_one_timeline(
     assert len(gaps) <= 2 * 5, gaps
     for end, nxt in gaps:
         assert nxt - end < 5.0 and abs(end - 300 * round(end / 300)) <= 2.0, (end, nxt)
-    assert {text for _, _, text in cues} == {tone_text(400)}
+    # At a seam the words both chunks heard are kept once, so a cue there may hold only part of
+    # the phrase; every cue is the tone's own words, and whole phrases make up the rest.
+    assert all(text in tone_text(400) for _, _, text in cues)
+    assert sum(text == tone_text(400) for _, _, text in cues) >= len(cues) - 2 * 5
 
 
 # -- captions first, ASR when told --------------------------------------------------------------
