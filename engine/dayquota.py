@@ -14,6 +14,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
+from engine.clock import MonotonicClock
 from engine.errors import Cancelled
 
 DAY = 86400.0
@@ -27,19 +28,14 @@ class WallClock(Protocol):
     def sleep(self, seconds: float, wake: threading.Event | None = None) -> None: ...
 
 
-class SystemWallClock:
-    """The real wall clock: the day boundary is a date, so monotonic time cannot be used."""
+class SystemWallClock(MonotonicClock):
+    """The real wall clock: the day boundary is a date, so monotonic time cannot be used.
+
+    It sleeps as the monotonic clock does; only ``now`` reads the calendar.
+    """
 
     def now(self) -> float:
         return time.time()
-
-    def sleep(self, seconds: float, wake: threading.Event | None = None) -> None:
-        if seconds <= 0:
-            return
-        if wake is None:
-            time.sleep(seconds)
-        else:
-            wake.wait(seconds)
 
 
 def next_midnight(t: float) -> float:
