@@ -140,6 +140,13 @@ class Streams:
         out = self._heartbeat(keys=[stream], args=[GROUP, consumer, *entry_ids])
         return [bool(x) for x in out]
 
+    def settled(self, item_id: int) -> bool:
+        """An outcome was accepted already (done elsewhere, or cancelled before anyone took it)."""
+        return bool(self.client.hexists(self.keys.done, str(item_id)))
+
+    def ack(self, stream: str, entry_id: str) -> None:
+        self.client.xack(stream, GROUP, entry_id)
+
     def give_back(self, stream: str, entry_id: str, fields: Mapping[str, str], to: str) -> None:
         """Requeue an entry (a clean stop, or a file this host cannot read) for someone else."""
         pipe = self.client.pipeline(transaction=True)

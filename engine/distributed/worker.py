@@ -172,6 +172,10 @@ class StreamWorker:
 
     def _take(self, stream: str, entry_id: str, fields: dict[str, str]) -> None:
         coord_id, item, host, size = item_from_fields(fields)
+        if self.streams.settled(coord_id):
+            # Cancelled before anyone took it, or finished by a worker presumed dead: spend nothing.
+            self.streams.ack(stream, entry_id)
+            return
         with self._lock:
             if any(h.entry_id == entry_id for h in self.held.values()):
                 return  # our own entry, seen idle between two heartbeats: already running here
@@ -289,7 +293,7 @@ class StreamWorker:
         self.streams.beat(self.consumer, info)
 
     def _control_loop(self) -> None:
-        last = "$"
+        last = "0"  # from the start: a worker joining a paused batch is paused too
         while not self._stop.is_set():
             for entry_id, verb, data in self.streams.read_control(last, 500):
                 last = entry_id
