@@ -104,3 +104,17 @@ def test_shared_quota_bench_quick_run_never_goes_over(tmp_path: Path) -> None:
     for row in data["runs"]:
         assert row["accepted"] > 0 and row["granted_reported"] >= row["accepted"]
         assert row["fair_min"] > 0
+
+
+def test_distributed_bench_runs_every_configuration_to_the_end(tmp_path: Path) -> None:
+    from tests.servers.redis_server import redis_binary
+
+    if redis_binary() is None:
+        pytest.skip("redis-server is not installed")
+    data = run_bench(
+        "bench.distributed", tmp_path / "distributed.json", "--items", "16", "--latency", "0.2"
+    )
+    rows = {row["config"]: row for row in data["rows"]}
+    assert set(rows) == {"local 1x8", "redis 1x8", "redis 3x8"}
+    assert all(row["done"] == 16 and row["exit"] == 0 for row in rows.values()), rows
+    assert "speedup" in rows["redis 3x8"]

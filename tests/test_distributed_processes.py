@@ -154,6 +154,7 @@ def test_killed_worker_and_coordinator_lose_nothing_and_write_nothing_twice(
             if proc.poll() is None:
                 proc.kill()
 
+    assert "host host-w0 stopped heartbeating: lost" in _log(tmp_path, "coord")
     for name in ("coord", "w1", "w2"):
         assert "Traceback" not in _log(tmp_path, name), _log(tmp_path, name)
     manifest = json.loads((out / "manifest.json").read_text())

@@ -127,3 +127,20 @@ def test_paths_are_mapped_by_whole_folder_only() -> None:
 
 def _pending(streams: Streams) -> list[dict]:
     return streams.client.xpending_range(streams.keys.items, GROUP, "-", "+", 100)
+
+
+def test_hosts_group_their_workers_and_a_silent_one_is_lost(streams: Streams) -> None:
+    from engine.distributed.hosts import hosts
+
+    seconds, micros = streams.client.time()
+    now = seconds + micros / 1e6
+    beat = {"threads": 8, "running": 3, "every": 1.0}
+    streams.beat("a:1", {**beat, "host": "a", "at": now})
+    streams.beat("a:2", {**beat, "host": "a", "at": now})
+    streams.beat("b:1", {**beat, "host": "b", "at": now - 120})  # silent for two minutes
+    streams.client.hset(streams.keys.workers, "junk", "not json")
+    views = {v.host: v for v in hosts(streams, claim_idle=30)}
+    assert (views["a"].processes, views["a"].threads, views["a"].running, views["a"].lost) == (
+        2, 16, 6, 0,
+    )  # fmt: skip
+    assert (views["b"].processes, views["b"].lost) == (0, 1)

@@ -29,6 +29,7 @@ _SHOWN_EVENTS = {
     "captions",
     "daily-limit",
     "balance",
+    "host",  # a distributed batch's host lost or back
 }
 
 

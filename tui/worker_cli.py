@@ -70,6 +70,8 @@ def run_worker(argv: Sequence[str], err: Console) -> int:
         said = False
         while session is None and not signals.event.is_set():
             session = client.get(LATEST)
+            if session is not None and client.get(Keys(session).status) == "finished":
+                session = None  # the last batch is over: wait for the next coordinator
             if session is None:
                 if not said:
                     err.print("waiting for a coordinator (bulkscribe … --redis URL --distribute)")

@@ -15,6 +15,7 @@ from typing import Any
 from redis.exceptions import RedisError
 
 from engine.batch import Batch
+from engine.distributed.hosts import hosts
 from engine.distributed.streams import Streams
 from engine.distributed.wire import COORDINATOR, LATEST, Result, item_fields
 from engine.distributed.worker import StreamWorker
@@ -68,6 +69,8 @@ class Coordinator:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.applied = self.duplicates = 0
+        self._lost: set[str] = set()
+        self._hosts_checked = 0.0
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -166,10 +169,30 @@ class Coordinator:
                     self._apply(event)
                     self.streams.ack_event(entry_id)
                 self._publish_new()  # items added while running (the app's add dialog)
+                self._watch_hosts()
             except (BulkscribeError, RedisError) as exc:
                 # Redis away: nothing is lost (results wait on the stream); try again shortly.
                 self.batch.board.post("offline", f"distributed: {describe(exc)[1]}")
                 self._stop.wait(1.0)
+
+    def _watch_hosts(self) -> None:
+        """Say once when a host falls silent (and when it is heard again)."""
+        now = time.monotonic()
+        if now - self._hosts_checked < 1.0:
+            return
+        self._hosts_checked = now
+        for view in hosts(self.streams, self.claim_idle):
+            gone = view.lost > 0 and view.processes == 0
+            if gone and view.host not in self._lost:
+                self._lost.add(view.host)
+                self.batch.board.post(
+                    "host",
+                    f"{view.host} stopped heartbeating: lost; its items go to other workers "
+                    f"once idle {self.claim_idle:.0f}s",
+                )
+            elif not gone and view.host in self._lost:
+                self._lost.discard(view.host)
+                self.batch.board.post("host", f"{view.host} is back")
 
     def _drain_events(self, pending: bool = False) -> None:
         while True:
