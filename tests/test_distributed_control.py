@@ -135,3 +135,38 @@ def test_a_running_item_cancelled_from_the_coordinator_stops_on_its_worker(
             coord.stop()
     assert coord.batch.board.get(0).state is State.CANCELLED
     assert not (tmp_path / "out" / "tone-400.md").exists()
+
+
+def test_a_feed_taken_by_a_worker_becomes_items_of_the_coordinators_session(
+    tmp_path: Path, api: OpenAIServer, streams: Streams
+) -> None:
+    from tests.feedgen import rss_feed
+    from tests.servers.media_host import MediaHost
+
+    site = tmp_path / "site"
+    site.mkdir()
+    for n in range(1, 4):
+        write_tone(site / f"ep{n}.mp3", 0.5, 400 + 100 * n)
+    with MediaHost(site) as host:
+        episodes = [(f"Episode {n}", host.media_url(f"ep{n}.mp3")) for n in range(1, 4)]
+        (site / "feed.xml").write_text(rss_feed(host.base_url, episodes), encoding="utf-8")
+        batch = Batch(_settings(api), tmp_path / "out")
+        batch.board.add([Item(-1, source="feed", kind="url", location=host.media_url("feed.xml"))])
+        coord = Coordinator(batch, streams, "s1", host="here", local_threads=0)
+        coord.start()
+        worker = _worker(api, streams)
+        worker.start()
+        try:
+            _until(lambda: len(batch.board) == 4, "the feed's episodes on the coordinator")
+            assert coord.wait_finished(30)
+        finally:
+            worker.stop()
+            coord.stop()
+    items = batch.board.items()
+    assert [i.state for i in items] == [State.DONE] * 4
+    assert items[0].method == "playlist" and items[0].meta["expanded"] == 3
+    assert sorted(a.freq for a in api.arrivals) == [500, 600, 700]
+    notes = sorted((tmp_path / "out").glob("*.md"))
+    assert [n.name for n in notes] == ["Episode 1.md", "Episode 2.md", "Episode 3.md"]
+    for note, freq in zip(notes, (500, 600, 700), strict=True):
+        assert f"tone {freq} hertz" in note.read_text()

@@ -17,7 +17,7 @@ from redis.exceptions import RedisError
 from engine.batch import Batch
 from engine.distributed.hosts import hosts
 from engine.distributed.streams import Streams
-from engine.distributed.wire import COORDINATOR, LATEST, Result, item_fields
+from engine.distributed.wire import COORDINATOR, LATEST, Result, item_fields, item_from_fields
 from engine.distributed.worker import StreamWorker
 from engine.errors import BulkscribeError, describe
 from engine.items import State
@@ -241,6 +241,20 @@ class Coordinator:
         attempts = max(item.attempts, data.get("attempts") or 0)
         if kind == "done":
             self._write(item_id, Result.from_json(data["result"]), meta, attempts)
+        elif kind == "expanded":
+            children = [item_from_fields({"item": text})[1] for text in data.get("children", [])]
+            board.update(
+                item_id,
+                state=State.DONE,
+                stage=None,
+                method="playlist",
+                title=data.get("title") or item.title,
+                meta={**meta, **(data.get("meta") or {})},
+                attempts=attempts,
+                finished_at=time.time(),
+            )
+            self.batch.engine.add(children)  # on the board and in the session; published next
+            self._publish_new()
         else:
             state = State.CANCELLED if kind == "cancelled" else State.FAILED
             board.update(

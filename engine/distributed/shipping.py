@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from engine.distributed.wire import Result
+from engine.expand import expand_feed_item, expand_playlist_item
+from engine.feeds import Feed
 from engine.items import Item
 from engine.job import Job
 from engine.pipeline import Pipeline
@@ -19,6 +21,7 @@ class ShippingPipeline(Pipeline):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.results: dict[int, Result] = {}
+        self.children: dict[int, list[Item]] = {}
         self._results_lock = threading.Lock()
 
     def _write(
@@ -49,3 +52,22 @@ class ShippingPipeline(Pipeline):
     def take(self, item_id: int) -> Result | None:
         with self._results_lock:
             return self.results.pop(item_id, None)
+
+    def take_children(self, item_id: int) -> list[Item] | None:
+        with self._results_lock:
+            return self.children.pop(item_id, None)
+
+    # A feed or playlist found here becomes items of the coordinator's session, not of this worker.
+
+    def _expand(self, job: Job, item: Item) -> None:
+        expand_playlist_item(job, item, self.settings, self._cookies(), self._keep(job.item_id))
+
+    def _expand_feed(self, job: Job, item: Item, feed: Feed) -> None:
+        expand_feed_item(job, item, feed, self.settings, self._keep(job.item_id))
+
+    def _keep(self, item_id: int) -> Callable[[list[Item]], None]:
+        def keep(children: list[Item]) -> None:
+            with self._results_lock:
+                self.children.setdefault(item_id, []).extend(children)
+
+        return keep

@@ -21,7 +21,7 @@ from typing import Any
 from engine.batch import Batch
 from engine.distributed.shipping import ShippingPipeline
 from engine.distributed.streams import Streams
-from engine.distributed.wire import item_from_fields, path_mapped
+from engine.distributed.wire import item_fields, item_from_fields, path_mapped
 from engine.items import Item, State
 from engine.providers.base import Transcriber
 from engine.settings import Settings
@@ -249,7 +249,14 @@ class StreamWorker:
             "error_class": item.error_class,
         }
         kind = item.state.value
-        if item.state is State.DONE:
+        children = self.pipeline.take_children(item.id)
+        if item.state is State.DONE and children is not None:
+            # A feed or playlist: its entries go back to be published as the session's own items.
+            kind = "expanded"
+            payload["children"] = [item_fields(child, self.host)["item"] for child in children]
+            payload["meta"] = dict(item.meta)
+            payload["title"] = item.title
+        elif item.state is State.DONE:
             result = self.pipeline.take(item.id)
             if result is None:  # ended without a transcript: say so rather than write nothing
                 kind, payload["error"] = "failed", "the worker kept no transcript for this item"
