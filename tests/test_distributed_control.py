@@ -170,3 +170,29 @@ def test_a_feed_taken_by_a_worker_becomes_items_of_the_coordinators_session(
     assert [n.name for n in notes] == ["Episode 1.md", "Episode 2.md", "Episode 3.md"]
     for note, freq in zip(notes, (500, 600, 700), strict=True):
         assert f"tone {freq} hertz" in note.read_text()
+
+
+def test_a_worker_stopped_cleanly_hands_its_items_back_at_once(
+    tmp_path: Path, streams: Streams
+) -> None:
+    # Answers take 4 s: the first worker cannot finish anything before it is stopped.
+    with OpenAIServer(latency=4.0) as slow:
+        coord = _coordinator(tmp_path, slow, streams)
+        coord.start()
+        first = _worker(slow, streams, "first")
+        first.start()
+        try:
+            _until(lambda: len(first.held) == 2, "the first worker to take two items")
+            first.stop()  # as on Ctrl-C: the two go back to the stream, no timeout to wait for
+            pending = streams.client.xpending(streams.keys.items, "workers")["pending"]
+            assert pending == 0
+            second = _worker(slow, streams, "second")
+            second.start()
+            try:
+                assert coord.wait_finished(30)
+            finally:
+                second.stop()
+        finally:
+            coord.stop()
+    assert [i.state for i in coord.batch.board.items()] == [State.DONE] * 4
+    assert {i.meta["worker"] for i in coord.batch.board.items()} == {"second"}
