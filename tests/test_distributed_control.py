@@ -196,3 +196,37 @@ def test_a_worker_stopped_cleanly_hands_its_items_back_at_once(
             coord.stop()
     assert [i.state for i in coord.batch.board.items()] == [State.DONE] * 4
     assert {i.meta["worker"] for i in coord.batch.board.items()} == {"second"}
+
+
+def test_an_item_redone_elsewhere_starts_from_the_chunks_already_finished(
+    tmp_path: Path, api: OpenAIServer, streams: Streams
+) -> None:
+    from engine.distributed.checkpoints import RedisCheckpoints
+    from engine.media import split_audio
+    from engine.segments import Segment
+
+    coord = _coordinator(tmp_path, api, streams)
+    settings = coord.batch.settings
+    # What a dead worker left: every chunk of item 0 finished, cut exactly as the pipeline cuts.
+    chunks = split_audio(
+        Path(coord.batch.board.get(0).location),
+        tmp_path / "cut",
+        settings.chunk_seconds,
+        settings.overlap,
+        coord.batch.transcriber.max_upload_bytes,
+    )
+    saved = RedisCheckpoints(streams, lambda local: 0)
+    for chunk in chunks:
+        saved.save(0, chunk, [Segment(chunk.start, chunk.end, "heard by the dead worker")], "en")
+    assert set(saved.load(0)) == {c.index for c in chunks}
+    coord.start()
+    worker = _worker(api, streams)
+    worker.start()
+    try:
+        assert coord.wait_finished(30)
+    finally:
+        worker.stop()
+        coord.stop()
+    assert sorted(a.freq for a in api.arrivals) == FREQS[1:]  # item 0 sent nothing again
+    assert "heard by the dead worker" in (tmp_path / "out" / "tone-400.md").read_text()
+    assert streams.client.exists(streams.keys.chunks(0)) == 0  # accepted: its chunks let go

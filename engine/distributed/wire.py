@@ -64,6 +64,12 @@ class Keys:
     def status(self) -> str:  # running | finished
         return self._key("status")
 
+    def chunks(self, item_id: int) -> str:  # chunk index -> finished chunk (segments)
+        return self._key(f"chunks:{item_id}")
+
+    def requests(self, item_id: int) -> str:  # part -> a service's job id (deAPI), for a redo
+        return self._key(f"requests:{item_id}")
+
 
 def host_name() -> str:
     return os.environ.get("BULKSCRIBE_HOST") or socket.gethostname()

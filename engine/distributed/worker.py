@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.batch import Batch
+from engine.distributed.checkpoints import RedisCheckpoints
 from engine.distributed.shipping import ShippingPipeline
 from engine.distributed.streams import Streams
 from engine.distributed.wire import item_fields, item_from_fields, path_mapped
@@ -72,6 +73,8 @@ class StreamWorker:
             transcriber=transcriber,
             temp_root=self._scratch,
             pipeline_class=ShippingPipeline,
+            # Finished chunks live in Redis: a worker redoing this item starts after the last one.
+            checkpoints=RedisCheckpoints(streams, self._coord_id),
         )
         self.pipeline: ShippingPipeline = self.batch.pipeline  # type: ignore[assignment]
         self.engine = self.batch.engine
@@ -190,6 +193,10 @@ class StreamWorker:
             added = self.engine.add([item])[0]
             self.held[added.id] = Held(coord_id, stream, entry_id, fields)
 
+    def _coord_id(self, local_id: int) -> int:
+        with self._lock:
+            return self.held[local_id].coord_id
+
     def _can_read(self, host: str, path: str, size: int | None) -> bool:
         if self.read_local or host == self.host:
             return True
@@ -267,6 +274,9 @@ class StreamWorker:
         )
         if won:
             self.accepted += 1
+            self.streams.client.delete(
+                self.keys.chunks(held.coord_id), self.keys.requests(held.coord_id)
+            )
         else:
             self.dropped += 1
 
