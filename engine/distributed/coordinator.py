@@ -10,7 +10,6 @@ import json
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
 
 from redis.exceptions import RedisError
 
@@ -19,27 +18,11 @@ from engine.distributed.hosts import hosts
 from engine.distributed.streams import Streams
 from engine.distributed.wire import COORDINATOR, LATEST, Result, item_fields, item_from_fields
 from engine.distributed.worker import StreamWorker
+from engine.distributed.writer import write_result
 from engine.errors import BulkscribeError, describe
 from engine.items import State
-from engine.outputs.no_speech import NO_SPEECH, has_speech
 
 KEEP_SECONDS = 7 * 86400  # a finished session's keys stay this long for a late resume
-PREVIEW_LINES = 6
-
-
-class _BoardJob:
-    """What the pipeline's writer needs of a Job (the item and its updates), on the coordinator."""
-
-    def __init__(self, batch: Batch, item_id: int) -> None:
-        self._board = batch.board
-        self.item_id = item_id
-
-    @property
-    def item(self) -> Any:
-        return self._board.get(self.item_id)
-
-    def update(self, **changes: Any) -> None:
-        self._board.update(self.item_id, **changes)
 
 
 class Coordinator:
@@ -240,7 +223,7 @@ class Coordinator:
         self.applied += 1
         attempts = max(item.attempts, data.get("attempts") or 0)
         if kind == "done":
-            self._write(item_id, Result.from_json(data["result"]), meta, attempts)
+            write_result(self.batch, item_id, Result.from_json(data["result"]), meta, attempts)
         elif kind == "expanded":
             children = [item_from_fields({"item": text})[1] for text in data.get("children", [])]
             board.update(
@@ -269,49 +252,3 @@ class Coordinator:
             )
             if state is State.FAILED:
                 board.post("failed", f"{board.get(item_id).label}: {data.get('error')}", item_id)
-
-    def _write(self, item_id: int, result: Result, meta: dict[str, Any], attempts: int) -> None:
-        board = self.batch.board
-        item = board.update(
-            item_id,
-            title=result.title or board.get(item_id).title,
-            duration=result.duration,
-            method=result.method,
-            engine=result.engine,
-            language=result.language,
-            meta=meta,
-        )
-        try:
-            # The pipeline's own writer: same names, same formats, same atomic writes as a local run.
-            outputs = self.batch.pipeline._write(
-                _BoardJob(self.batch, item_id),  # type: ignore[arg-type]
-                item,
-                result.meta,
-                result.segments,
-                result.method,
-                result.engine,
-                result.language,
-                result.approximate,
-            )
-        except Exception as exc:  # noqa: BLE001 - the item fails with its reason; the batch goes on
-            kind, text, _ = describe(exc)
-            board.update(
-                item_id, state=State.FAILED, error=text, error_class=kind, finished_at=time.time()
-            )
-            board.post("failed", f"{item.label}: {text}", item_id)
-            return
-        changes: dict[str, Any] = {}
-        if not has_speech(result.segments):
-            changes["meta"] = {**board.get(item_id).meta, "outcome": NO_SPEECH}
-        board.update(
-            item_id,
-            state=State.DONE,
-            stage=None,
-            error=None,
-            error_class=None,
-            attempts=attempts,
-            outputs=outputs,
-            preview=tuple(s.text for s in result.segments[-PREVIEW_LINES:] if s.text),
-            finished_at=time.time(),
-            **changes,
-        )

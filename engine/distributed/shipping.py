@@ -66,6 +66,9 @@ class ShippingPipeline(Pipeline):
         expand_feed_item(job, item, feed, self.settings, self._keep(job.item_id))
 
     def _keep(self, item_id: int) -> Callable[[list[Item]], None]:
+        with self._results_lock:
+            self.children.setdefault(item_id, [])  # a feed with no episode chosen is still one
+
         def keep(children: list[Item]) -> None:
             with self._results_lock:
                 self.children.setdefault(item_id, []).extend(children)

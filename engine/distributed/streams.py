@@ -7,7 +7,8 @@ no other process can act between its halves.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+import threading
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from engine.distributed.wire import COORDINATOR_GROUP, GROUP, Keys
@@ -192,6 +193,18 @@ def _text(value: Any) -> str:
 
 def _fields(raw: Mapping[Any, Any]) -> dict[str, str]:
     return {_text(k): _text(v) for k, v in raw.items()}
+
+
+def guarded(stop: threading.Event, loop: Callable[[], None]) -> None:
+    """Run a loop; Redis gone for a while pauses it (nothing taken, nothing lost), then on."""
+    from redis.exceptions import RedisError
+
+    while not stop.is_set():
+        try:
+            loop()
+            return
+        except RedisError:
+            stop.wait(1.0)
 
 
 def connect(url: str, *, timeout: float = 10.0) -> Any:

@@ -167,3 +167,13 @@ def path_mapped(location: str, path_map: Sequence[tuple[str, str]]) -> str:
         if location == theirs or location.startswith(theirs.rstrip("/") + "/"):
             return mine.rstrip("/") + location[len(theirs.rstrip("/")) :]
     return location
+
+
+def can_read(same_host: bool, path: str, size: int | None) -> bool:
+    """A coordinator's file is readable here: same host, or the same file (size) at ``path``."""
+    if same_host:
+        return True
+    try:
+        return os.path.isfile(path) and (size is None or os.path.getsize(path) == size)
+    except OSError:
+        return False

@@ -20,9 +20,10 @@ from typing import Any
 
 from engine.batch import Batch
 from engine.distributed.checkpoints import RedisCheckpoints
+from engine.distributed.outcome import outcome
 from engine.distributed.shipping import ShippingPipeline
-from engine.distributed.streams import Streams
-from engine.distributed.wire import item_fields, item_from_fields, path_mapped
+from engine.distributed.streams import Streams, guarded
+from engine.distributed.wire import can_read, item_from_fields, path_mapped
 from engine.items import Item, State
 from engine.providers.base import Transcriber
 from engine.settings import Settings
@@ -101,21 +102,13 @@ class StreamWorker:
             ("control", self._control_loop),
         ):
             thread = threading.Thread(
-                target=self._guarded, args=(target,), name=f"bulkscribe-dist-{name}", daemon=True
+                target=guarded,
+                args=(self._stop, target),
+                name=f"bulkscribe-dist-{name}",
+                daemon=True,
             )
             self._threads.append(thread)
             thread.start()
-
-    def _guarded(self, loop: Any) -> None:
-        """Run a loop; Redis gone for a while pauses it (nothing taken, nothing lost), then on."""
-        from redis.exceptions import RedisError
-
-        while not self._stop.is_set():
-            try:
-                loop()
-                return
-            except RedisError:
-                self._stop.wait(1.0)
 
     def finished(self) -> bool:
         """The coordinator said the session is over and nothing is left in hand."""
@@ -184,7 +177,7 @@ class StreamWorker:
                 return  # our own entry, seen idle between two heartbeats: already running here
         if item.kind == "file":
             mapped = path_mapped(item.location, self.path_map)
-            if not self._can_read(host, mapped, size):
+            if not (self.read_local or can_read(host == self.host, mapped, size)):
                 # Only the coordinator's host has this file: leave it to the coordinator.
                 self.streams.give_back(stream, entry_id, fields, self.keys.local)
                 return
@@ -196,14 +189,6 @@ class StreamWorker:
     def _coord_id(self, local_id: int) -> int:
         with self._lock:
             return self.held[local_id].coord_id
-
-    def _can_read(self, host: str, path: str, size: int | None) -> bool:
-        if self.read_local or host == self.host:
-            return True
-        try:
-            return os.path.isfile(path) and (size is None or os.path.getsize(path) == size)
-        except OSError:
-            return False
 
     # -- reporting ------------------------------------------------------------------------------
 
@@ -248,27 +233,7 @@ class StreamWorker:
         if held.lost:
             self.dropped += 1
             return  # another worker owns it now; its outcome is the one that counts
-        payload: dict[str, Any] = {
-            "host": self.host,
-            "worker": self.consumer,
-            "attempts": item.attempts,
-            "error": item.error,
-            "error_class": item.error_class,
-        }
-        kind = item.state.value
-        children = self.pipeline.take_children(item.id)
-        if item.state is State.DONE and children is not None:
-            # A feed or playlist: its entries go back to be published as the session's own items.
-            kind = "expanded"
-            payload["children"] = [item_fields(child, self.host)["item"] for child in children]
-            payload["meta"] = dict(item.meta)
-            payload["title"] = item.title
-        elif item.state is State.DONE:
-            result = self.pipeline.take(item.id)
-            if result is None:  # ended without a transcript: say so rather than write nothing
-                kind, payload["error"] = "failed", "the worker kept no transcript for this item"
-            else:
-                payload["result"] = result.to_json()
+        kind, payload = outcome(item, self.pipeline, self.host, self.consumer)
         won = self.streams.finish(
             self.consumer, held.stream, held.entry_id, held.coord_id, kind, json.dumps(payload)
         )
