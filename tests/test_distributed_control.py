@@ -230,3 +230,25 @@ def test_an_item_redone_elsewhere_starts_from_the_chunks_already_finished(
     assert sorted(a.freq for a in api.arrivals) == FREQS[1:]  # item 0 sent nothing again
     assert "heard by the dead worker" in (tmp_path / "out" / "tone-400.md").read_text()
     assert streams.client.exists(streams.keys.chunks(0)) == 0  # accepted: its chunks let go
+
+
+def test_unreadable_entries_are_skipped_and_the_batch_goes_on(
+    tmp_path: Path, api: OpenAIServer, streams: Streams
+) -> None:
+    coord = _coordinator(tmp_path, api, streams)
+    streams.ensure_groups()
+    streams.client.xadd(streams.keys.items, {"item": "{not json"})
+    streams.client.xadd(streams.keys.events, {"kind": "done", "item": "1", "data": "[broken"})
+    cursor = coord.batch.board.cursor()
+    coord.start()
+    worker = _worker(api, streams)
+    worker.start()
+    try:
+        assert coord.wait_finished(30)
+    finally:
+        worker.stop()
+        coord.stop()
+    assert [i.state for i in coord.batch.board.items()] == [State.DONE] * 4
+    assert streams.client.xpending(streams.keys.items, "workers")["pending"] == 0
+    texts = [e.text for e in cursor.pull().events]
+    assert any("unreadable event was skipped" in t for t in texts), texts

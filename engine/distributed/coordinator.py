@@ -189,6 +189,13 @@ class Coordinator:
                 return
 
     def _apply(self, event: dict[str, str]) -> None:
+        try:
+            self._apply_event(event)
+        except (ValueError, KeyError, TypeError) as exc:
+            # Not an event of ours (another program, another version): said, skipped, never fatal.
+            self.batch.board.post("failed", f"distributed: an unreadable event was skipped ({exc})")
+
+    def _apply_event(self, event: dict[str, str]) -> None:
         board = self.batch.board
         try:
             item_id = int(event.get("item", "-1"))

@@ -167,7 +167,11 @@ class StreamWorker:
                 self._take(stream, entry_id, fields)
 
     def _take(self, stream: str, entry_id: str, fields: dict[str, str]) -> None:
-        coord_id, item, host, size = item_from_fields(fields)
+        try:
+            coord_id, item, host, size = item_from_fields(fields)
+        except (ValueError, KeyError, TypeError):
+            self.streams.ack(stream, entry_id)  # not an item of ours: never run, never retried
+            return
         if self.streams.settled(coord_id):
             # Cancelled before anyone took it, or finished by a worker presumed dead: spend nothing.
             self.streams.ack(stream, entry_id)
