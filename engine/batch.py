@@ -51,6 +51,7 @@ class Batch:
         checkpoints: Checkpoints | None = None,
         temp_root: Path | None = None,
         stems: Mapping[int, tuple[str, str]] | None = None,
+        pipeline_class: type[Pipeline] = Pipeline,
     ) -> None:
         self.settings = settings.validate()
         self.output_dir = output_dir
@@ -90,7 +91,8 @@ class Batch:
         if hasattr(self.transcriber, "on_balance"):
             # Prepaid services (deAPI) report the balance each time it is read: show it.
             self.transcriber.on_balance = self._show_balance
-        self.pipeline = Pipeline(
+        # A distributed worker's pipeline ships transcripts instead of writing them.
+        self.pipeline = pipeline_class(
             settings,
             output_dir,
             self.transcriber,
@@ -222,6 +224,8 @@ def item_row(item: Item) -> dict[str, Any]:
         "duration": round(item.duration, 3) if item.duration is not None else None,
         "chunks": item.chunks_total or None,
         "outputs": dict(item.outputs),
+        # Which machine and worker transcribed it, in a distributed batch (engine/distributed).
+        **{k: item.meta[k] for k in ("host", "worker") if item.meta.get(k)},
     }
 
 

@@ -59,6 +59,8 @@ class Settings:
     # Shared quota: a Redis URL (empty: the quota lives in this process) and an optional quota name.
     redis: str = ""
     quota: str = ""
+    # Spread the batch over `bulkscribe worker` processes through the same Redis (engine/distributed).
+    distribute: bool = False
     deapi_plan: str = "premium"
     daily_limit: int = 0  # requests per UTC day for --asr deapi; 0: what the plan allows
     notify: str = "off"

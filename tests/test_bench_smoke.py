@@ -118,3 +118,17 @@ def test_seams_bench_compares_chunked_and_whole_runs_on_speech(tmp_path: Path) -
     assert row["chunks"] >= 2 and row["seams"] == row["chunks"] - 1 and row["words"] > 0
     assert {"added_per_seam", "lost_per_seam", "repeated", "speedup", "cpu_s"} <= set(row)
     assert row["timeline_faults"] == []
+
+
+def test_distributed_bench_runs_every_configuration_to_the_end(tmp_path: Path) -> None:
+    from tests.servers.redis_server import redis_binary
+
+    if redis_binary() is None:
+        pytest.skip("redis-server is not installed")
+    data = run_bench(
+        "bench.distributed", tmp_path / "distributed.json", "--items", "16", "--latency", "0.2"
+    )
+    rows = {row["config"]: row for row in data["rows"]}
+    assert set(rows) == {"local 1x8", "redis 1x8", "redis 3x8"}
+    assert all(row["done"] == 16 and row["exit"] == 0 for row in rows.values()), rows
+    assert "speedup" in rows["redis 3x8"]

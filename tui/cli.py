@@ -21,7 +21,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = _Parser(
         prog="bulkscribe",
         description="Bulk-transcribe videos and podcasts into Markdown transcripts.",
-        epilog="Manage saved sessions with: bulkscribe sessions --help",
+        epilog="Manage saved sessions with: bulkscribe sessions --help; "
+        "add machines to a batch with: bulkscribe worker --help",
     )
     p.add_argument(
         "inputs",
@@ -182,6 +183,13 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="NAME",
         help="name of the shared quota (default: a hash of the API base and key)",
     )
+    q.add_argument(
+        "--distribute",
+        action="store_const",
+        const=True,
+        help="spread the batch over 'bulkscribe worker' processes on any host using --redis "
+        "(--workers 0: this process only coordinates)",
+    )
     p.add_argument("--version", action="version", version=f"bulkscribe {_version()}")
     return p
 
@@ -231,6 +239,7 @@ def _flags(args: argparse.Namespace) -> dict[str, object]:
         "redis": args.redis,
         "quota": args.quota,
         "notify": args.notify,
+        "distribute": args.distribute,
     }
 
 
@@ -252,6 +261,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if argv[:1] == ["sessions"]:
             return _sessions(argv[1:], err)
+        if argv[:1] == ["worker"]:
+            from tui.worker_cli import run_worker
+
+            return run_worker(argv[1:], err)
         try:
             # Intermixed: "bulkscribe a.mp3 --workers 8 b.mp3" must keep both files.
             args = build_parser().parse_intermixed_args(argv)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import threading
 from pathlib import Path
+from typing import Protocol
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -28,6 +29,7 @@ _SHOWN_EVENTS = {
     "captions",
     "daily-limit",
     "balance",
+    "host",  # a distributed batch's host lost or back
 }
 
 
@@ -54,26 +56,37 @@ def describe_eta(stats: Stats) -> str:
     return f"ETA {seconds // 3600}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
 
 
-def run_headless(live: LiveSession, err: Console) -> int:
+class Runner(Protocol):
+    """What drives the items: the engine itself, or a distributed coordinator."""
+
+    def start(self) -> None: ...
+
+    def wait_finished(self, timeout: float | None = None) -> bool: ...
+
+
+def run_headless(live: LiveSession, err: Console, runner: Runner | None = None) -> int:
     """Run the session to the end; Ctrl-C, SIGTERM or SIGHUP stop cleanly (items requeued), 130.
 
     Signals only set a flag the loop reads, so a second Ctrl-C during the clean-up is absorbed:
     the manifest is written and the resume hint printed whatever arrives meanwhile.
     """
     with StopSignals() as signals:
-        interrupted, blocked, manifest = _run(live, err, signals.event)
+        interrupted, blocked, manifest = _run(live, err, signals.event, runner)
         # Once the terminal is gone (HUP), stderr may refuse writes; the reports are on disk.
         with contextlib.suppress(OSError):
             _report(live, err, manifest, interrupted, blocked, signals)
     return 130 if interrupted else exit_code(live.batch.board.items())
 
 
-def _run(live: LiveSession, err: Console, stop: threading.Event) -> tuple[bool, str | None, Path]:
+def _run(
+    live: LiveSession, err: Console, stop: threading.Event, runner: Runner | None = None
+) -> tuple[bool, str | None, Path]:
     batch = live.batch
     cursor = batch.board.cursor()
     interrupted = False
     blocked: str | None = None
-    batch.engine.start()
+    runner = runner or batch.engine
+    runner.start()
     try:
         with Progress(
             TextColumn("[bold]{task.description}"),
@@ -90,7 +103,7 @@ def _run(live: LiveSession, err: Console, stop: threading.Event) -> tuple[bool, 
                 "transcribing", total=len(batch.board), rate=0.0, eta="", limits=""
             )
             while True:
-                finished = batch.engine.wait_finished(0.25)
+                finished = runner.wait_finished(0.25)
                 changes = cursor.pull()
                 stats = changes.stats
                 for event in changes.events:
@@ -124,6 +137,9 @@ def _run(live: LiveSession, err: Console, stop: threading.Event) -> tuple[bool, 
         if interrupted:
             with contextlib.suppress(OSError):
                 err.print("[yellow]stopping: running items go back to the queue…[/]")
+        stop_runner = getattr(runner, "stop", None)
+        if runner is not batch.engine and stop_runner is not None:
+            stop_runner()  # a coordinator hands its local items back before the session closes
         manifest = live.close(interrupted=interrupted)
     return interrupted, blocked, manifest
 

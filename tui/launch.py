@@ -70,6 +70,10 @@ def launch(args: argparse.Namespace, flags: dict[str, Any], err: Console) -> int
     from tui.config import resolve_settings
 
     redact_logs()
+    # --distribute --workers 0: this process coordinates and transcribes nothing itself.
+    local_threads = flags.get("workers")
+    if flags.get("distribute") and local_threads == 0:
+        flags = {**flags, "workers": None}
     columns = parse_columns(args.columns) if args.columns else None
     if args.resume and args.new:
         raise UsageError("--resume and --new contradict each other")
@@ -146,10 +150,18 @@ def launch(args: argparse.Namespace, flags: dict[str, Any], err: Console) -> int
         choice = live.batch.asr_choice
         # Text, not markup: the reason can hold a folder name with brackets in it.
         err.print(Text(f"ASR: {choice.engine} ({choice.reason})", style="dim"))
+        runner = None
+        if live.batch.settings.distribute:
+            from tui.distribute import coordinator_for
+
+            runner = coordinator_for(live, local_threads)
         if args.headless:
             from tui.headless import run_headless
 
-            return run_headless(live, err)
+            return run_headless(live, err, runner)
+        if runner is not None:
+            live.close(interrupted=True)
+            raise UsageError("--distribute runs headless for now", hint="add --headless")
         return _run_app(live, columns, err, sheet=args.sheet)
     finally:
         store.close()
