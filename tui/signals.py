@@ -55,7 +55,12 @@ class StopSignals:
     def __exit__(self, *exc: object) -> None:
         if self.first is not None:
             # A stop was asked: the process is on its way out, and a Ctrl-C pressed again after
-            # the save must not end it with KeyboardInterrupt (exit -2) instead of 130.
+            # the save must not end it with KeyboardInterrupt (exit -2) instead of 130. Ignored,
+            # not left to our handler: the interpreter puts Python handlers back to the default
+            # while it shuts down, and a signal then would still kill it with -2.
+            if threading.current_thread() is threading.main_thread():
+                for signum in self._previous:
+                    signal.signal(signum, signal.SIG_IGN)
             return
         for signum, previous in self._previous.items():
             signal.signal(signum, previous)
