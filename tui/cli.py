@@ -203,10 +203,15 @@ def _version() -> str:
         return "dev"
 
 
+def api_keys(args: argparse.Namespace) -> tuple[str, ...] | None:
+    """The keys of every --api-key, each one possibly a comma-separated list; None when none."""
+    if not args.api_keys:
+        return None
+    return tuple(k.strip() for raw in args.api_keys for k in raw.split(",") if k.strip())
+
+
 def _flags(args: argparse.Namespace) -> dict[str, object]:
-    keys = None
-    if args.api_keys:
-        keys = tuple(k.strip() for raw in args.api_keys for k in raw.split(",") if k.strip())
+    keys = api_keys(args)
     return {
         "asr": args.asr,
         "api_base": args.api_base,

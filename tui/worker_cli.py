@@ -118,9 +118,9 @@ def _pair(text: str) -> tuple[str, str]:
 
 
 def _flags(args: argparse.Namespace) -> dict[str, object]:
-    keys = None
-    if args.api_keys:
-        keys = tuple(k.strip() for raw in args.api_keys for k in raw.split(",") if k.strip())
+    from tui.cli import api_keys
+
+    keys = api_keys(args)
     return {
         "asr": args.asr,
         "api_base": args.api_base,
