@@ -184,6 +184,18 @@ def report_table(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def merged_runs(path: Path, rows: list[dict]) -> list[dict]:
+    """This run's rows, plus the earlier file's rows for scenarios not run again (``--only``)."""
+    try:
+        earlier = json.loads(path.read_text(encoding="utf-8")).get("runs", [])
+    except (OSError, ValueError, AttributeError):
+        earlier = []
+    fresh = {row["name"] for row in rows}
+    kept = [row for row in earlier if isinstance(row, dict) and row.get("name") not in fresh]
+    order = list(SCENARIOS)
+    return sorted(kept + rows, key=lambda r: order.index(r["name"]) if r["name"] in order else 99)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.quota", description=__doc__)
     parser.add_argument("--only", default=",".join(SCENARIOS), help="e.g. a,c,e")
@@ -208,14 +220,16 @@ def main(argv: list[str] | None = None) -> None:
             elif args.seconds is not None:
                 sc = Scenario(sc.name, sc.spec, sc.limit, sc.window, sc.headers, sc.workers,
                               seconds=args.seconds)  # fmt: skip
+            load = os.getloadavg()[0]
             rows.append(run_scenario(sc, chunk, args.latency))
+            rows[-1].update(when=time.strftime("%Y-%m-%dT%H:%M:%S%z"), load_1min=round(load, 2))
             print(report_table(rows[-1:]).splitlines()[-1], flush=True)
     print(report_table(rows))
     report = {
         "when": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform()},
         "latency_s": args.latency,
-        "runs": rows,
+        "runs": merged_runs(args.out, rows),
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
