@@ -272,7 +272,7 @@ def load_json(text: str) -> Any:
     return unplain(value) if _TUPLE in text else value
 
 
-def item_row(item: Item) -> tuple[Any, ...]:
+def item_record(item: Item) -> tuple[Any, ...]:
     """An Item's values in ITEM_COLUMNS order, ready for the items table."""
     values = [getattr(item, name) for name in ITEM_COLUMNS]
     for at in _MAP_AT:
