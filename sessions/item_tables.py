@@ -9,7 +9,7 @@ from collections.abc import Iterable, Sequence
 from engine.item_caps import TITLE_CHARS, cap_meta, cap_title
 from engine.items import Item
 from engine.segments import Segment
-from sessions import schema
+from sessions import codec, schema
 from sessions.database import Database
 from sessions.records import Chunk, unknown_session
 
@@ -27,7 +27,7 @@ class ItemTables(Database):
 
     def save_items(self, session_id: str, items: Iterable[Item]) -> None:
         """Upsert the latest state of these items in one transaction."""
-        rows = [(session_id, *schema.item_record(_bounded(item))) for item in items]
+        rows = [(session_id, *codec.item_record(_bounded(item))) for item in items]
         if not rows:
             return
         try:
@@ -56,10 +56,10 @@ class ItemTables(Database):
     def load_items(self, session_id: str) -> list[Item]:
         with self._lock:
             rows = self._conn.execute(
-                f'SELECT {schema.ITEM_SELECT} FROM items WHERE session_id = ? ORDER BY "id"',
+                f'SELECT {codec.ITEM_SELECT} FROM items WHERE session_id = ? ORDER BY "id"',
                 (session_id,),
             ).fetchall()
-        return [schema.item_from_row(row) for row in rows]
+        return [codec.item_from_row(row) for row in rows]
 
     def save_chunk(
         self,
@@ -72,7 +72,7 @@ class ItemTables(Database):
         language: str | None,
     ) -> None:
         """Record one transcribed chunk; committed before this returns, so a resume can skip it."""
-        row = (session_id, item_id, idx, start, end, language, schema.segments_json(segments))
+        row = (session_id, item_id, idx, start, end, language, codec.segments_json(segments))
         try:
             with self._write() as conn:
                 conn.execute(INSERT_CHUNK, row)
@@ -86,7 +86,7 @@ class ItemTables(Database):
                 "WHERE session_id = ? AND item_id = ? ORDER BY idx",
                 (session_id, item_id),
             ).fetchall()
-        return {i: (s, e, schema.segments_from_json(seg), lang) for i, s, e, seg, lang in rows}
+        return {i: (s, e, codec.segments_from_json(seg), lang) for i, s, e, seg, lang in rows}
 
     def load_all_chunks(self, session_id: str) -> dict[int, dict[int, Chunk]]:
         """Every chunk of a session, by item id then chunk index."""
@@ -98,7 +98,7 @@ class ItemTables(Database):
             ).fetchall()
         found: dict[int, dict[int, Chunk]] = {}
         for item_id, i, s, e, seg, lang in rows:
-            found.setdefault(item_id, {})[i] = (s, e, schema.segments_from_json(seg), lang)
+            found.setdefault(item_id, {})[i] = (s, e, codec.segments_from_json(seg), lang)
         return found
 
     def drop_chunks(self, session_id: str, item_id: int) -> None:

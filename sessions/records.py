@@ -15,7 +15,7 @@ from engine.errors import UsageError
 from engine.items import TERMINAL, State
 from engine.redact import redact_text
 from engine.segments import Segment
-from sessions import schema
+from sessions import codec
 
 STATUSES = ("running", "paused", "finished", "cancelled")
 # Any settings key containing one of these words is dropped before it reaches the disk.
@@ -97,9 +97,9 @@ def session_info(row: Sequence[Any], counts: Mapping[str, int]) -> SessionInfo:
         counts=MappingProxyType(dict(counts)),
         total=sum(counts.values()),
         output_dir=output_dir,
-        settings=MappingProxyType(schema.load_json(settings)),
+        settings=MappingProxyType(codec.load_json(settings)),
         inputs=tuple(json.loads(inputs)),
-        totals=MappingProxyType(schema.load_json(totals)),
+        totals=MappingProxyType(codec.load_json(totals)),
     )
 
 

@@ -15,7 +15,7 @@ from engine.errors import UsageError
 from engine.items import TERMINAL, Item
 from engine.redact import redact_text
 from engine.storable import shown
-from sessions import schema
+from sessions import codec, schema
 from sessions.database import BUSY_TIMEOUT_MS, STORE_CANNOT_WRITE, SYNCHRONOUS, default_path
 from sessions.item_tables import INSERT_CHUNK, UPSERT_ITEM, ItemTables
 from sessions.lock import SessionLock
@@ -75,7 +75,7 @@ class Store(ItemTables):
         row = (
             shown(redact_text(name)), created, updated, status,
             json.dumps([redact_text(str(i)) for i in inputs]),
-            schema.dump_json(scrub_secrets(settings)), str(output_dir), schema.dump_json(totals),
+            codec.dump_json(scrub_secrets(settings)), str(output_dir), codec.dump_json(totals),
         )  # fmt: skip
         with self._lock:
             for attempt in range(50):
@@ -111,10 +111,10 @@ class Store(ItemTables):
             values.append(status)
         if settings is not None:
             sets.append("settings = ?")
-            values.append(schema.dump_json(scrub_secrets(settings)))
+            values.append(codec.dump_json(scrub_secrets(settings)))
         if totals is not None:
             sets.append("totals = ?")
-            values.append(schema.dump_json(totals))
+            values.append(codec.dump_json(totals))
         with self._write() as conn:
             cur = conn.execute(
                 f"UPDATE sessions SET {', '.join(sets)} WHERE id = ?", (*values, session_id)
@@ -247,11 +247,11 @@ class Store(ItemTables):
         )  # fmt: skip
         with self._write() as conn:
             sid = self._insert_session(values, wanted=info.id)
-            conn.executemany(UPSERT_ITEM, [(sid, *schema.item_record(i)) for i in items])
+            conn.executemany(UPSERT_ITEM, [(sid, *codec.item_record(i)) for i in items])
             conn.executemany(
                 INSERT_CHUNK,
                 [
-                    (sid, item_id, idx, s, e, lang, schema.segments_json(seg))
+                    (sid, item_id, idx, s, e, lang, codec.segments_json(seg))
                     for item_id, idx, (s, e, seg, lang) in chunks
                 ],
             )
