@@ -212,4 +212,3 @@ def move_aside(path: Path) -> Path:
         if source.exists():
             source.rename(f"{target}{suffix}")
     return target
-

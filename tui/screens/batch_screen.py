@@ -6,7 +6,6 @@ from typing import TYPE_CHECKING, cast
 
 from textual.screen import Screen
 
-from engine.batch import Batch
 from engine.items import Item
 from engine.pool import Engine
 
@@ -20,10 +19,6 @@ class BatchScreen(Screen[None]):
     @property
     def bulkscribe(self) -> BulkscribeApp:
         return cast("BulkscribeApp", self.app)
-
-    @property
-    def batch(self) -> Batch:
-        return self.bulkscribe.batch
 
     @property
     def engine(self) -> Engine:

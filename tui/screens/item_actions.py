@@ -92,7 +92,7 @@ class ItemActions(BatchScreen):
                 self.app.notify(exc.user_text, severity="error", timeout=6, markup=False)
                 return
             chosen = {"choice": request.choice} if request.choice else {}
-            added = self.batch.add_sources(batch_inputs.sources, **chosen)
+            added = self.bulkscribe.batch.add_sources(batch_inputs.sources, **chosen)
             self.app.notify(f"Added {len(added)} item{'s' if len(added) != 1 else ''}", timeout=2)
             for note in batch_inputs.notes[:3]:
                 self.app.notify(note, timeout=6, markup=False)
@@ -104,7 +104,7 @@ class ItemActions(BatchScreen):
         target = (
             Path(next(iter(item.outputs.values())))
             if item and item.outputs
-            else self.batch.output_dir
+            else self.bulkscribe.batch.output_dir
         )
         opener = "open" if sys.platform == "darwin" else "xdg-open"
         if shutil.which(opener) and _has_display():
@@ -117,7 +117,7 @@ class ItemActions(BatchScreen):
 
     def action_copy_output_path(self) -> None:
         """Copy the output folder's path with OSC 52 (the terminal puts it on the clipboard)."""
-        path = str(self.batch.output_dir)
+        path = str(self.bulkscribe.batch.output_dir)
         self.app.copy_to_clipboard(path)
         self.app.notify(
             f"Copied {path} (if your terminal allows OSC 52 clipboard access)", timeout=4

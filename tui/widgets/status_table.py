@@ -48,18 +48,18 @@ class StatusTable(TableCanvas, can_focus=True):
     """
 
     BINDINGS = [
-        Binding("up", "cursor(-1)", "Up", show=False, id="table.up"),
-        Binding("down", "cursor(1)", "Down", show=False, id="table.down"),
-        Binding("pageup", "page(-1)", "Page up", show=False, id="table.page_up"),
-        Binding("pagedown", "page(1)", "Page down", show=False, id="table.page_down"),
-        Binding("home", "edge(0)", "First", show=False, id="table.first"),
-        Binding("end", "edge(1)", "Last", show=False, id="table.last"),
+        Binding("up", "cursor(-1)", "Up", show=False, id="table.up", tooltip="Up one row"),
+        Binding("down", "cursor(1)", "Down", show=False, id="table.down", tooltip="Down one row"),
+        Binding("pageup", "page(-1)", "Page up", show=False, id="table.page_up", tooltip="Up one page"),
+        Binding("pagedown", "page(1)", "Page down", show=False, id="table.page_down", tooltip="Down one page"),
+        Binding("home", "edge(0)", "First", show=False, id="table.first", tooltip="The first row"),
+        Binding("end", "edge(1)", "Last", show=False, id="table.last", tooltip="The last row"),
         Binding("s", "cycle_sort", "Sort", show=False, tooltip="Sort by the next column",
                 id="table.sort"),
-        Binding("S", "reverse_sort", "Reverse sort", show=False, id="table.reverse_sort"),
+        Binding("S", "reverse_sort", "Reverse sort", show=False, id="table.reverse_sort", tooltip="Reverse the sort"),
         Binding("v", "toggle_mark", "Mark", show=False, id="table.mark",
                 tooltip="Mark or unmark this row (r and x then act on the marked rows)"),
-        Binding("V", "clear_marks", "Clear marks", show=False, id="table.clear_marks"),
+        Binding("V", "clear_marks", "Clear marks", show=False, id="table.clear_marks", tooltip="Clear every mark"),
     ]  # fmt: skip
 
     class Selected(Message):
