@@ -8,16 +8,16 @@ from typing import Any
 from engine.episodes import EpisodeChoice
 from engine.errors import UsageError
 from engine.limiter import MODES
+from engine.outputs.formats import FORMATS
 from engine.pool import MAX_WORKERS, MIN_WORKERS, ORDERS
+from engine.providers.formats import FORMATS as RESPONSE_FORMATS
 from engine.ratespec import parse_rate
 from engine.redact import redact_text, remember_secret
 
 ASR_ENGINES = ("auto", "openai", "whisper", "sphinx", "deapi")
 DEAPI_PLANS = ("basic", "premium")
-FORMATS = ("md", "txt", "srt", "vtt", "json")
 DEFAULT_API_BASE = "https://api.openai.com/v1"
 DEFAULT_RATE = "300/min"
-RESPONSE_FORMATS = ("auto", "verbose_json", "json", "text")
 # Caption preferences when --lang is not given; they say nothing about the language of the audio.
 DEFAULT_LANGUAGES = ("en", "en-US", "en-GB")
 # How the app tells someone in another window that a batch finished: a terminal bell, or a desktop

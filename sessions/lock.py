@@ -6,11 +6,11 @@ import fcntl
 import os
 import time
 from pathlib import Path
-from types import TracebackType
 
 import platformdirs
 
 from engine.errors import UsageError
+from engine.lock_file import LockFile
 
 # A holder may have locked the file but not yet written its pid; a short retry covers that gap
 # and a lock that is being released at the same moment.
@@ -50,24 +50,17 @@ def holder(session_id: str, directory: Path | None = None) -> int | None:
     return None
 
 
-class SessionLock:
+class SessionLock(LockFile):
     """Hold a session exclusively while it is open; a second holder gets a UsageError.
 
-    ``flock`` locks belong to the open file, so a crashed or killed holder frees the session at
-    once. The file is removed on release; an acquirer checks it locked the file that is still at
-    the path, so removal cannot let two holders in.
+    A crashed or killed holder frees the session at once (engine/lock_file.py).
     """
 
     def __init__(self, session_id: str, directory: Path | None = None) -> None:
         if not session_id or "/" in session_id or session_id.startswith("."):
             raise ValueError(f"not a session id: {session_id!r}")
+        super().__init__(lock_dir(directory) / f"{session_id}.lock")
         self.session_id = session_id
-        self.path = lock_dir(directory) / f"{session_id}.lock"
-        self._fd: int | None = None
-
-    @property
-    def held(self) -> bool:
-        return self._fd is not None
 
     def acquire(self) -> None:
         if self._fd is not None:
@@ -92,20 +85,6 @@ class SessionLock:
         os.pwrite(fd, f"{os.getpid()}\n".encode("ascii"), 0)
         self._fd = fd
 
-    def release(self) -> None:
-        if self._fd is None:
-            return
-        # Remove while still locked, so nobody can lock this inode and believe it is current.
-        self.path.unlink(missing_ok=True)
-        os.close(self._fd)
-        self._fd = None
-
-    def _still_at_path(self, fd: int) -> bool:
-        try:
-            return os.stat(self.path).st_ino == os.fstat(fd).st_ino
-        except FileNotFoundError:
-            return False
-
     def _refusal(self, pid: int | None) -> UsageError:
         if pid == os.getpid():
             return UsageError(f"session {self.session_id} is already open in this bulkscribe")
@@ -114,15 +93,3 @@ class SessionLock:
             f"session {self.session_id} is open in another bulkscribe ({who})",
             hint="close that one first, or work on another session",
         )
-
-    def __enter__(self) -> SessionLock:
-        self.acquire()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.release()

@@ -80,7 +80,7 @@ class StoreCheckpoints:
         self._guarded(self.store.drop_chunks, self.session_id, item_id)
 
     def save_stem(self, item_id: int, stem: str) -> None:
-        self._guarded(self.store.save_items, self.session_id, [self.board.get(item_id)])
+        self._guarded(self.store.save_stem, self.session_id, item_id, stem)
 
     def load_requests(self, item_id: int) -> Mapping[str, str]:
         return dict(self.board.get(item_id).meta.get(REQUESTS_META) or {})

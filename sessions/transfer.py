@@ -14,7 +14,7 @@ from typing import Any
 from engine.errors import UsageError
 from engine.items import Item, State
 from engine.segments import Segment
-from sessions import schema
+from sessions import codec, schema
 from sessions.store import STATUSES, Chunk, SessionEvent, SessionInfo, Store
 
 FORMAT = "bulkscribe-session"
@@ -37,9 +37,9 @@ def export_session(store: Store, session_id: str) -> dict[str, Any]:
             "updated": info.updated.isoformat(),
             "status": info.status,
             "inputs": list(info.inputs),
-            "settings": schema.plain(info.settings),
+            "settings": codec.plain(info.settings),
             "output_dir": info.output_dir,
-            "totals": schema.plain(info.totals),
+            "totals": codec.plain(info.totals),
         },
         "items": [_item_data(item) for item in store.load_items(info.id)],
         "chunks": [
@@ -125,7 +125,7 @@ def _item_data(item: Item) -> dict[str, Any]:
     for name in schema.ITEM_COLUMNS:
         value = getattr(item, name)
         if name in _MAPS:
-            value = schema.plain(value)
+            value = codec.plain(value)
         elif name == "preview":
             value = list(value)
         elif name == "state":
@@ -138,7 +138,7 @@ def _item_from_data(data: Mapping[str, Any]) -> Item:
     fields = {name: data[name] for name in schema.ITEM_COLUMNS if name in data}
     for name in _MAPS:
         if name in fields:
-            fields[name] = MappingProxyType(dict(schema.unplain(fields[name])))
+            fields[name] = MappingProxyType(dict(codec.unplain(fields[name])))
     fields["preview"] = tuple(str(line) for line in fields.get("preview", ()))
     fields["state"] = State(fields.get("state", State.QUEUED))
     return Item(**fields)
@@ -162,7 +162,7 @@ def _session_info(data: Mapping[str, Any]) -> SessionInfo:
         counts=MappingProxyType({}),
         total=0,
         output_dir=str(data["output_dir"]),
-        settings=MappingProxyType(dict(schema.unplain(data.get("settings") or {}))),
+        settings=MappingProxyType(dict(codec.unplain(data.get("settings") or {}))),
         inputs=tuple(str(i) for i in data["inputs"]),
-        totals=MappingProxyType(dict(schema.unplain(data.get("totals") or {}))),
+        totals=MappingProxyType(dict(codec.unplain(data.get("totals") or {}))),
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from engine.segments import Segment, Word
-from sessions.schema import segments_from_json, segments_json
+from sessions.codec import segments_from_json, segments_json
 from sessions.store import Store
 
 

@@ -142,3 +142,19 @@ def test_the_user_guide_documents_every_flag() -> None:
     flags = set(re.findall(r"(?<![\w-])(--?[a-z][\w-]*)", build_parser().format_help()))
     missing = sorted(flag for flag in flags if f"`{flag}" not in section)
     assert not missing, f"flags missing from docs/usage.md: {missing}"
+
+
+def test_every_option_sets_a_setting_by_its_own_name() -> None:
+    from dataclasses import fields
+
+    from engine.settings import Settings
+    from tui.options import OPTIONS, settings_flags
+
+    known = {f.name for f in fields(Settings)}
+    assert {o.setting for o in OPTIONS if o.setting} <= known
+    flags = settings_flags(
+        build_parser().parse_intermixed_args(["--lang", "fr,en", "--workers", "3"])
+    )
+    assert flags["languages"] == "fr,en" and flags["asr_language"] == "fr"
+    assert flags["workers"] == 3 and flags["parallel"] is None and flags["api_keys"] is None
+    assert not {o.dest for o in OPTIONS if o.dest} & set(flags)  # run-only options are not settings

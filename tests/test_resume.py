@@ -21,7 +21,7 @@ from sessions.store import Store
 from tests.mediagen import write_tone
 from tests.servers.openai_api import OpenAIServer
 from tests.test_crash_safety import Homes, api_flags, bulkscribe, make_tones, run, wait_until
-from tui.launch import _session_to_resume
+from tui.resume_choice import session_to_resume as _session_to_resume
 from tui.screens.resume import ResumePrompt
 
 pytestmark = pytest.mark.timeout(40)
@@ -248,7 +248,7 @@ class Prompt:
 @pytest.fixture
 def prompt(monkeypatch: pytest.MonkeyPatch) -> Prompt:
     fake = Prompt()
-    monkeypatch.setattr("tui.launch.ask_resume", fake)
+    monkeypatch.setattr("tui.resume_choice.ask_resume", fake)
     return fake
 
 
@@ -297,7 +297,7 @@ def test_several_unfinished_sessions_are_offered_as_a_list(
         asked.append(descriptions)
         return answers.pop(0)
 
-    monkeypatch.setattr("tui.launch.ask_which", which)
+    monkeypatch.setattr("tui.resume_choice.ask_which", which)
     assert choose(store) == "older"
     assert [d.splitlines()[0].split(" (")[0] for d in asked[0]] == ["newer", "older"]
     assert "interrupted" in asked[0][0] and "output folder: /tmp/newer" in asked[0][0]

@@ -13,7 +13,8 @@ from sessions.store import Store
 from tests.servers.openai_api import OpenAIServer
 from tests.test_crash_safety import Homes, make_tones
 from tests.test_resume import paused_session
-from tui.launch import _forget_empty, _resume_asking_for_a_key
+from tui.launch import _forget_empty
+from tui.resume_choice import resume_asking_for_a_key as _resume_asking_for_a_key
 from tui.screens.resume import KeyPrompt, SessionList
 
 
@@ -65,7 +66,7 @@ def test_a_key_given_by_flag_last_time_is_asked_for_on_resume(
             asked.append(source)
             return "sk-test"
 
-        monkeypatch.setattr("tui.launch.ask_api_key", ask)
+        monkeypatch.setattr("tui.resume_choice.ask_api_key", ask)
         with homes.store() as store:
             info = store.session(sid)
             keyless = Settings.from_saved(dict(info.settings))

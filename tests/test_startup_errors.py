@@ -178,6 +178,18 @@ def test_a_config_that_is_not_utf8(
     refused(run, str(path), "not UTF-8")
 
 
+def test_an_unknown_binding_id_in_the_keymap_stops_the_app_at_start(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config_file('[keymap]\n"bulkscribe.retry_al" = "ctrl+r"\n')
+    media = write_tone(tmp_path / "a.wav", seconds=0.5)
+    run = run_cli([str(media), "--asr", "sphinx"], tmp_path, monkeypatch)
+    refused(
+        run, "[keymap] names no binding 'bulkscribe.retry_al'", "did you mean bulkscribe.retry_all?"
+    )
+    assert saved_sessions() == 0
+
+
 @pytest.mark.parametrize(
     ("key", "guess"),
     [("wrokers", "workers"), ("formts", "formats"), ("rate-limt", "rate_limit"),

@@ -119,6 +119,15 @@ def test_saving_again_keeps_only_the_latest_state(store: Store) -> None:
     assert store.session(sid).counts == {"done": 1, "queued": 1}
 
 
+def test_a_saved_stem_is_the_one_given_and_keeps_the_rest(store: Store) -> None:
+    sid = store.create_session(name="run", inputs=[], settings={}, output_dir="/out")
+    store.save_items(sid, [Item(0, "a.mp3", meta={"show": "Talks"}), Item(1, "b.mp3")])
+    store.save_stem(sid, 0, "a-talk (2)")
+    first, second = store.load_items(sid)
+    assert first.meta == {"show": "Talks", "stem": "a-talk (2)"}
+    assert second.meta == {}
+
+
 def test_chunks_round_trip_overwrite_and_drop(data_home: Path) -> None:
     segments = [Segment(0.0, 1.5, "hello"), Segment(1.5, 3.25, "wörld")]
     with Store.open() as store:

@@ -87,7 +87,7 @@ def test_a_broken_keys_table_is_a_usage_error(tmp_path: Path) -> None:
     import os
 
     from engine.errors import UsageError
-    from tui.launch import config_keymap
+    from tui.config import config_keymap
 
     folder = Path(os.environ["XDG_CONFIG_HOME"]) / "bulkscribe"
     folder.mkdir(parents=True)

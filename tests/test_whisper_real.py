@@ -102,8 +102,9 @@ def test_the_language_is_detected_unless_one_is_asked_for(
     assert forced.language == "en"
     assert forced.extra["language_probability"] == 1
     # Without --lang the pipeline forces nothing; with it, the first language is used.
-    from tui.cli import _flags, build_parser
+    from tui.cli import build_parser
     from tui.config import resolve_settings
+    from tui.options import settings_flags as _flags
 
     def settings(*argv: str) -> Settings:
         return resolve_settings(_flags(build_parser().parse_intermixed_args(list(argv))), {})

@@ -16,6 +16,8 @@ from engine.errors import UsageError
 from engine.settings import Settings
 
 ENV_PREFIX = "BULKSCRIBE_"
+# Tables of config.toml that are not settings: the keymap (binding id -> keys), and its first name.
+KEYMAP_TABLES = ("keymap", "keys")
 # What config.toml may set: every saved setting, and the keys (never saved) under either name.
 _CONFIG_KEYS = frozenset(
     {f.name for f in fields(Settings)} - {"api_keys", "api_key_source"} | {"api_key", "api_keys"}
@@ -51,12 +53,29 @@ def unknown_keys(config: dict[str, Any]) -> list[str]:
     known = sorted(_CONFIG_KEYS)
     warnings = []
     for name in config:
-        if name in _CONFIG_KEYS:
+        if name in _CONFIG_KEYS or name in KEYMAP_TABLES:
             continue
         near = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
         guess = f"; did you mean {near[0]}?" if near else ""
         warnings.append(f"config.toml: unknown setting {name!r} is ignored{guess}")
     return warnings
+
+
+def config_keymap(config: dict[str, Any] | None = None) -> dict[str, str]:
+    """The [keymap] table of config.toml (or [keys], its first name): binding ids mapped to keys."""
+    config = load_config() if config is None else config
+    keymap: dict[str, str] = {}
+    for table in reversed(KEYMAP_TABLES):  # [keymap] wins over [keys] for an id in both
+        entries = config.get(table) or {}
+        if not isinstance(entries, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in entries.items()
+        ):
+            raise UsageError(
+                f"[{table}] in config.toml must map binding ids to keys",
+                hint='for example: "bulkscribe.retry_all" = "ctrl+r"',
+            )
+        keymap.update(entries)
+    return keymap
 
 
 def _check_type(name: str, value: Any, current: Any) -> None:

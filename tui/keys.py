@@ -75,10 +75,13 @@ _WORKERS = Binding.Group("Workers", compact=False)
 # Keys that also work on every other screen; all belong to the main screen, so a modal (help,
 # summary, a question) never passes the others through to the batch underneath.
 _APP_WIDE = frozenset({"help"})
+# Bound on the main screen, carried out by the app (help over any screen, quitting the app);
+# every other action is the main screen's own (tui/screens/*_actions.py).
+_APP_ACTIONS = frozenset({"help", "quit_app"})
 
 
 def bindings(*, screen: bool = False) -> list[BindingType]:
-    """The app-wide bindings, or (``screen``) the main screen's, whose actions the app carries out."""
+    """The app-wide bindings, or (``screen``) the main screen's."""
     result: list[BindingType] = []
     for keys, action, description, show in KEYMAP:
         if not screen and action not in _APP_WIDE:
@@ -90,7 +93,7 @@ def bindings(*, screen: bool = False) -> list[BindingType]:
         result.append(
             Binding(
                 keys,
-                f"app.{action}" if screen else action,
+                f"app.{action}" if screen and action in _APP_ACTIONS else action,
                 name,
                 show=show,
                 tooltip=description,
@@ -101,11 +104,11 @@ def bindings(*, screen: bool = False) -> list[BindingType]:
     if not screen:
         return result
     # While paused the footer offers "space Resume": a second binding of the same key, only one of
-    # the two enabled at a time (BulkscribeApp.check_action).
+    # the two enabled at a time (RunActions.check_action).
     result.append(
         Binding(
             "space",
-            "app.toggle_pause('resume')",
+            "toggle_pause('resume')",
             "Resume",
             tooltip="resume: start queued items again",
             id="bulkscribe.resume",

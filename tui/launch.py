@@ -20,7 +20,13 @@ from engine.outputs.manifest import ITEMS_CSV_NAME, MANIFEST_NAME
 from engine.redact import redact_logs, redact_text
 from engine.settings import Settings
 from sessions.live import LiveSession
-from sessions.store import SessionInfo, Store
+from sessions.store import Store
+from tui.resume_choice import (
+    describe_session,
+    need_terminal,
+    resume_asking_for_a_key,
+    session_to_resume,
+)
 from tui.signals import StopSignals
 
 EXIT_INTERRUPTED = 130
@@ -43,31 +49,10 @@ def open_store(err: Console) -> Store:
     return store
 
 
-def describe_session(info: SessionInfo) -> str:
-    age = datetime.now(info.updated.tzinfo) - info.updated
-    hours = age.total_seconds() / 3600
-    when = (
-        "just now"
-        if hours * 60 < 1
-        else f"{hours * 60:.0f} min ago"
-        if hours < 1
-        else f"{hours:.1f} h ago"
-        if hours < 48
-        else f"{hours / 24:.0f} days ago"
-    )
-    how = {
-        "running": "interrupted (the app was stopped without quitting, or crashed)",
-        "paused": "paused (quit with items left)",
-    }.get(info.status, info.status)
-    return (
-        f"{info.name} ({info.id}): {info.finished_items}/{info.total} finished, last active {when}"
-        f"\n{how}\noutput folder: {info.output_dir}"
-    )
-
-
 def launch(args: argparse.Namespace, flags: dict[str, Any], err: Console) -> int:
     from engine.inputs import parse_columns, read_inputs
     from tui.config import resolve_settings
+    from tui.keymap import app_keymap
 
     redact_logs()
     # --distribute --workers 0: this process coordinates and transcribes nothing itself.
@@ -77,13 +62,15 @@ def launch(args: argparse.Namespace, flags: dict[str, Any], err: Console) -> int
     columns = parse_columns(args.columns) if args.columns else None
     if args.resume and args.new:
         raise UsageError("--resume and --new contradict each other")
+    # Read before any session starts: a wrong binding id is a start-up error, like a wrong setting.
+    keymap = {} if args.headless or args.dry_run else app_keymap()
 
     def warn(text: str) -> None:
         err.print(Text.assemble(("warning:", "yellow"), " ", text), highlight=False)
 
     store = open_store(err)
     try:
-        info = _session_to_resume(store, args, err)
+        info = session_to_resume(store, args, err)
         if info is not None:
             saved = Settings.from_saved(dict(info.settings))
             settings = resolve_settings(flags, saved=saved, warn=warn)
@@ -97,7 +84,7 @@ def launch(args: argparse.Namespace, flags: dict[str, Any], err: Console) -> int
                     hint="give --api-base again with --resume",
                 )
             prepare_output_folder(Path(settings.output or info.output_dir))
-            live = _resume_asking_for_a_key(store, info, settings, interactive=not args.headless)
+            live = resume_asking_for_a_key(store, info, settings, interactive=not args.headless)
             if args.inputs:
                 resumed_inputs = read_inputs(
                     args.inputs, columns=columns, sheet=args.sheet, stdin=sys.stdin
@@ -125,7 +112,7 @@ def launch(args: argparse.Namespace, flags: dict[str, Any], err: Console) -> int
                     hint="give URLs, files, folders or a list, or --resume to continue a session",
                 )
             if not args.headless:
-                _need_terminal()
+                need_terminal()
             if settings.asr == "deapi" and batch_inputs.sources:
                 from tui.deapi_costs import check_funds
 
@@ -162,101 +149,9 @@ def launch(args: argparse.Namespace, flags: dict[str, Any], err: Console) -> int
         if runner is not None:
             live.close(interrupted=True)
             raise UsageError("--distribute runs headless for now", hint="add --headless")
-        return _run_app(live, columns, err, sheet=args.sheet)
+        return _run_app(live, columns, err, sheet=args.sheet, keymap=keymap)
     finally:
         store.close()
-
-
-def _resume_asking_for_a_key(
-    store: Store, info: SessionInfo, settings: Settings, *, interactive: bool
-) -> LiveSession:
-    """Resume; keys are never stored, so when the key came from a flag or the environment last
-    time and is not given now, the app asks for it (masked) instead of stopping at "no API key"."""
-    from engine.errors import AuthError
-
-    try:
-        return LiveSession.resume(store, info, settings)
-    except AuthError as exc:
-        if not interactive or settings.api_keys or "no API key" not in exc.user_text:
-            raise
-        key = ask_api_key(info.settings.get("api_key_source") or "")
-        if not key:
-            raise
-        return LiveSession.resume(
-            store, info, settings.evolve(api_keys=(key,), api_key_source="prompt")
-        )
-
-
-def ask_api_key(source: str) -> str | None:
-    from tui.screens.resume import KeyPrompt
-
-    _need_terminal()
-    return KeyPrompt(source).run()
-
-
-def _session_to_resume(store: Store, args: argparse.Namespace, err: Console) -> SessionInfo | None:
-    from sessions.finish import finish_stale_sessions
-
-    # A run killed after its last item finished has nothing to resume, only reports to write.
-    for stale in finish_stale_sessions(store):
-        err.print(
-            Text(f"wrote the reports of finished session {stale.id} in {stale.output_dir}", "dim")
-        )
-    if args.new:
-        return None
-    if args.resume:
-        if args.resume == "latest":
-            info = store.latest_unfinished()
-            if info is None:
-                raise UsageError(
-                    "there is no unfinished session to resume", hint="see bulkscribe sessions list"
-                )
-            return info
-        return store.session(args.resume)
-    if args.inputs or args.headless or args.dry_run:
-        return None
-    unfinished = store.unfinished()
-    if not unfinished:
-        return None
-    if len(unfinished) > 1:
-        choice = ask_which([describe_session(info) for info in unfinished])
-        if choice is None:  # quit from the list: start nothing
-            raise KeyboardInterrupt
-        return unfinished[choice] if choice >= 0 else None
-    info = unfinished[0]
-    answer = ask_resume(describe_session(info))
-    if answer is None:  # the prompt was quit (ctrl+q): start nothing, create no empty session
-        raise KeyboardInterrupt
-    return info if answer else None
-
-
-def ask_which(descriptions: list[str]) -> int | None:
-    """Several unfinished sessions: the index of the one to resume, -1 for a new one, None to quit."""
-    from tui.screens.resume import SessionList
-
-    _need_terminal()
-    return SessionList(descriptions).run()
-
-
-def _need_terminal() -> None:
-    """The full-screen app draws on a terminal and reads keys from one: without it, refuse early.
-
-    Started from a script or a service with no terminal, it used to start anyway and leave an empty
-    session and output folder behind.
-    """
-    if not (sys.stdin.isatty() and sys.stdout.isatty()):
-        raise UsageError(
-            "the full-screen app needs a terminal (stdin and stdout are not one)",
-            hint="add --headless to run without one, with the inputs as arguments",
-        )
-
-
-def ask_resume(description: str) -> bool | None:
-    """The start-up question: True to resume, False for a new session, None if the user quit."""
-    from tui.screens.resume import ResumePrompt
-
-    _need_terminal()
-    return ResumePrompt(description).run()
 
 
 def _print_notes(notes: tuple[str, ...], err: Console, limit: int = 20) -> None:
@@ -270,7 +165,12 @@ def _print_notes(notes: tuple[str, ...], err: Console, limit: int = 20) -> None:
 
 
 def _run_app(
-    live: LiveSession, columns: dict[str, str] | None, err: Console, *, sheet: str | None = None
+    live: LiveSession,
+    columns: dict[str, str] | None,
+    err: Console,
+    *,
+    sheet: str | None = None,
+    keymap: dict[str, str] | None = None,
 ) -> int:
     from engine.inputs import read_inputs
     from tui.app import BulkscribeApp
@@ -280,7 +180,7 @@ def _run_app(
         session_name=live.name,
         read_inputs=lambda lines: read_inputs(lines, columns=columns, sheet=sheet),
         on_finished=live.batch_finished,
-        keymap=config_keymap(),
+        keymap=keymap,
         notify=live.batch.live_settings().notify,
     )
     interrupted = False
@@ -313,21 +213,6 @@ def _run_app(
         )
     # Quitting before the end is a stop, not a failure: scripts see the same code as for Ctrl-C.
     return EXIT_INTERRUPTED if interrupted or unfinished else exit_code(live.batch.board.items())
-
-
-def config_keymap() -> dict[str, str]:
-    """The [keys] table of config.toml: binding ids (see docs/usage.md) mapped to keys."""
-    from tui.config import load_config
-
-    table = load_config().get("keys") or {}
-    if not isinstance(table, dict) or not all(
-        isinstance(k, str) and isinstance(v, str) for k, v in table.items()
-    ):
-        raise UsageError(
-            "[keys] in config.toml must map binding ids to keys",
-            hint='for example: "bulkscribe.retry_all" = "ctrl+r"',
-        )
-    return dict(table)
 
 
 def _forget_empty(live: LiveSession) -> None:

@@ -118,18 +118,6 @@ def _pair(text: str) -> tuple[str, str]:
 
 
 def _flags(args: argparse.Namespace) -> dict[str, object]:
-    from tui.cli import api_keys
+    from tui.options import settings_flags
 
-    keys = api_keys(args)
-    return {
-        "asr": args.asr,
-        "api_base": args.api_base,
-        "api_keys": keys,
-        "model": args.model,
-        "whisper_model": args.whisper_model,
-        "rate_limit": args.rate_limit,
-        "quota": args.quota,
-        "retries": args.retries,
-        "workers": args.workers,
-        "distribute": False,
-    }
+    return {**settings_flags(args), "distribute": False}

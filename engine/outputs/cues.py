@@ -6,7 +6,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from engine.outputs.clock import cue_time, millis
+from engine.outputs.timecodes import cue_time, millis
 from engine.segments import Segment
 
 MIN_CUE_MS = 500  # a cue with no length is never shown; give it time to be read

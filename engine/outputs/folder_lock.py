@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import contextlib
 import fcntl
 import json
 import os
 from pathlib import Path
-from types import TracebackType
 
 from engine.errors import OutputError, UsageError
+from engine.lock_file import LockFile
 from engine.outputs.atomic import ensure_folder, output_error
 from engine.outputs.manifest import MANIFEST_NAME
 
@@ -46,23 +45,16 @@ def reports_owner(folder: Path) -> str | None:
     return str(ident) if ident else ""
 
 
-class FolderLock:
+class FolderLock(LockFile):
     """Hold ``folder`` for ``session_id``; a second session into it gets a UsageError at start.
 
-    ``flock`` belongs to the open file, so a crashed or killed holder frees the folder at once.
-    The file is removed on release while still locked; an acquirer checks that the file it
-    locked is still the one at the path, so a release cannot let two holders in.
+    A crashed or killed holder frees the folder at once (engine/lock_file.py).
     """
 
     def __init__(self, folder: Path, session_id: str) -> None:
+        super().__init__(Path(folder) / LOCK_NAME)
         self.folder = Path(folder)
         self.session_id = session_id
-        self.path = self.folder / LOCK_NAME
-        self._fd: int | None = None
-
-    @property
-    def held(self) -> bool:
-        return self._fd is not None
 
     def acquire(self) -> None:
         """Lock the folder, or refuse when another session holds it or left its reports there."""
@@ -99,23 +91,6 @@ class FolderLock:
             problem = output_error(exc, self.path)
             raise UsageError(problem.message, hint=problem.hint) from exc
 
-    def release(self) -> None:
-        if self._fd is not None:
-            self._unlock(self._fd)
-            self._fd = None
-
-    def _unlock(self, fd: int) -> None:
-        # Remove while still locked, so nobody can lock this inode and believe it is current.
-        with contextlib.suppress(OSError):
-            os.unlink(self.path)
-        os.close(fd)
-
-    def _still_at_path(self, fd: int) -> bool:
-        try:
-            return os.stat(self.path).st_ino == os.fstat(fd).st_ino
-        except FileNotFoundError:
-            return False
-
     def _busy(self, holder: dict[str, object]) -> UsageError:
         other = holder.get("session") or "unknown"
         pid = holder.get("pid")
@@ -132,15 +107,3 @@ class FolderLock:
             f"output folder {self.folder} holds the reports of {named}",
             hint=f"{resume}or choose another folder with --output",
         )
-
-    def __enter__(self) -> FolderLock:
-        self.acquire()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.release()

@@ -9,12 +9,12 @@ from pathlib import Path
 
 from engine.errors import NameTaken, OutputError
 from engine.outputs.atomic import atomic_write, ensure_folder
-from engine.outputs.clock import stamp
 from engine.outputs.cues import render_srt, render_vtt
 from engine.outputs.document import TranscriptDoc, paragraphs
 from engine.outputs.markdown import render_markdown
 from engine.outputs.names import inside
 from engine.outputs.no_speech import has_speech, render_no_speech
+from engine.outputs.timecodes import stamp
 
 FORMATS = ("md", "txt", "srt", "vtt", "json")
 

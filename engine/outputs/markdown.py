@@ -9,8 +9,8 @@ from collections.abc import Mapping
 
 import yaml
 
-from engine.outputs.clock import hms, stamp
 from engine.outputs.document import TranscriptDoc, one_line, paragraphs
+from engine.outputs.timecodes import hms, stamp
 
 FIXED_KEYS = (
     "title",

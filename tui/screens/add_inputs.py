@@ -38,8 +38,8 @@ class AddInputsScreen(ModalScreen[AddRequest | None]):
     AddInputsScreen #add-choice Input { width: 1fr; }
     """
     BINDINGS = [
-        Binding("escape", "cancel", "Cancel", id="add.cancel"),
-        Binding("ctrl+s", "submit", "Add", id="add.submit"),
+        Binding("escape", "cancel", "Cancel", id="add.cancel", tooltip="Close, adding nothing"),
+        Binding("ctrl+s", "submit", "Add", id="add.submit", tooltip="Add what was pasted"),
     ]
 
     def compose(self) -> ComposeResult:

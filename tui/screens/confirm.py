@@ -19,8 +19,8 @@ class ConfirmScreen(ModalScreen[bool]):
     ConfirmScreen Button { margin-left: 1; }
     """
     BINDINGS = [
-        Binding("y", "answer(True)", "Yes", id="confirm.yes"),
-        Binding("n,escape", "answer(False)", "No", id="confirm.no"),
+        Binding("y", "answer(True)", "Yes", id="confirm.yes", tooltip="Yes, go ahead"),
+        Binding("n,escape", "answer(False)", "No", id="confirm.no", tooltip="No, leave it"),
     ]
 
     def __init__(

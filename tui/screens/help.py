@@ -43,7 +43,11 @@ class HelpScreen(ModalScreen[None]):
         padding: 1 2; border: thick $primary; background: $surface;
         border-title-style: bold; border-title-align: left; }
     """
-    BINDINGS = [Binding("escape,q,question_mark", "dismiss", "Close", id="help.close")]
+    BINDINGS = [
+        Binding(
+            "escape,q,question_mark", "dismiss", "Close", id="help.close", tooltip="Close the help"
+        )
+    ]
 
     def compose(self) -> ComposeResult:
         with VerticalScroll() as box:

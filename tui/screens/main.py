@@ -12,13 +12,15 @@ from collections.abc import Sequence
 
 from textual.app import ComposeResult
 from textual.containers import Container
-from textual.screen import Screen
 from textual.widgets import Header, Input, TabbedContent, TabPane
 
 from engine.board import Board
 from engine.items import Item
 from tui.keys import bindings
 from tui.retries import RetryNotes
+from tui.screens.item_actions import ItemActions
+from tui.screens.run_actions import RunActions
+from tui.screens.view_actions import ViewActions
 from tui.widgets.event_log import EventLog
 from tui.widgets.item_detail import ItemDetail
 from tui.widgets.key_footer import KeyFooter
@@ -34,7 +36,7 @@ NARROW = 100  # the side pane folds away until asked for (key i), and the sparkl
 FULL_GC_SPACING = 10  # full collections this many times rarer than Python's default while shown
 
 
-class MainScreen(Screen[None]):
+class MainScreen(RunActions, ItemActions, ViewActions):
     BINDINGS = bindings(screen=True)
     DEFAULT_CSS = """
     MainScreen #body { layout: vertical; height: 1fr; }

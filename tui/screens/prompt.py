@@ -24,7 +24,9 @@ class PromptScreen(ModalScreen[str | None]):
     PromptScreen #prompt-error { color: $error; height: auto; }
     PromptScreen #prompt-help { color: $text-muted; height: auto; }
     """
-    BINDINGS = [Binding("escape", "cancel", "Cancel", id="prompt.cancel")]
+    BINDINGS = [
+        Binding("escape", "cancel", "Cancel", id="prompt.cancel", tooltip="Close, changing nothing")
+    ]
 
     def __init__(
         self,

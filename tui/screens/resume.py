@@ -43,7 +43,11 @@ class _ListScreen(Screen[int]):
         padding: 1 2; border: thick $warning; background: $surface; }
     _ListScreen OptionList { height: auto; max-height: 20; }
     """
-    BINDINGS = [Binding("escape", "new", "New session", id="sessions.new")]
+    BINDINGS = [
+        Binding(
+            "escape", "new", "New session", id="sessions.new", tooltip="Start a new session instead"
+        )
+    ]
 
     def __init__(self, descriptions: list[str]) -> None:
         super().__init__()
@@ -81,7 +85,11 @@ class _KeyScreen(Screen[str]):
     _KeyScreen > Vertical { width: 72; max-width: 95%; height: auto; padding: 1 2;
         border: thick $warning; background: $surface; }
     """
-    BINDINGS = [Binding("escape", "give_up", "Cancel", id="key.cancel")]
+    BINDINGS = [
+        Binding(
+            "escape", "give_up", "Cancel", id="key.cancel", tooltip="Give up: no key, no resume"
+        )
+    ]
 
     def __init__(self, source: str) -> None:
         super().__init__()

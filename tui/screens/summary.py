@@ -44,11 +44,31 @@ class SummaryScreen(ModalScreen[str | None]):
     """
 
     BINDINGS = [
-        Binding("o", "choose('open')", "Open folder", id="summary.open"),
-        Binding("c", "choose('copy')", "Copy path", id="summary.copy"),
-        Binding("R", "choose('retry')", "Retry failed", id="summary.retry"),
-        Binding("escape,enter", "choose(None)", "Back", id="summary.back"),
-        Binding("q", "choose('quit')", "Quit", id="summary.quit"),
+        Binding(
+            "o",
+            "choose('open')",
+            "Open folder",
+            id="summary.open",
+            tooltip="Open the output folder",
+        ),
+        Binding(
+            "c",
+            "choose('copy')",
+            "Copy path",
+            id="summary.copy",
+            tooltip="Copy the output folder's path",
+        ),
+        Binding(
+            "R",
+            "choose('retry')",
+            "Retry failed",
+            id="summary.retry",
+            tooltip="Retry every failed item",
+        ),
+        Binding(
+            "escape,enter", "choose(None)", "Back", id="summary.back", tooltip="Back to the table"
+        ),
+        Binding("q", "choose('quit')", "Quit", id="summary.quit", tooltip="Quit bulkscribe"),
     ]
 
     def __init__(self, items: Sequence[Item], elapsed: float, output_dir: Path) -> None:
