@@ -252,3 +252,45 @@ def test_unreadable_entries_are_skipped_and_the_batch_goes_on(
     assert streams.client.xpending(streams.keys.items, "workers")["pending"] == 0
     texts = [e.text for e in cursor.pull().events]
     assert any("unreadable event was skipped" in t for t in texts), texts
+
+
+def test_the_events_stream_is_trimmed_only_behind_what_the_session_has_committed(
+    tmp_path: Path, api: OpenAIServer, streams: Streams, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import engine.distributed.coordinator as coordinator
+
+    monkeypatch.setattr(coordinator, "TRIM_EVERY", 0.0)  # trim after every read
+    committed: set[int] = set()
+    coord = _coordinator(tmp_path, api, streams)
+    coord._commit = lambda: committed.update(
+        i.id for i in coord.batch.board.items() if i.state.terminal
+    )
+    real_trim = streams.trim_events
+    removed: list[dict[str, str]] = []
+    early: list[str] = []  # results trimmed before their item was committed: must stay empty
+
+    def checked_trim(upto: str) -> int:
+        # What goes was applied and committed first: no result is ever dropped before that.
+        going = [f for _, f in streams.client.xrange(streams.keys.events, max=upto)]
+        n = real_trim(upto)
+        removed.extend(going[:n])
+        early.extend(
+            f["item"] for f in going[:n] if f["kind"] == "done" and int(f["item"]) not in committed
+        )
+        return n
+
+    monkeypatch.setattr(streams, "trim_events", checked_trim)
+    coord.start()
+    worker = _worker(api, streams)
+    worker.start()
+    try:
+        assert coord.wait_finished(30)
+    finally:
+        worker.stop()
+        coord.stop()
+    added = streams.client.xinfo_stream(streams.keys.events)["entries-added"]
+    assert [i.state for i in coord.batch.board.items()] == [State.DONE] * 4
+    results = [int(f["item"]) for f in removed if f["kind"] == "done"]
+    assert sorted(results) == [0, 1, 2, 3] and early == []
+    assert coord.trimmed == len(removed) == added  # at the end, nothing applied is left
+    assert streams.client.xlen(streams.keys.events) == 0

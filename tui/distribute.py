@@ -43,4 +43,5 @@ def coordinator_for(live: LiveSession, local_threads: int | None) -> Coordinator
         local_threads=threads,
         claim_idle=CLAIM_IDLE,
         local_worker=local_worker,
+        commit=live.recorder.flush,
     )

@@ -23,6 +23,7 @@ from engine.errors import BulkscribeError, describe
 from engine.items import State
 
 KEEP_SECONDS = 7 * 86400  # a finished session's keys stay this long for a late resume
+TRIM_EVERY = 2.0  # seconds between trims of the events stream (each one commits the session first)
 
 
 class Coordinator:
@@ -38,6 +39,7 @@ class Coordinator:
         local_threads: int,
         claim_idle: float = 30.0,
         local_worker: Callable[[], StreamWorker] | None = None,
+        commit: Callable[[], None] | None = None,
     ) -> None:
         self.batch = batch
         self.streams = streams
@@ -54,6 +56,11 @@ class Coordinator:
         self.applied = self.duplicates = 0
         self._lost: set[str] = set()
         self._hosts_checked = 0.0
+        # Commits the session (SQLite); only events applied before a commit are ever trimmed.
+        self._commit = commit
+        self._applied_upto: str | None = None  # the last events entry applied and acknowledged
+        self._trimmed_at = 0.0
+        self.trimmed = 0
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -96,6 +103,7 @@ class Coordinator:
         if self._thread is not None:
             self._thread.join(10)
         self._drain_events()  # what the local worker shipped while stopping
+        self._trim(force=True)
         if self.finished:
             # Workers exit once they see this; the keys stay a while for a late look.
             self.streams.client.set(self.keys.status, "finished")
@@ -151,8 +159,10 @@ class Coordinator:
                 ):
                     self._apply(event)
                     self.streams.ack_event(entry_id)
+                    self._applied_upto = entry_id
                 self._publish_new()  # items added while running (the app's add dialog)
                 self._watch_hosts()
+                self._trim()
             except (BulkscribeError, RedisError) as exc:
                 # Redis away: nothing is lost (results wait on the stream); try again shortly.
                 self.batch.board.post("offline", f"distributed: {describe(exc)[1]}")
@@ -185,8 +195,27 @@ class Coordinator:
             for entry_id, event in events:
                 self._apply(event)
                 self.streams.ack_event(entry_id)
+                if not pending:
+                    self._applied_upto = entry_id
             if pending:
                 return
+
+    def _trim(self, force: bool = False) -> None:
+        """Drop the events already in the session: commit it, then trim up to what was applied."""
+        now = time.monotonic()
+        upto = self._applied_upto
+        if (
+            self._commit is None
+            or upto is None
+            or (not force and now - self._trimmed_at < TRIM_EVERY)
+        ):
+            return
+        self._trimmed_at = now
+        try:
+            self._commit()
+        except BulkscribeError:
+            return  # the store cannot write (full disk): keep every event until it can
+        self.trimmed += self.streams.trim_events(upto)
 
     def _apply(self, event: dict[str, str]) -> None:
         try:

@@ -29,6 +29,7 @@ CSV_COLUMNS = (
     "error",
     "duration",
     "outcome",
+    "host",  # the machine that transcribed it, in a distributed batch; empty otherwise
 )
 # A spreadsheet evaluates a cell starting with one of these as a formula (CSV injection).
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
