@@ -60,6 +60,20 @@ def _worker(api: OpenAIServer, streams: Streams, name: str = "w1") -> StreamWork
     )
 
 
+def _run_to_end(
+    coord: Coordinator, worker: StreamWorker, before: Callable[[], object] = lambda: None
+) -> None:
+    """Start both (``before`` in between: what the worker must find), wait for the batch's end."""
+    coord.start()
+    before()
+    worker.start()
+    try:
+        assert coord.wait_finished(30)
+    finally:
+        worker.stop()
+        coord.stop()
+
+
 def _until(check: Callable[[], bool], what: str, timeout: float = 30.0) -> None:
     deadline = time.monotonic() + timeout
     while not check():
@@ -71,15 +85,8 @@ def test_the_coordinator_writes_each_file_once_and_drops_a_late_copy(
     tmp_path: Path, api: OpenAIServer, streams: Streams
 ) -> None:
     coord = _coordinator(tmp_path, api, streams)
-    coord.start()
-    coord.cancel(3)  # not taken by anyone yet: cancelled here, never sent to the API
-    worker = _worker(api, streams)
-    worker.start()
-    try:
-        assert coord.wait_finished(30)
-    finally:
-        worker.stop()
-        coord.stop()
+    # Item 3 is cancelled before anyone took it: cancelled here, never sent to the API.
+    _run_to_end(coord, _worker(api, streams), before=lambda: coord.cancel(3))
     states = [item.state for item in coord.batch.board.items()]
     assert states == [State.DONE, State.DONE, State.DONE, State.CANCELLED]
     assert sorted(a.freq for a in api.arrivals) == FREQS[:3]
@@ -219,14 +226,7 @@ def test_an_item_redone_elsewhere_starts_from_the_chunks_already_finished(
     for chunk in chunks:
         saved.save(0, chunk, [Segment(chunk.start, chunk.end, "heard by the dead worker")], "en")
     assert set(saved.load(0)) == {c.index for c in chunks}
-    coord.start()
-    worker = _worker(api, streams)
-    worker.start()
-    try:
-        assert coord.wait_finished(30)
-    finally:
-        worker.stop()
-        coord.stop()
+    _run_to_end(coord, _worker(api, streams))
     assert sorted(a.freq for a in api.arrivals) == FREQS[1:]  # item 0 sent nothing again
     assert "heard by the dead worker" in (tmp_path / "out" / "tone-400.md").read_text()
     assert streams.client.exists(streams.keys.chunks(0)) == 0  # accepted: its chunks let go
@@ -240,14 +240,7 @@ def test_unreadable_entries_are_skipped_and_the_batch_goes_on(
     streams.client.xadd(streams.keys.items, {"item": "{not json"})
     streams.client.xadd(streams.keys.events, {"kind": "done", "item": "1", "data": "[broken"})
     cursor = coord.batch.board.cursor()
-    coord.start()
-    worker = _worker(api, streams)
-    worker.start()
-    try:
-        assert coord.wait_finished(30)
-    finally:
-        worker.stop()
-        coord.stop()
+    _run_to_end(coord, _worker(api, streams))
     assert [i.state for i in coord.batch.board.items()] == [State.DONE] * 4
     assert streams.client.xpending(streams.keys.items, "workers")["pending"] == 0
     texts = [e.text for e in cursor.pull().events]
@@ -280,14 +273,7 @@ def test_the_events_stream_is_trimmed_only_behind_what_the_session_has_committed
         return n
 
     monkeypatch.setattr(streams, "trim_events", checked_trim)
-    coord.start()
-    worker = _worker(api, streams)
-    worker.start()
-    try:
-        assert coord.wait_finished(30)
-    finally:
-        worker.stop()
-        coord.stop()
+    _run_to_end(coord, _worker(api, streams))
     added = streams.client.xinfo_stream(streams.keys.events)["entries-added"]
     assert [i.state for i in coord.batch.board.items()] == [State.DONE] * 4
     results = [int(f["item"]) for f in removed if f["kind"] == "done"]

@@ -77,7 +77,8 @@ class StreamWorker:
             # Finished chunks live in Redis: a worker redoing this item starts after the last one.
             checkpoints=RedisCheckpoints(streams, self._coord_id),
         )
-        self.pipeline: ShippingPipeline = self.batch.pipeline  # type: ignore[assignment]
+        assert isinstance(self.batch.pipeline, ShippingPipeline)  # pipeline_class above
+        self.pipeline = self.batch.pipeline
         self.engine = self.batch.engine
         self.held: dict[int, Held] = {}
         self._lock = threading.RLock()
