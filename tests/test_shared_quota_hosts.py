@@ -19,6 +19,7 @@ import pytest
 
 from tests.mediagen import write_tone
 from tests.netns import namespace_hosts, netns_unavailable
+from tests.process_harness import cli_env
 from tests.servers.openai_api import OpenAIServer, max_in_window
 from tests.servers.redis_server import RedisServer
 
@@ -53,14 +54,7 @@ def test_bulkscribe_on_two_hosts_shares_one_quota(tmp_path: Path, hosts: dict[st
             media.mkdir()
             for k in range(6):
                 write_tone(media / f"tone-{k}.wav", seconds=0.5, freq=300 + 100 * i + 10 * k)
-            env = {
-                "PATH": "/usr/bin:/bin:/usr/sbin:/sbin",
-                "HOME": str(tmp_path),
-                "XDG_DATA_HOME": str(tmp_path / ns / "data"),
-                "XDG_CONFIG_HOME": str(tmp_path / ns / "config"),
-                "COLUMNS": "200",
-                "NO_COLOR": "1",
-            }
+            env = cli_env(tmp_path, ns, PATH="/usr/bin:/bin:/usr/sbin:/sbin")
             argv = [
                 "ip", "netns", "exec", ns,
                 sys.executable, "-m", "tui.cli", str(media), "--headless", "--new",
