@@ -7,6 +7,7 @@ import subprocess
 import sys
 from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual.app import App, SystemCommand
@@ -17,7 +18,7 @@ from engine.batch import Batch
 from engine.errors import BulkscribeError
 from engine.items import Item, State
 from engine.limiter import INDEPENDENT, SHARED
-from engine.pool import MAX_WORKERS, MIN_WORKERS
+from engine.pool import MAX_WORKERS, MIN_WORKERS, Engine
 from engine.ratespec import parse_rate
 from tui.format import row_label
 from tui.keys import bindings
@@ -29,6 +30,9 @@ from tui.screens.main import MainScreen
 from tui.screens.prompt import PromptScreen
 from tui.screens.summary import SummaryScreen
 from tui.widgets.status_table import StatusTable
+
+if TYPE_CHECKING:
+    from tui.distribute import DistributedRun
 
 
 class BulkscribeApp(App[int]):
@@ -50,10 +54,12 @@ class BulkscribeApp(App[int]):
         keymap: dict[str, str] | None = None,
         autostart: bool = True,
         end_summary: bool = True,
+        engine: DistributedRun | None = None,
     ) -> None:
         super().__init__()
         self.batch = batch
-        self.engine = batch.engine
+        # A distributed batch is steered through its coordinator (tui/distribute.py).
+        self.engine: Engine | DistributedRun = engine or batch.engine
         self.sub_title = session_name
         self._read_inputs = read_inputs
         self._on_exit = on_exit

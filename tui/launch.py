@@ -159,10 +159,7 @@ def launch(args: argparse.Namespace, flags: dict[str, Any], err: Console) -> int
             from tui.headless import run_headless
 
             return run_headless(live, err, runner)
-        if runner is not None:
-            live.close(interrupted=True)
-            raise UsageError("--distribute runs headless for now", hint="add --headless")
-        return _run_app(live, columns, err, sheet=args.sheet)
+        return _run_app(live, columns, err, sheet=args.sheet, runner=runner)
     finally:
         store.close()
 
@@ -270,10 +267,16 @@ def _print_notes(notes: tuple[str, ...], err: Console, limit: int = 20) -> None:
 
 
 def _run_app(
-    live: LiveSession, columns: dict[str, str] | None, err: Console, *, sheet: str | None = None
+    live: LiveSession,
+    columns: dict[str, str] | None,
+    err: Console,
+    *,
+    sheet: str | None = None,
+    runner: Any = None,
 ) -> int:
     from engine.inputs import read_inputs
     from tui.app import BulkscribeApp
+    from tui.distribute import DistributedRun
 
     app = BulkscribeApp(
         live.batch,
@@ -282,6 +285,7 @@ def _run_app(
         on_finished=live.batch_finished,
         keymap=config_keymap(),
         notify=live.batch.live_settings().notify,
+        engine=DistributedRun(runner) if runner is not None else None,
     )
     interrupted = False
     with StopSignals(on_stop=lambda signum: _quit_app(app)) as signals:

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from redis.exceptions import RedisError
 
 from engine.batch import Batch
-from engine.distributed.hosts import hosts
+from engine.distributed.hosts import HostWatch
 from engine.distributed.streams import Streams
 from engine.distributed.wire import COORDINATOR, LATEST, Result, item_fields, item_from_fields
 from engine.distributed.worker import StreamWorker
@@ -54,8 +54,7 @@ class Coordinator:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.applied = self.duplicates = 0
-        self._lost: set[str] = set()
-        self._hosts_checked = 0.0
+        self.hosts = HostWatch(streams, batch.board, claim_idle)
         # Commits the session (SQLite); only events applied before a commit are ever trimmed.
         self._commit = commit
         self._applied_upto: str | None = None  # the last events entry applied and acknowledged
@@ -112,14 +111,20 @@ class Coordinator:
 
     # -- control ---------------------------------------------------------------------------------
 
-    def pause(self) -> None:
-        self.streams.control("pause")
+    # Every worker obeys these, or with ``host`` only the workers on that host.
 
-    def resume(self) -> None:
-        self.streams.control("resume")
+    def pause(self, host: str | None = None) -> None:
+        self.streams.control("pause", host=host)
 
-    def drain(self) -> None:
-        self.streams.control("drain")
+    def resume(self, host: str | None = None) -> None:
+        self.streams.control("resume", host=host)
+
+    def drain(self, host: str | None = None) -> None:
+        self.streams.control("drain", host=host)
+
+    def set_workers(self, host: str, count: int) -> None:
+        """Items at once for each worker process on ``host`` (a process started later too)."""
+        self.streams.control("workers", host=host, count=count)
 
     def cancel(self, item_id: int) -> None:
         item = self.batch.board.get(item_id)
@@ -161,31 +166,12 @@ class Coordinator:
                     self.streams.ack_event(entry_id)
                     self._applied_upto = entry_id
                 self._publish_new()  # items added while running (the app's add dialog)
-                self._watch_hosts()
+                self.hosts.check()
                 self._trim()
             except (BulkscribeError, RedisError) as exc:
                 # Redis away: nothing is lost (results wait on the stream); try again shortly.
                 self.batch.board.post("offline", f"distributed: {describe(exc)[1]}")
                 self._stop.wait(1.0)
-
-    def _watch_hosts(self) -> None:
-        """Say once when a host falls silent (and when it is heard again)."""
-        now = time.monotonic()
-        if now - self._hosts_checked < 1.0:
-            return
-        self._hosts_checked = now
-        for view in hosts(self.streams, self.claim_idle):
-            gone = view.lost > 0 and view.processes == 0
-            if gone and view.host not in self._lost:
-                self._lost.add(view.host)
-                self.batch.board.post(
-                    "host",
-                    f"{view.host} stopped heartbeating: lost; its items go to other workers "
-                    f"once idle {self.claim_idle:.0f}s",
-                )
-            elif not gone and view.host in self._lost:
-                self._lost.discard(view.host)
-                self.batch.board.post("host", f"{view.host} is back")
 
     def _drain_events(self, pending: bool = False) -> None:
         while True:
