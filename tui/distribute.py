@@ -199,7 +199,7 @@ class DistributedRun:
                     view.host,
                     here=view.host == self.host,
                     threads=view.threads,
-                    running=0 if lost else running.get(view.host, view.running),
+                    running=0 if lost else running.get(view.host, 0),
                     done=done.get(view.host, 0),
                     lost=lost,
                     requeued=watch.lost.get(view.host, 0),
