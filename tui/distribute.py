@@ -7,12 +7,14 @@ import os
 import threading
 from collections.abc import Sequence
 
+from redis.exceptions import RedisError
+
 from engine.board import EngineView
 from engine.distributed.coordinator import Coordinator
 from engine.distributed.streams import Streams, connect
 from engine.distributed.wire import COORDINATOR, Keys, host_name
 from engine.distributed.worker import StreamWorker
-from engine.errors import UsageError
+from engine.errors import BulkscribeError, UsageError, describe
 from engine.items import State
 from engine.limiter import Limiter
 from engine.pool import Engine
@@ -73,21 +75,22 @@ class DistributedRun:
         self._draining: set[str] = set()
         self._rows: tuple[HostRow, ...] = ()
         self._announced = False
+        self._started = False
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._watch, name="bulkscribe-hosts", daemon=True)
 
     # -- what the app calls on an Engine -----------------------------------------------------
 
     def start(self) -> None:
-        self.coordinator.start()
-        self._refresh()
+        """Start coordinating off the app's thread: publishing a long batch takes a while."""
         self._thread.start()
 
     def stop(self) -> None:
         self._stop.set()
         if self._thread.is_alive():
             self._thread.join(5)
-        self.coordinator.stop()
+        if self._started:
+            self.coordinator.stop()
 
     @property
     def paused(self) -> bool:
@@ -177,6 +180,14 @@ class DistributedRun:
     # -- keeping the board's view of the batch ------------------------------------------------
 
     def _watch(self) -> None:
+        try:
+            self.coordinator.start()
+        except (BulkscribeError, RedisError) as exc:
+            # The app says so and keeps the session; nothing was handed out.
+            self.board.post("blocked", f"distributed: {describe(exc)[1]}")
+            return
+        self._started = True
+        self._refresh()
         while not self._stop.wait(REFRESH):
             self._refresh()
 

@@ -8,7 +8,7 @@ import contextlib
 import sys
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.text import Text
@@ -22,6 +22,9 @@ from engine.settings import Settings
 from sessions.live import LiveSession
 from sessions.store import SessionInfo, Store
 from tui.signals import StopSignals
+
+if TYPE_CHECKING:
+    from engine.distributed.coordinator import Coordinator
 
 EXIT_INTERRUPTED = 130
 
@@ -272,7 +275,7 @@ def _run_app(
     err: Console,
     *,
     sheet: str | None = None,
-    runner: Any = None,
+    runner: Coordinator | None = None,
 ) -> int:
     from engine.inputs import read_inputs
     from tui.app import BulkscribeApp
