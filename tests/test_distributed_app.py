@@ -146,3 +146,18 @@ async def test_a_host_that_stops_heartbeating_shows_as_lost_and_its_items_as_que
         assert board.get(1).state in (State.QUEUED, State.RUNNING, State.DONE)
         await until(pilot, lambda: board.count(State.DONE) == 2, "its item done elsewhere")
         assert board.get(1).meta["host"] == "here"
+
+
+async def test_a_batch_paused_before_a_restart_shows_as_paused(
+    tmp_path: Path, api: OpenAIServer, streams: Streams
+) -> None:
+    streams.control("pause", host=None)  # what the last coordinator said before it stopped
+    streams.control("workers", host="here", count=3)
+    app = _app(tmp_path, api, streams, items=1)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: "PAUSED" in screen_text(app), "the engine line to say PAUSED")
+        local = app.engine.coordinator.local
+        await until(pilot, lambda: local is not None and local.engine.paused, "paused here too")
+        assert local is not None and local.threads == 3  # this host's count, as set last time
+        await pilot.press("space")
+        await until(pilot, lambda: app.batch.board.count(State.DONE) == 1, "the item to run")

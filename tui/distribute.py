@@ -187,6 +187,8 @@ class DistributedRun:
             self.board.post("blocked", f"distributed: {describe(exc)[1]}")
             return
         self._started = True
+        # A resumed batch paused last time is still paused for its workers: say so here too.
+        self._paused = self.coordinator.streams.last_verb(("pause", "resume")) == "pause"
         self._refresh()
         while not self._stop.wait(REFRESH):
             self._refresh()

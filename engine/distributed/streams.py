@@ -195,6 +195,14 @@ class Streams:
     def leave(self, consumer: str) -> None:
         self.client.hdel(self.keys.workers, consumer)
 
+    def last_verb(self, verbs: Sequence[str]) -> str | None:
+        """The latest of ``verbs`` said to every host (none named), or None."""
+        for _, f in self.client.xrevrange(self.keys.control, count=1000):
+            verb = _text(f.get("verb", ""))
+            if verb in verbs and json.loads(f.get("data") or "{}").get("host") is None:
+                return verb
+        return None
+
     def read_control(self, last: str, block_ms: int) -> list[tuple[str, str, dict[str, Any]]]:
         reply = self.client.xread({self.keys.control: last}, count=50, block=block_ms)
         out = []
