@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from tests.mediagen import write_tone
 from tests.servers.openai_api import OpenAIServer
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -51,6 +52,14 @@ def api_flags(api: OpenAIServer, key: str, limit: int, window: float, quota: str
         "--asr", "openai", "--api-base", api.base_url, "--api-key", key,
         "--rate-limit", f"{limit}/{window:g}s", "--quota", quota, "--retries", "5",
     ]  # fmt: skip
+
+
+def tone_folder(folder: Path, freqs: Sequence[int], seconds: float = 0.3) -> Path:
+    """A folder of short tones, ``tone-FREQ.wav``: the local API hears each one's frequency."""
+    folder.mkdir(parents=True)
+    for freq in freqs:
+        write_tone(folder / f"tone-{freq}.wav", seconds=seconds, freq=freq)
+    return folder
 
 
 def wait_until(predicate: Callable[[], object], timeout: float, what: str) -> None:

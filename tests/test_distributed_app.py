@@ -12,14 +12,13 @@ from textual.widgets import TabbedContent
 
 from engine.batch import Batch
 from engine.distributed.coordinator import Coordinator
-from engine.distributed.streams import Streams, connect
-from engine.distributed.wire import Keys
+from engine.distributed.streams import Streams
 from engine.distributed.worker import StreamWorker
 from engine.items import Item, State
-from engine.settings import Settings
+from tests.distributed_support import api_settings, session_streams
 from tests.mediagen import write_tone
 from tests.servers.openai_api import OpenAIServer
-from tests.servers.redis_server import RedisServer, redis_binary
+from tests.servers.redis_server import redis_binary
 from tests.tui_support import screen_text, until
 from tui.app import BulkscribeApp
 from tui.distribute import DistributedRun
@@ -34,24 +33,20 @@ SIZE = (120, 36)
 
 
 @pytest.fixture
-def streams(tmp_path: Path) -> Iterator[Streams]:
-    with RedisServer(tmp_path / "redis") as server:
-        yield Streams(connect(server.url), Keys("s1"))
-
-
-@pytest.fixture
 def api() -> Iterator[OpenAIServer]:
     # Slow answers: items stay running on their hosts while the test looks at them.
     with OpenAIServer(latency=1.5) as server:
         yield server
 
 
-def _settings(api: OpenAIServer) -> Settings:
-    return Settings(asr="openai", api_base=api.base_url, api_keys=("sk-test",), retries=2)
+@pytest.fixture
+def streams(tmp_path: Path) -> Iterator[Streams]:
+    with session_streams(tmp_path) as streams:
+        yield streams
 
 
 def _app(tmp: Path, api: OpenAIServer, streams: Streams, items: int) -> BulkscribeApp:
-    batch = Batch(_settings(api), tmp / "out")
+    batch = Batch(api_settings(api), tmp / "out")
     (tmp / "media").mkdir()
     for i in range(items):
         path = tmp / "media" / f"tone-{300 + 20 * i}.wav"
@@ -79,7 +74,7 @@ async def test_the_workers_pane_groups_hosts_and_its_keys_reach_the_workers(
     tmp_path: Path, api: OpenAIServer, streams: Streams
 ) -> None:
     app = _app(tmp_path, api, streams, items=8)
-    remote = StreamWorker(streams, _settings(api), threads=2, consumer="far:1", host="far")
+    remote = StreamWorker(streams, api_settings(api), threads=2, consumer="far:1", host="far")
     remote.start()
     try:
         async with app.run_test(size=SIZE) as pilot:

@@ -11,14 +11,13 @@ import pytest
 
 from engine.batch import Batch
 from engine.distributed.coordinator import Coordinator
-from engine.distributed.streams import Streams, connect
-from engine.distributed.wire import Keys
+from engine.distributed.streams import Streams
 from engine.distributed.worker import StreamWorker
 from engine.items import Item, State
-from engine.settings import Settings
+from tests.distributed_support import api_settings, session_streams
 from tests.mediagen import write_tone
 from tests.servers.openai_api import OpenAIServer
-from tests.servers.redis_server import RedisServer, redis_binary
+from tests.servers.redis_server import redis_binary
 
 pytestmark = [
     pytest.mark.skipif(redis_binary() is None, reason="redis-server is not installed"),
@@ -29,8 +28,8 @@ FREQS = [400, 500, 600, 700]
 
 @pytest.fixture
 def streams(tmp_path: Path) -> Iterator[Streams]:
-    with RedisServer(tmp_path / "redis") as server:
-        yield Streams(connect(server.url), Keys("s1"))
+    with session_streams(tmp_path) as streams:
+        yield streams
 
 
 @pytest.fixture
@@ -39,12 +38,8 @@ def api() -> Iterator[OpenAIServer]:
         yield server
 
 
-def _settings(api: OpenAIServer) -> Settings:
-    return Settings(asr="openai", api_base=api.base_url, api_keys=("sk-test",), retries=2)
-
-
 def _coordinator(tmp: Path, api: OpenAIServer, streams: Streams) -> Coordinator:
-    batch = Batch(_settings(api), tmp / "out")
+    batch = Batch(api_settings(api), tmp / "out")
     media = tmp / "media"
     media.mkdir()
     for freq in FREQS:
@@ -56,7 +51,7 @@ def _coordinator(tmp: Path, api: OpenAIServer, streams: Streams) -> Coordinator:
 
 def _worker(api: OpenAIServer, streams: Streams, name: str = "w1") -> StreamWorker:
     return StreamWorker(
-        streams, _settings(api), threads=2, consumer=name, host="elsewhere", claim_idle=5.0
+        streams, api_settings(api), threads=2, consumer=name, host="elsewhere", claim_idle=5.0
     )
 
 
@@ -157,7 +152,7 @@ def test_a_feed_taken_by_a_worker_becomes_items_of_the_coordinators_session(
     with MediaHost(site) as host:
         episodes = [(f"Episode {n}", host.media_url(f"ep{n}.mp3")) for n in range(1, 4)]
         (site / "feed.xml").write_text(rss_feed(host.base_url, episodes), encoding="utf-8")
-        batch = Batch(_settings(api), tmp_path / "out")
+        batch = Batch(api_settings(api), tmp_path / "out")
         batch.board.add([Item(-1, source="feed", kind="url", location=host.media_url("feed.xml"))])
         coord = Coordinator(batch, streams, "s1", host="here", local_threads=0)
         coord.start()

@@ -15,9 +15,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from tests.mediagen import write_tone
 from tests.netns import namespace_hosts, netns_unavailable
-from tests.process_harness import api_flags, cli_env, log_of, spawn
+from tests.process_harness import api_flags, cli_env, log_of, spawn, tone_folder
 from tests.servers.openai_api import OpenAIServer, max_in_window
 from tests.servers.redis_server import RedisServer
 
@@ -39,10 +38,7 @@ def hosts() -> Iterator[dict[str, str]]:
 def test_workers_in_their_own_network_namespaces_do_the_whole_batch(
     tmp_path: Path, hosts: dict[str, str]
 ) -> None:
-    media = tmp_path / "media"
-    media.mkdir()
-    for i in range(ITEMS):
-        write_tone(media / f"tone-{300 + 20 * i}.wav", seconds=0.3, freq=300 + 20 * i)
+    media = tone_folder(tmp_path / "media", [300 + 20 * i for i in range(ITEMS)])
     out = tmp_path / "out"
     redis_server = RedisServer(tmp_path / "redis", bind=" ".join(["127.0.0.1", *hosts.values()]))
     with (

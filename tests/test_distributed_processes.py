@@ -20,8 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.mediagen import write_tone
-from tests.process_harness import api_flags, cli_env, log_of, spawn, wait_until
+from tests.process_harness import api_flags, cli_env, log_of, spawn, tone_folder, wait_until
 from tests.servers.openai_api import OpenAIServer, max_in_window
 from tests.servers.redis_server import RedisServer, redis_binary
 
@@ -73,10 +72,7 @@ def _held(client, host: str) -> set[int]:  # noqa: ANN001
 def test_killed_worker_and_coordinator_lose_nothing_and_write_nothing_twice(
     tmp_path: Path, api: OpenAIServer, redis_server: RedisServer
 ) -> None:
-    media = tmp_path / "media"
-    media.mkdir()
-    for i in range(ITEMS):
-        write_tone(media / f"tone-{200 + 10 * i}.wav", seconds=0.3, freq=200 + 10 * i)
+    media = tone_folder(tmp_path / "media", [200 + 10 * i for i in range(ITEMS)])
     out = tmp_path / "out"
     coord_argv = [
         str(media), "--headless", "--new", "--output", str(out), "--workers", "2",
