@@ -1,5 +1,7 @@
-"""The coordinator side of ``--distribute``: a Coordinator wired to a live session, and what the
-full-screen app steers in its engine's place (its keys go through the control stream)."""
+"""The coordinator side of ``--distribute``: a Coordinator wired to a session, steered by the app.
+
+The app steers a DistributedRun in its engine's place; its keys reach workers by the control stream.
+"""
 
 from __future__ import annotations
 

@@ -1,5 +1,7 @@
-"""What each worker is doing right now, so a change of parallelism shows at once; in a distributed
-batch, every host and its worker processes, steered from here."""
+"""What each worker is doing right now, so a change of parallelism shows at once.
+
+In a distributed batch: every host and its worker processes instead, steered from here.
+"""
 
 from __future__ import annotations
 
