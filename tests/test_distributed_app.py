@@ -91,7 +91,9 @@ async def test_the_workers_pane_groups_hosts_and_its_keys_reach_the_workers(
 
             await pilot.press("space")  # pause: every worker, through the control stream
             await until(pilot, lambda: remote.engine.paused, "the remote worker to pause")
-            assert "paused" in screen_text(app).lower()
+            await until(
+                pilot, lambda: "PAUSED" in screen_text(app), "the engine line to say PAUSED"
+            )
             await pilot.press("space")
             await until(pilot, lambda: not remote.engine.paused, "the remote worker to resume")
 
