@@ -3,6 +3,7 @@ files written once by the coordinator, a late duplicate dropped."""
 
 from __future__ import annotations
 
+import csv
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -90,6 +91,9 @@ def test_the_coordinator_writes_each_file_once_and_drops_a_late_copy(
     for note, freq in zip(notes, FREQS, strict=False):
         assert f"tone {freq} hertz" in note.read_text()
     assert all(i.meta.get("host") == "elsewhere" for i in coord.batch.board.items()[:3])
+    coord.batch.write_reports()  # items.csv says where each item was done (a local run has no column)
+    with (tmp_path / "out" / "items.csv").open(encoding="utf-8-sig", newline="") as f:
+        assert [row["host"] for row in csv.DictReader(f)] == ["elsewhere"] * 3 + [""]
     # A copy of a finished item's result arriving late (a worker presumed dead) changes nothing.
     before = {n.name: n.stat().st_mtime_ns for n in notes}
     coord._apply({"kind": "done", "item": "0", "data": '{"result": "{}"}'})
