@@ -3,6 +3,7 @@ files written once by the coordinator, a late duplicate dropped."""
 
 from __future__ import annotations
 
+import csv
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -11,14 +12,13 @@ import pytest
 
 from engine.batch import Batch
 from engine.distributed.coordinator import Coordinator
-from engine.distributed.streams import Streams, connect
-from engine.distributed.wire import Keys
+from engine.distributed.streams import Streams
 from engine.distributed.worker import StreamWorker
 from engine.items import Item, State
-from engine.settings import Settings
+from tests.distributed_support import api_settings, session_streams
 from tests.mediagen import write_tone
 from tests.servers.openai_api import OpenAIServer
-from tests.servers.redis_server import RedisServer, redis_binary
+from tests.servers.redis_server import redis_binary
 
 pytestmark = [
     pytest.mark.skipif(redis_binary() is None, reason="redis-server is not installed"),
@@ -29,8 +29,8 @@ FREQS = [400, 500, 600, 700]
 
 @pytest.fixture
 def streams(tmp_path: Path) -> Iterator[Streams]:
-    with RedisServer(tmp_path / "redis") as server:
-        yield Streams(connect(server.url), Keys("s1"))
+    with session_streams(tmp_path) as streams:
+        yield streams
 
 
 @pytest.fixture
@@ -39,12 +39,8 @@ def api() -> Iterator[OpenAIServer]:
         yield server
 
 
-def _settings(api: OpenAIServer) -> Settings:
-    return Settings(asr="openai", api_base=api.base_url, api_keys=("sk-test",), retries=2)
-
-
 def _coordinator(tmp: Path, api: OpenAIServer, streams: Streams) -> Coordinator:
-    batch = Batch(_settings(api), tmp / "out")
+    batch = Batch(api_settings(api), tmp / "out")
     media = tmp / "media"
     media.mkdir()
     for freq in FREQS:
@@ -56,8 +52,22 @@ def _coordinator(tmp: Path, api: OpenAIServer, streams: Streams) -> Coordinator:
 
 def _worker(api: OpenAIServer, streams: Streams, name: str = "w1") -> StreamWorker:
     return StreamWorker(
-        streams, _settings(api), threads=2, consumer=name, host="elsewhere", claim_idle=5.0
+        streams, api_settings(api), threads=2, consumer=name, host="elsewhere", claim_idle=5.0
     )
+
+
+def _run_to_end(
+    coord: Coordinator, worker: StreamWorker, before: Callable[[], object] = lambda: None
+) -> None:
+    """Start both (``before`` in between: what the worker must find), wait for the batch's end."""
+    coord.start()
+    before()
+    worker.start()
+    try:
+        assert coord.wait_finished(30)
+    finally:
+        worker.stop()
+        coord.stop()
 
 
 def _until(check: Callable[[], bool], what: str, timeout: float = 30.0) -> None:
@@ -71,15 +81,8 @@ def test_the_coordinator_writes_each_file_once_and_drops_a_late_copy(
     tmp_path: Path, api: OpenAIServer, streams: Streams
 ) -> None:
     coord = _coordinator(tmp_path, api, streams)
-    coord.start()
-    coord.cancel(3)  # not taken by anyone yet: cancelled here, never sent to the API
-    worker = _worker(api, streams)
-    worker.start()
-    try:
-        assert coord.wait_finished(30)
-    finally:
-        worker.stop()
-        coord.stop()
+    # Item 3 is cancelled before anyone took it: cancelled here, never sent to the API.
+    _run_to_end(coord, _worker(api, streams), before=lambda: coord.cancel(3))
     states = [item.state for item in coord.batch.board.items()]
     assert states == [State.DONE, State.DONE, State.DONE, State.CANCELLED]
     assert sorted(a.freq for a in api.arrivals) == FREQS[:3]
@@ -88,6 +91,9 @@ def test_the_coordinator_writes_each_file_once_and_drops_a_late_copy(
     for note, freq in zip(notes, FREQS, strict=False):
         assert f"tone {freq} hertz" in note.read_text()
     assert all(i.meta.get("host") == "elsewhere" for i in coord.batch.board.items()[:3])
+    coord.batch.write_reports()  # items.csv says where each item was done (a local run has no column)
+    with (tmp_path / "out" / "items.csv").open(encoding="utf-8-sig", newline="") as f:
+        assert [row["host"] for row in csv.DictReader(f)] == ["elsewhere"] * 3 + [""]
     # A copy of a finished item's result arriving late (a worker presumed dead) changes nothing.
     before = {n.name: n.stat().st_mtime_ns for n in notes}
     coord._apply({"kind": "done", "item": "0", "data": '{"result": "{}"}'})
@@ -150,7 +156,7 @@ def test_a_feed_taken_by_a_worker_becomes_items_of_the_coordinators_session(
     with MediaHost(site) as host:
         episodes = [(f"Episode {n}", host.media_url(f"ep{n}.mp3")) for n in range(1, 4)]
         (site / "feed.xml").write_text(rss_feed(host.base_url, episodes), encoding="utf-8")
-        batch = Batch(_settings(api), tmp_path / "out")
+        batch = Batch(api_settings(api), tmp_path / "out")
         batch.board.add([Item(-1, source="feed", kind="url", location=host.media_url("feed.xml"))])
         coord = Coordinator(batch, streams, "s1", host="here", local_threads=0)
         coord.start()
@@ -219,14 +225,7 @@ def test_an_item_redone_elsewhere_starts_from_the_chunks_already_finished(
     for chunk in chunks:
         saved.save(0, chunk, [Segment(chunk.start, chunk.end, "heard by the dead worker")], "en")
     assert set(saved.load(0)) == {c.index for c in chunks}
-    coord.start()
-    worker = _worker(api, streams)
-    worker.start()
-    try:
-        assert coord.wait_finished(30)
-    finally:
-        worker.stop()
-        coord.stop()
+    _run_to_end(coord, _worker(api, streams))
     assert sorted(a.freq for a in api.arrivals) == FREQS[1:]  # item 0 sent nothing again
     assert "heard by the dead worker" in (tmp_path / "out" / "tone-400.md").read_text()
     assert streams.client.exists(streams.keys.chunks(0)) == 0  # accepted: its chunks let go
@@ -240,15 +239,43 @@ def test_unreadable_entries_are_skipped_and_the_batch_goes_on(
     streams.client.xadd(streams.keys.items, {"item": "{not json"})
     streams.client.xadd(streams.keys.events, {"kind": "done", "item": "1", "data": "[broken"})
     cursor = coord.batch.board.cursor()
-    coord.start()
-    worker = _worker(api, streams)
-    worker.start()
-    try:
-        assert coord.wait_finished(30)
-    finally:
-        worker.stop()
-        coord.stop()
+    _run_to_end(coord, _worker(api, streams))
     assert [i.state for i in coord.batch.board.items()] == [State.DONE] * 4
     assert streams.client.xpending(streams.keys.items, "workers")["pending"] == 0
     texts = [e.text for e in cursor.pull().events]
     assert any("unreadable event was skipped" in t for t in texts), texts
+
+
+def test_the_events_stream_is_trimmed_only_behind_what_the_session_has_committed(
+    tmp_path: Path, api: OpenAIServer, streams: Streams, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import engine.distributed.coordinator as coordinator
+
+    monkeypatch.setattr(coordinator, "TRIM_EVERY", 0.0)  # trim after every read
+    committed: set[int] = set()
+    coord = _coordinator(tmp_path, api, streams)
+    coord._commit = lambda: committed.update(
+        i.id for i in coord.batch.board.items() if i.state.terminal
+    )
+    real_trim = streams.trim_events
+    removed: list[dict[str, str]] = []
+    early: list[str] = []  # results trimmed before their item was committed: must stay empty
+
+    def checked_trim(upto: str) -> int:
+        # What goes was applied and committed first: no result is ever dropped before that.
+        going = [f for _, f in streams.client.xrange(streams.keys.events, max=upto)]
+        n = real_trim(upto)
+        removed.extend(going[:n])
+        early.extend(
+            f["item"] for f in going[:n] if f["kind"] == "done" and int(f["item"]) not in committed
+        )
+        return n
+
+    monkeypatch.setattr(streams, "trim_events", checked_trim)
+    _run_to_end(coord, _worker(api, streams))
+    added = streams.client.xinfo_stream(streams.keys.events)["entries-added"]
+    assert [i.state for i in coord.batch.board.items()] == [State.DONE] * 4
+    results = [int(f["item"]) for f in removed if f["kind"] == "done"]
+    assert sorted(results) == [0, 1, 2, 3] and early == []
+    assert coord.trimmed == len(removed) == added  # at the end, nothing applied is left
+    assert streams.client.xlen(streams.keys.events) == 0

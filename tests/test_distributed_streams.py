@@ -144,3 +144,23 @@ def test_hosts_group_their_workers_and_a_silent_one_is_lost(streams: Streams) ->
         2, 16, 6, 0,
     )  # fmt: skip
     assert (views["b"].processes, views["b"].lost) == (0, 1)
+
+
+def test_trimming_events_keeps_every_entry_not_yet_acknowledged(streams: Streams) -> None:
+    from engine.distributed.wire import COORDINATOR_GROUP
+
+    ids = [
+        streams.client.xadd(streams.keys.events, {"kind": "state", "n": str(i)}) for i in range(6)
+    ]
+    read = streams.read_events("coordinator", pending=False, block_ms=1)
+    assert [eid for eid, _ in read] == ids
+    for eid in ids[:2] + ids[3:5]:  # entry 2 is applied but its acknowledgement never came
+        streams.ack_event(eid)
+    assert streams.trim_events(ids[4]) == 2  # up to the first pending entry, not past it
+    left = [eid for eid, _ in streams.client.xrange(streams.keys.events)]
+    assert left == ids[2:]
+    streams.ack_event(ids[2])
+    assert streams.trim_events(ids[4]) == 3  # now everything applied goes; entry 5 stays
+    assert [eid for eid, _ in streams.client.xrange(streams.keys.events)] == ids[5:]
+    pending = streams.client.xpending(streams.keys.events, COORDINATOR_GROUP)["pending"]
+    assert pending == 1  # entry 5: delivered, not acknowledged, and kept

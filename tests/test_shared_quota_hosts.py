@@ -9,8 +9,6 @@ skipped, saying why.
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -20,32 +18,17 @@ from urllib.parse import urlsplit
 import pytest
 
 from tests.mediagen import write_tone
+from tests.netns import namespace_hosts, netns_unavailable
+from tests.process_harness import cli_env
 from tests.servers.openai_api import OpenAIServer, max_in_window
-from tests.servers.redis_server import RedisServer, redis_binary
+from tests.servers.redis_server import RedisServer
 
 ROOT = Path(__file__).resolve().parents[1]
 LIMIT, WINDOW, JITTER = 8, 2.0, 0.5
 
 
-def _ip(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["ip", *args], capture_output=True, text=True, timeout=20)
-
-
-def _netns_unavailable() -> str | None:
-    if shutil.which("ip") is None:
-        return "iproute2 is not installed"
-    if redis_binary() is None:
-        return "redis-server is not installed"
-    if os.geteuid() != 0:
-        return "making network namespaces needs root"
-    probe = f"bsprobe{os.getpid()}"
-    made = _ip("netns", "add", probe)
-    _ip("netns", "del", probe)
-    return None if made.returncode == 0 else f"ip netns add failed: {made.stderr.strip()}"
-
-
 pytestmark = [
-    pytest.mark.skipif(_netns_unavailable() is not None, reason=str(_netns_unavailable())),
+    pytest.mark.skipif(netns_unavailable() is not None, reason=str(netns_unavailable())),
     pytest.mark.timeout(180),
 ]
 
@@ -53,32 +36,8 @@ pytestmark = [
 @pytest.fixture
 def hosts() -> Iterator[dict[str, str]]:
     """Hosts ``a`` and ``b`` (namespaces) -> the address of this (third) host as each one sees it."""
-    tag = os.getpid() % 10000
-    made: list[str] = []
-    seen = {}
-    try:
-        for n, name in enumerate(("a", "b"), start=1):
-            ns, outside, inside = f"bs{name}{tag}", f"bsv{name}{tag}", f"bsp{name}{tag}"
-            subnet = f"10.77.{n}"
-            steps = [
-                ("netns", "add", ns),
-                ("link", "add", outside, "type", "veth", "peer", "name", inside),
-                ("link", "set", inside, "netns", ns),
-                ("addr", "add", f"{subnet}.1/24", "dev", outside),
-                ("link", "set", outside, "up"),
-                ("-n", ns, "addr", "add", f"{subnet}.2/24", "dev", inside),
-                ("-n", ns, "link", "set", inside, "up"),
-                ("-n", ns, "link", "set", "lo", "up"),
-            ]
-            made.append(ns)
-            for step in steps:
-                result = _ip(*step)
-                assert result.returncode == 0, (step, result.stderr)
-            seen[ns] = f"{subnet}.1"
+    with namespace_hosts(("a", "b")) as seen:
         yield seen
-    finally:
-        for ns in made:
-            _ip("netns", "del", ns)  # removes the veth pair with it
 
 
 def test_bulkscribe_on_two_hosts_shares_one_quota(tmp_path: Path, hosts: dict[str, str]) -> None:
@@ -95,14 +54,7 @@ def test_bulkscribe_on_two_hosts_shares_one_quota(tmp_path: Path, hosts: dict[st
             media.mkdir()
             for k in range(6):
                 write_tone(media / f"tone-{k}.wav", seconds=0.5, freq=300 + 100 * i + 10 * k)
-            env = {
-                "PATH": "/usr/bin:/bin:/usr/sbin:/sbin",
-                "HOME": str(tmp_path),
-                "XDG_DATA_HOME": str(tmp_path / ns / "data"),
-                "XDG_CONFIG_HOME": str(tmp_path / ns / "config"),
-                "COLUMNS": "200",
-                "NO_COLOR": "1",
-            }
+            env = cli_env(tmp_path, ns, PATH="/usr/bin:/bin:/usr/sbin:/sbin")
             argv = [
                 "ip", "netns", "exec", ns,
                 sys.executable, "-m", "tui.cli", str(media), "--headless", "--new",

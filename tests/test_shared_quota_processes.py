@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,10 +19,10 @@ from pathlib import Path
 import pytest
 
 from tests.mediagen import write_tone
+from tests.process_harness import api_flags, cli_env, log_of, spawn
 from tests.servers.openai_api import Fault, OpenAIServer, max_in_window
 from tests.servers.redis_server import RedisServer, redis_binary
 
-ROOT = Path(__file__).resolve().parents[1]
 LIMIT, WINDOW = 8, 2.0
 JITTER = 0.5
 pytestmark = [
@@ -55,36 +54,22 @@ def _media(folder: Path, first_freq: int, count: int) -> list[int]:
 def _start(
     tmp: Path, name: str, media: Path, api: OpenAIServer, redis_url: str, skew: str = ""
 ) -> subprocess.Popen[str]:
-    env = {
-        "PATH": "/usr/bin:/bin",
-        "HOME": str(tmp),
-        "XDG_DATA_HOME": str(tmp / name / "data"),
-        "XDG_CONFIG_HOME": str(tmp / name / "config"),
-        "COLUMNS": "200",
-        "NO_COLOR": "1",
-    }
     # libfaketime moves the process's wall clock by ``skew`` seconds: what differs between hosts.
     # (Monotonic clocks are never compared across hosts; faking them also hangs timed waits.)
     prefix = ["faketime", "-f", skew] if skew else []
-    if skew:
-        env["FAKETIME_DONT_FAKE_MONOTONIC"] = "1"
+    env = cli_env(tmp, name, **({"FAKETIME_DONT_FAKE_MONOTONIC": "1"} if skew else {}))
     argv = [
-        *prefix, sys.executable, "-m", "tui.cli", str(media), "--headless", "--new",
-        "--asr", "openai", "--api-base", api.base_url, "--api-key", f"sk-{name}",
-        "--rate-limit", f"{LIMIT}/{WINDOW:g}s", "--workers", "4", "--retries", "5",
-        "--redis", redis_url, "--quota", "team", "--output", str(tmp / name / "out"),
+        str(media), "--headless", "--new", "--workers", "4", "--redis", redis_url,
+        "--output", str(tmp / name / "out"), *api_flags(api, f"sk-{name}", LIMIT, WINDOW, "team"),
     ]  # fmt: skip
-    err = (tmp / f"{name}.err").open("w")
-    return subprocess.Popen(
-        argv, cwd=ROOT, env=env, stdout=err, stderr=subprocess.STDOUT, text=True
-    )
+    return spawn(tmp, name, argv, env, prefix)
 
 
 def _finish(tmp: Path, names: list[str], procs: list[subprocess.Popen[str]]) -> dict[str, dict]:
     manifests = {}
     for name, proc in zip(names, procs, strict=True):
         code = proc.wait(timeout=100)
-        log = (tmp / f"{name}.err").read_text()
+        log = log_of(tmp, name)
         assert code == 0, log
         assert "Traceback" not in log, log
         manifests[name] = json.loads((tmp / name / "out" / "manifest.json").read_text())

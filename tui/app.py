@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from textual.app import App, SystemCommand
 from textual.notifications import Notification, Notify
@@ -23,6 +24,10 @@ from tui.screens.confirm import ConfirmScreen
 from tui.screens.help import HelpScreen
 from tui.screens.main import MainScreen
 from tui.screens.summary import SummaryScreen
+
+if TYPE_CHECKING:
+    from engine.pool import Engine
+    from tui.distribute import DistributedRun
 
 
 class BulkscribeApp(App[int]):
@@ -44,10 +49,12 @@ class BulkscribeApp(App[int]):
         keymap: dict[str, str] | None = None,
         autostart: bool = True,
         end_summary: bool = True,
+        engine: DistributedRun | None = None,
     ) -> None:
         super().__init__()
         self.batch = batch
-        self.engine = batch.engine
+        # A distributed batch is steered through its coordinator (tui/distribute.py).
+        self.engine: Engine | DistributedRun = engine or batch.engine
         self.sub_title = session_name
         self.read_inputs = read_inputs  # what the add-inputs dialog reads its lines with
         self._on_exit = on_exit

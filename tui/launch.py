@@ -8,7 +8,7 @@ import contextlib
 import sys
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.text import Text
@@ -28,6 +28,9 @@ from tui.resume_choice import (
     session_to_resume,
 )
 from tui.signals import StopSignals
+
+if TYPE_CHECKING:
+    from engine.distributed.coordinator import Coordinator
 
 EXIT_INTERRUPTED = 130
 
@@ -146,10 +149,7 @@ def launch(args: argparse.Namespace, flags: dict[str, Any], err: Console) -> int
             from tui.headless import run_headless
 
             return run_headless(live, err, runner)
-        if runner is not None:
-            live.close(interrupted=True)
-            raise UsageError("--distribute runs headless for now", hint="add --headless")
-        return _run_app(live, columns, err, sheet=args.sheet, keymap=keymap)
+        return _run_app(live, columns, err, sheet=args.sheet, keymap=keymap, runner=runner)
     finally:
         store.close()
 
@@ -171,9 +171,11 @@ def _run_app(
     *,
     sheet: str | None = None,
     keymap: dict[str, str] | None = None,
+    runner: Coordinator | None = None,
 ) -> int:
     from engine.inputs import read_inputs
     from tui.app import BulkscribeApp
+    from tui.distribute import DistributedRun
 
     app = BulkscribeApp(
         live.batch,
@@ -182,6 +184,7 @@ def _run_app(
         on_finished=live.batch_finished,
         keymap=keymap,
         notify=live.batch.live_settings().notify,
+        engine=DistributedRun(runner) if runner is not None else None,
     )
     interrupted = False
     with StopSignals(on_stop=lambda signum: _quit_app(app)) as signals:

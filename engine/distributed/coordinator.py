@@ -14,7 +14,7 @@ from collections.abc import Callable
 from redis.exceptions import RedisError
 
 from engine.batch import Batch
-from engine.distributed.hosts import hosts
+from engine.distributed.hosts import HostWatch
 from engine.distributed.streams import Streams
 from engine.distributed.wire import COORDINATOR, LATEST, Result, item_fields, item_from_fields
 from engine.distributed.worker import StreamWorker
@@ -23,6 +23,7 @@ from engine.errors import BulkscribeError, describe
 from engine.items import State
 
 KEEP_SECONDS = 7 * 86400  # a finished session's keys stay this long for a late resume
+TRIM_EVERY = 2.0  # seconds between trims of the events stream (each one commits the session first)
 
 
 class Coordinator:
@@ -38,6 +39,7 @@ class Coordinator:
         local_threads: int,
         claim_idle: float = 30.0,
         local_worker: Callable[[], StreamWorker] | None = None,
+        commit: Callable[[], None] | None = None,
     ) -> None:
         self.batch = batch
         self.streams = streams
@@ -52,8 +54,12 @@ class Coordinator:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.applied = self.duplicates = 0
-        self._lost: set[str] = set()
-        self._hosts_checked = 0.0
+        self.hosts = HostWatch(streams, batch.board, claim_idle)
+        # Commits the session (SQLite); only events applied before a commit are ever trimmed.
+        self._commit = commit
+        self._applied_upto: str | None = None  # the last events entry applied and acknowledged
+        self._trimmed_at = 0.0
+        self.trimmed = 0
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -96,6 +102,7 @@ class Coordinator:
         if self._thread is not None:
             self._thread.join(10)
         self._drain_events()  # what the local worker shipped while stopping
+        self._trim(force=True)
         if self.finished:
             # Workers exit once they see this; the keys stay a while for a late look.
             self.streams.client.set(self.keys.status, "finished")
@@ -104,14 +111,20 @@ class Coordinator:
 
     # -- control ---------------------------------------------------------------------------------
 
-    def pause(self) -> None:
-        self.streams.control("pause")
+    # Every worker obeys these, or with ``host`` only the workers on that host.
 
-    def resume(self) -> None:
-        self.streams.control("resume")
+    def pause(self, host: str | None = None) -> None:
+        self.streams.control("pause", host=host)
 
-    def drain(self) -> None:
-        self.streams.control("drain")
+    def resume(self, host: str | None = None) -> None:
+        self.streams.control("resume", host=host)
+
+    def drain(self, host: str | None = None) -> None:
+        self.streams.control("drain", host=host)
+
+    def set_workers(self, host: str, count: int) -> None:
+        """Items at once for each worker process on ``host`` (a process started later too)."""
+        self.streams.control("workers", host=host, count=count)
 
     def cancel(self, item_id: int) -> None:
         item = self.batch.board.get(item_id)
@@ -151,31 +164,14 @@ class Coordinator:
                 ):
                     self._apply(event)
                     self.streams.ack_event(entry_id)
+                    self._applied_upto = entry_id
                 self._publish_new()  # items added while running (the app's add dialog)
-                self._watch_hosts()
+                self.hosts.check()
+                self._trim()
             except (BulkscribeError, RedisError) as exc:
                 # Redis away: nothing is lost (results wait on the stream); try again shortly.
                 self.batch.board.post("offline", f"distributed: {describe(exc)[1]}")
                 self._stop.wait(1.0)
-
-    def _watch_hosts(self) -> None:
-        """Say once when a host falls silent (and when it is heard again)."""
-        now = time.monotonic()
-        if now - self._hosts_checked < 1.0:
-            return
-        self._hosts_checked = now
-        for view in hosts(self.streams, self.claim_idle):
-            gone = view.lost > 0 and view.processes == 0
-            if gone and view.host not in self._lost:
-                self._lost.add(view.host)
-                self.batch.board.post(
-                    "host",
-                    f"{view.host} stopped heartbeating: lost; its items go to other workers "
-                    f"once idle {self.claim_idle:.0f}s",
-                )
-            elif not gone and view.host in self._lost:
-                self._lost.discard(view.host)
-                self.batch.board.post("host", f"{view.host} is back")
 
     def _drain_events(self, pending: bool = False) -> None:
         while True:
@@ -185,8 +181,27 @@ class Coordinator:
             for entry_id, event in events:
                 self._apply(event)
                 self.streams.ack_event(entry_id)
+                if not pending:
+                    self._applied_upto = entry_id
             if pending:
                 return
+
+    def _trim(self, force: bool = False) -> None:
+        """Drop the events already in the session: commit it, then trim up to what was applied."""
+        now = time.monotonic()
+        upto = self._applied_upto
+        if (
+            self._commit is None
+            or upto is None
+            or (not force and now - self._trimmed_at < TRIM_EVERY)
+        ):
+            return
+        self._trimmed_at = now
+        try:
+            self._commit()
+        except BulkscribeError:
+            return  # the store cannot write (full disk): keep every event until it can
+        self.trimmed += self.streams.trim_events(upto)
 
     def _apply(self, event: dict[str, str]) -> None:
         try:

@@ -51,6 +51,21 @@ redis.call('XACK', KEYS[3], ARGV[6], ARGV[3])
 return won
 """
 
+# Drop the events up to ARGV[2] (the coordinator applied and committed them), but never one still
+# pending in its group (delivered, not acknowledged): MINID is the smaller of the two bounds.
+_TRIM = """
+local ms, seq = string.match(ARGV[2], '^(%d+)-(%d+)$')
+local minid = ms .. '-' .. (tonumber(seq) + 1)
+local p = redis.call('XPENDING', KEYS[1], ARGV[1])
+if p[2] then
+  local pms, pseq = string.match(p[2], '^(%d+)-(%d+)$')
+  if tonumber(pms) < tonumber(ms) or (pms == ms and tonumber(pseq) <= tonumber(seq)) then
+    minid = p[2]
+  end
+end
+return redis.call('XTRIM', KEYS[1], 'MINID', minid)
+"""
+
 
 class Streams:
     """One session's streams through one redis-py client (thread-safe: it keeps a pool)."""
@@ -61,6 +76,7 @@ class Streams:
         self._publish = client.register_script(_PUBLISH)
         self._heartbeat = client.register_script(_HEARTBEAT)
         self._finish = client.register_script(_FINISH)
+        self._trim = client.register_script(_TRIM)
 
     def ensure_groups(self) -> None:
         from redis.exceptions import ResponseError
@@ -110,6 +126,10 @@ class Streams:
 
     def ack_event(self, entry_id: str) -> None:
         self.client.xack(self.keys.events, COORDINATOR_GROUP, entry_id)
+
+    def trim_events(self, upto: str) -> int:
+        """Remove the events up to ``upto`` that the coordinator acknowledged; how many went."""
+        return int(self._trim(keys=[self.keys.events], args=[COORDINATOR_GROUP, upto]))
 
     def control(self, verb: str, **data: Any) -> None:
         self.client.xadd(self.keys.control, {"verb": verb, "data": json.dumps(data)})
@@ -174,6 +194,14 @@ class Streams:
 
     def leave(self, consumer: str) -> None:
         self.client.hdel(self.keys.workers, consumer)
+
+    def last_verb(self, verbs: Sequence[str]) -> str | None:
+        """The latest of ``verbs`` said to every host (none named), or None."""
+        for _, f in self.client.xrevrange(self.keys.control, count=1000):
+            verb = _text(f.get("verb", ""))
+            if verb in verbs and json.loads(f.get("data") or "{}").get("host") is None:
+                return verb
+        return None
 
     def read_control(self, last: str, block_ms: int) -> list[tuple[str, str, dict[str, Any]]]:
         reply = self.client.xread({self.keys.control: last}, count=50, block=block_ms)

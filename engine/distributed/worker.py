@@ -20,6 +20,7 @@ from typing import Any
 
 from engine.batch import Batch
 from engine.distributed.checkpoints import RedisCheckpoints
+from engine.distributed.control import follow_control
 from engine.distributed.outcome import outcome
 from engine.distributed.shipping import ShippingPipeline
 from engine.distributed.streams import Streams, guarded
@@ -77,7 +78,8 @@ class StreamWorker:
             # Finished chunks live in Redis: a worker redoing this item starts after the last one.
             checkpoints=RedisCheckpoints(streams, self._coord_id),
         )
-        self.pipeline: ShippingPipeline = self.batch.pipeline  # type: ignore[assignment]
+        assert isinstance(self.batch.pipeline, ShippingPipeline)  # pipeline_class above
+        self.pipeline = self.batch.pipeline
         self.engine = self.batch.engine
         self.held: dict[int, Held] = {}
         self._lock = threading.RLock()
@@ -99,7 +101,7 @@ class StreamWorker:
             ("feed", self._feed_loop),
             ("report", self._report_loop),
             ("beat", self._beat_loop),
-            ("control", self._control_loop),
+            ("control", lambda: follow_control(self, self._stop)),
         ):
             thread = threading.Thread(
                 target=guarded,
@@ -190,6 +192,19 @@ class StreamWorker:
             added = self.engine.add([item])[0]
             self.held[added.id] = Held(coord_id, stream, entry_id, fields)
 
+    def wake(self) -> None:
+        self._wake.set()
+
+    def resize(self, threads: int) -> None:
+        """Run this many items at once from now on (the coordinator's count for this host)."""
+        self.threads = self.engine.set_workers(threads)
+        self._wake.set()
+        self._beat_once()  # the new count shows at once
+
+    def local_ids(self, coord_id: object) -> list[int]:
+        with self._lock:
+            return [local for local, held in self.held.items() if held.coord_id == coord_id]
+
     def _coord_id(self, local_id: int) -> int:
         with self._lock:
             return self.held[local_id].coord_id
@@ -252,6 +267,7 @@ class StreamWorker:
     # -- heartbeats and control ---------------------------------------------------------------
 
     def _beat_loop(self) -> None:
+        self._beat_once()  # seen at once, not a period after joining
         while not self._stop.wait(self.beat_every):
             self._beat_once()
 
@@ -277,25 +293,3 @@ class StreamWorker:
             "every": self.beat_every,
         }
         self.streams.beat(self.consumer, info)
-
-    def _control_loop(self) -> None:
-        last = "0"  # from the start: a worker joining a paused batch is paused too
-        while not self._stop.is_set():
-            for entry_id, verb, data in self.streams.read_control(last, 500):
-                last = entry_id
-                self._obey(verb, data)
-
-    def _obey(self, verb: str, data: dict[str, Any]) -> None:
-        if verb == "pause":
-            self.engine.pause()
-        elif verb == "resume":
-            self.draining = False
-            self.engine.resume()
-            self._wake.set()
-        elif verb == "drain":
-            self.draining = True  # finish what is held, take nothing new
-        elif verb == "cancel":
-            with self._lock:
-                for local_id, held in self.held.items():
-                    if held.coord_id == data.get("item"):
-                        self.engine.cancel(local_id)

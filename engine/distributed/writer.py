@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from typing import Any
 
@@ -9,24 +10,10 @@ from engine.batch import Batch
 from engine.distributed.wire import Result
 from engine.errors import describe
 from engine.items import State
+from engine.job import Job
 from engine.outputs.no_speech import NO_SPEECH, has_speech
 
 PREVIEW_LINES = 6
-
-
-class _BoardJob:
-    """What the pipeline's writer needs of a Job (the item and its updates), on the coordinator."""
-
-    def __init__(self, batch: Batch, item_id: int) -> None:
-        self._board = batch.board
-        self.item_id = item_id
-
-    @property
-    def item(self) -> Any:
-        return self._board.get(self.item_id)
-
-    def update(self, **changes: Any) -> None:
-        self._board.update(self.item_id, **changes)
 
 
 def write_result(
@@ -46,7 +33,8 @@ def write_result(
     try:
         # The pipeline's own writer: same names, same formats, same atomic writes as a local run.
         outputs = batch.pipeline._write(
-            _BoardJob(batch, item_id),  # type: ignore[arg-type]
+            # A Job of no worker: the writer only reads the item and records its name on it.
+            Job(batch.engine, item_id, -1, threading.Event()),
             item,
             result.meta,
             result.segments,

@@ -30,6 +30,7 @@ CSV_COLUMNS = (
     "duration",
     "outcome",
 )
+HOST_COLUMN = "host"  # a distributed batch's rows only: the machine that transcribed each item
 # A spreadsheet evaluates a cell starting with one of these as a formula (CSV injection).
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
@@ -105,10 +106,11 @@ def write_items_csv(folder: Path, items: Sequence[Mapping[str, object]]) -> Path
     formats = [fmt for fmt in FORMATS if any(fmt in outputs for outputs in outputs_per_row)]
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    writer.writerow([*CSV_COLUMNS, *formats])
+    columns = [*CSV_COLUMNS, *([HOST_COLUMN] if any(r.get(HOST_COLUMN) for r in rows) else [])]
+    writer.writerow([*columns, *formats])
     for row, outputs in zip(rows, outputs_per_row, strict=True):
         writer.writerow(
-            [csv_cell(row.get(column)) for column in CSV_COLUMNS]
+            [csv_cell(row.get(column)) for column in columns]
             + [csv_cell(outputs.get(fmt)) for fmt in formats]
         )
     ensure_folder(folder)
