@@ -22,10 +22,11 @@ def _keyed() -> tuple[type[DOMNode], ...]:
     from tui.screens.summary import SummaryScreen
     from tui.widgets.item_detail import ItemDetail
     from tui.widgets.status_table import StatusTable
+    from tui.widgets.workers_view import WorkersView
 
     return (
         BulkscribeApp, MainScreen, StatusTable, ItemDetail, HelpScreen, SummaryScreen,
-        ConfirmScreen, PromptScreen, AddInputsScreen,
+        ConfirmScreen, PromptScreen, AddInputsScreen, WorkersView,
     )  # fmt: skip
 
 

@@ -24,11 +24,46 @@ class WorkersView(Static):
     """
 
     BINDINGS = [
-        Binding("up", "select(-1)", "Previous host", show=False),
-        Binding("down", "select(1)", "Next host", show=False),
-        Binding("plus,equals_sign", "host_workers(1)", "+ at once on host", show=False),
-        Binding("minus", "host_workers(-1)", "- at once on host", show=False),
-        Binding("d", "host_drain", "Drain/resume host", show=False),
+        Binding(
+            "up",
+            "select(-1)",
+            "Previous host",
+            show=False,
+            id="hosts.previous",
+            tooltip="Select the host above",
+        ),
+        Binding(
+            "down",
+            "select(1)",
+            "Next host",
+            show=False,
+            id="hosts.next",
+            tooltip="Select the host below",
+        ),
+        Binding(
+            "plus,equals_sign",
+            "host_workers(1)",
+            "+ at once on host",
+            show=False,
+            id="hosts.more",
+            tooltip="One more item at once on the selected host",
+        ),
+        Binding(
+            "minus",
+            "host_workers(-1)",
+            "- at once on host",
+            show=False,
+            id="hosts.fewer",
+            tooltip="One item fewer at once on the selected host",
+        ),
+        Binding(
+            "d",
+            "host_drain",
+            "Drain/resume host",
+            show=False,
+            id="hosts.drain",
+            tooltip="The selected host finishes what it holds and takes nothing new, or resumes",
+        ),
     ]
 
     _shown: object = None
