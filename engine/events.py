@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
+from types import MappingProxyType
 
 
 class EventKind(StrEnum):
@@ -14,45 +16,44 @@ class EventKind(StrEnum):
     message for it. ``style``: the colour word readers show its name in ("" for plain).
     """
 
-    persist: bool
-    notify: bool
-    alert: bool
-    style: str
+    BLOCKED = "blocked"
+    FAILED = "failed"
+    RATE_LIMITED = "429"
+    RETRY = "retry"
+    RECHUNK = "rechunk"
+    PLAYLIST = "playlist"
+    WORKERS = "workers"
+    RATE = "rate"
+    PAUSE = "pause"
+    FINISHED = "finished"
+    NO_SPEECH = "no-speech"
+    STORE = "store"
+    DAILY_LIMIT = "daily-limit"
+    BALANCE = "balance"
+    CAPTIONS = "captions"
+    HOST = "host"  # a distributed batch's host lost or back
+    OFFLINE = "offline"
+    ONLINE = "online"
+    LEARNT = "learnt"
+    FORMAT = "format"
+    METADATA = "metadata"
+    PATH = "path"
 
-    def __new__(
-        cls, value: str, persist: bool, notify: bool, style: str = "", alert: bool = False
-    ) -> EventKind:
-        member = str.__new__(cls, value)
-        member._value_ = value
-        member.persist = persist
-        member.notify = notify
-        member.alert = alert
-        member.style = style
-        return member
+    @property
+    def persist(self) -> bool:
+        return _FLAGS[self].persist
 
-    #                         persist notify  style
-    BLOCKED = "blocked", True, False, "", True
-    FAILED = "failed", True, True, "red"
-    RATE_LIMITED = "429", True, True, "yellow"
-    RETRY = "retry", True, True, "yellow"
-    RECHUNK = "rechunk", True, True
-    PLAYLIST = "playlist", True, True
-    WORKERS = "workers", True, False, "cyan"
-    RATE = "rate", True, False, "cyan"
-    PAUSE = "pause", True, False
-    FINISHED = "finished", True, False, "green", True
-    NO_SPEECH = "no-speech", True, True
-    STORE = "store", True, False
-    DAILY_LIMIT = "daily-limit", True, True
-    BALANCE = "balance", True, True
-    CAPTIONS = "captions", False, True
-    HOST = "host", False, True  # a distributed batch's host lost or back
-    OFFLINE = "offline", False, False
-    ONLINE = "online", False, False
-    LEARNT = "learnt", False, False
-    FORMAT = "format", False, False
-    METADATA = "metadata", False, False
-    PATH = "path", False, False
+    @property
+    def notify(self) -> bool:
+        return _FLAGS[self].notify
+
+    @property
+    def alert(self) -> bool:
+        return _FLAGS[self].alert
+
+    @property
+    def style(self) -> str:
+        return _FLAGS[self].style
 
     @classmethod
     def read(cls, value: str) -> EventKind | None:
@@ -61,6 +62,43 @@ class EventKind(StrEnum):
             return cls(value)
         except ValueError:
             return None
+
+
+@dataclass(frozen=True, slots=True)
+class Flags:
+    persist: bool = False
+    notify: bool = False
+    style: str = ""
+    alert: bool = False
+
+
+_K = EventKind
+_FLAGS: Mapping[EventKind, Flags] = MappingProxyType(
+    {
+        _K.BLOCKED: Flags(persist=True, alert=True),
+        _K.FAILED: Flags(persist=True, notify=True, style="red"),
+        _K.RATE_LIMITED: Flags(persist=True, notify=True, style="yellow"),
+        _K.RETRY: Flags(persist=True, notify=True, style="yellow"),
+        _K.RECHUNK: Flags(persist=True, notify=True),
+        _K.PLAYLIST: Flags(persist=True, notify=True),
+        _K.WORKERS: Flags(persist=True, style="cyan"),
+        _K.RATE: Flags(persist=True, style="cyan"),
+        _K.PAUSE: Flags(persist=True),
+        _K.FINISHED: Flags(persist=True, style="green", alert=True),
+        _K.NO_SPEECH: Flags(persist=True, notify=True),
+        _K.STORE: Flags(persist=True),
+        _K.DAILY_LIMIT: Flags(persist=True, notify=True),
+        _K.BALANCE: Flags(persist=True, notify=True),
+        _K.CAPTIONS: Flags(notify=True),
+        _K.HOST: Flags(notify=True),
+        _K.OFFLINE: Flags(),
+        _K.ONLINE: Flags(),
+        _K.LEARNT: Flags(),
+        _K.FORMAT: Flags(),
+        _K.METADATA: Flags(),
+        _K.PATH: Flags(),
+    }
+)
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
+from engine import lifecycle
 from engine.batch import Batch
 from engine.distributed.wire import Result
 from engine.errors import describe
@@ -26,7 +26,7 @@ class _BoardJob:
         return self._board.get(self.item_id)
 
     def update(self, **changes: Any) -> None:
-        self._board.update(self.item_id, **changes)
+        self._board.record(self.item_id, **changes)
 
 
 def write_result(
@@ -57,23 +57,17 @@ def write_result(
         )
     except Exception as exc:  # noqa: BLE001 - the item fails with its reason; the batch goes on
         kind, text, _ = describe(exc)
-        board.update(
-            item_id, state=State.FAILED, error=text, error_class=kind, finished_at=time.time()
-        )
+        board.apply(item_id, lifecycle.finish(State.FAILED), error=text, error_class=kind)
         board.post("failed", f"{item.label}: {text}", item_id)
         return
     changes: dict[str, Any] = {}
     if not has_speech(result.segments):
         changes["meta"] = {**board.get(item_id).meta, "outcome": NO_SPEECH}
-    board.update(
+    board.apply(
         item_id,
-        state=State.DONE,
-        stage=None,
-        error=None,
-        error_class=None,
+        lifecycle.finish(State.DONE),
         attempts=attempts,
         outputs=outputs,
         preview=tuple(s.text for s in result.segments[-PREVIEW_LINES:] if s.text),
-        finished_at=time.time(),
         **changes,
     )

@@ -163,7 +163,9 @@ class Job:
         pause = self.limits.throttle(service, retry_after)
         if pause is None:
             return 0.0
-        self.board.post(EventKind.RATE_LIMITED, f"{service}: 429, pausing {pause:.1f}s", self.item_id)
+        self.board.post(
+            EventKind.RATE_LIMITED, f"{service}: 429, pausing {pause:.1f}s", self.item_id
+        )
         return pause
 
     def key_index(self, service: str) -> int:

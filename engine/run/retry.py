@@ -88,6 +88,8 @@ class Retry:
         if exc.retry_after is not None and exc.retry_after > pause + 1:
             reaction += f" (it asked for {exc.retry_after:.0f}s; capped)"
         self.board.post(
-            EventKind.RATE_LIMITED, f"{limiter.service}: 429, pausing {pause:.1f}s{reaction}", item_id
+            EventKind.RATE_LIMITED,
+            f"{limiter.service}: 429, pausing {pause:.1f}s{reaction}",
+            item_id,
         )
         return pause

@@ -11,7 +11,9 @@ from engine.limiter import SHARED, Limiter, Permit
 class Services:
     """Rate limits of the named services a run uses; a service without one is never held back."""
 
-    def __init__(self, limiters: Iterable[Limiter], key_counts: dict[str, int] | None = None) -> None:
+    def __init__(
+        self, limiters: Iterable[Limiter], key_counts: dict[str, int] | None = None
+    ) -> None:
         self.limiters = {limiter.service: limiter for limiter in limiters}
         self.key_counts = dict(key_counts or {})
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import gc
 import time
 from collections.abc import Sequence
+from typing import Protocol, cast
 
 from textual.app import ComposeResult
 from textual.containers import Container
@@ -18,6 +19,7 @@ from textual.widgets import Header, Input, TabbedContent, TabPane
 from engine.board import Board
 from engine.items import Item
 from tui.keys import bindings
+from tui.messages import BatchFinished, Blocked, alert_for
 from tui.retries import RetryNotes
 from tui.widgets.event_log import EventLog
 from tui.widgets.item_detail import ItemDetail
@@ -32,6 +34,12 @@ DETAIL_EVERY = 0.25  # redraw the same item in the detail at most four times a s
 WIDE = 120  # the side pane moves beside the table
 NARROW = 100  # the side pane folds away until asked for (key i), and the sparkline goes
 FULL_GC_SPACING = 10  # full collections this many times rarer than Python's default while shown
+
+
+class _Collects(Protocol):
+    """The app's side of a finished batch (reports, summary)."""
+
+    def batch_finished(self, elapsed: float) -> None: ...
 
 
 class MainScreen(Screen[None]):
@@ -144,11 +152,9 @@ class MainScreen(Screen[None]):
                 self.retries.add(changes.events)
                 self.query_one(EventLog).add(changes.events, changes.dropped_events)
                 for event in changes.events:
-                    # Both need the person: a bad key or full disk to fix, or a batch to collect.
-                    if event.kind == "blocked":
-                        self.app.notify(event.text, severity="error", timeout=10, markup=False)
-                    elif event.kind == "finished":
-                        self.app.batch_finished(changes.stats.elapsed)  # type: ignore[attr-defined]
+                    alert = alert_for(event, changes.stats.elapsed)
+                    if alert is not None:
+                        self.post_message(alert)
             self._show_detail()
 
     def _follow_latest_start(self, table: StatusTable, items: Sequence[Item]) -> None:
@@ -186,6 +192,12 @@ class MainScreen(Screen[None]):
         self.query_one(ItemDetail).show(item, self.retries)
 
     # -- selection and filter ------------------------------------------------------------------------
+
+    def on_blocked(self, message: Blocked) -> None:
+        self.app.notify(message.text, severity="error", timeout=10, markup=False)
+
+    def on_batch_finished(self, message: BatchFinished) -> None:
+        cast(_Collects, self.app).batch_finished(message.elapsed)
 
     def on_item_detail_back(self) -> None:
         self.query_one(StatusTable).focus()
