@@ -155,23 +155,20 @@ def refuse_state(facts: Mapping[str, Any]) -> None:
         raise TypeError("an item's state changes only through engine.lifecycle transitions")
 
 
-def table() -> list[tuple[str, str, str]]:
-    """(verb, from-states, to-state) rows, as docs/architecture.md shows them."""
-    rows = []
+def markdown_table() -> str:
+    """The table as docs/architecture.md shows it (a test keeps the two the same)."""
+    to = {
+        Verb.QUEUE: "queued",
+        Verb.START: "running",
+        Verb.STAGE: "running",
+        Verb.WAIT: "waiting",
+        Verb.RESUME: "running",
+        Verb.RETRY_WAIT: "running",
+        Verb.FINISH: "done, failed, skipped or cancelled",
+        Verb.REQUEUE: "queued",
+    }
+    lines = ["| verb | from | to |", "| --- | --- | --- |"]
     for verb, states in ALLOWED.items():
-        to = "done/failed/skipped/cancelled" if verb is Verb.FINISH else _target(verb).value
-        froms = ", ".join(s.value for s in State if s in states)
-        rows.append((verb.value, froms, to))
-    return rows
-
-
-def _target(verb: Verb) -> State:
-    return {
-        Verb.QUEUE: State.QUEUED,
-        Verb.START: State.RUNNING,
-        Verb.STAGE: State.RUNNING,
-        Verb.WAIT: State.WAITING,
-        Verb.RESUME: State.RUNNING,
-        Verb.RETRY_WAIT: State.RUNNING,
-        Verb.REQUEUE: State.QUEUED,
-    }[verb]
+        froms = ", ".join(state.value for state in State if state in states)
+        lines.append(f"| {verb.value} | {froms} | {to[verb]} |")
+    return "\n".join(lines)

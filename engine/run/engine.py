@@ -21,11 +21,8 @@ from engine.run.phase import Hold, Phase, moved
 from engine.run.queue import ORDERS, Queue
 from engine.run.retry import Retry
 from engine.run.services import Services
+from engine.run.workers import DEFAULT_PARALLEL, MAX_WORKERS, MIN_WORKERS
 from engine.snapshots import EngineView
-
-MIN_WORKERS = 1
-MAX_WORKERS = 64
-DEFAULT_PARALLEL = 2
 
 __all__ = ["DEFAULT_PARALLEL", "MAX_WORKERS", "MIN_WORKERS", "ORDERS", "Engine", "WorkFn"]
 

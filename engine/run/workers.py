@@ -9,6 +9,10 @@ from collections.abc import Callable
 from engine.board import Board
 from engine.snapshots import WorkerView
 
+MIN_WORKERS = 1
+MAX_WORKERS = 64
+DEFAULT_PARALLEL = 2  # what switching parallel on brings at first
+
 
 class Seat:
     """One worker thread as the Board's workers view shows it."""
