@@ -114,3 +114,9 @@ def test_one_module_writes_an_item_state() -> None:
 def test_the_architecture_doc_shows_the_table_as_it_is() -> None:
     doc = (ROOT / "docs" / "architecture.md").read_text(encoding="utf-8")
     assert lifecycle.markdown_table() in doc
+
+
+def test_the_table_says_where_each_verb_leads() -> None:
+    rows = {row.split(" | ")[0].strip("| "): row for row in lifecycle.markdown_table().splitlines()}
+    for verb in Verb:
+        assert one(verb).to.value in rows[verb.value].rsplit("|", 2)[1]
