@@ -99,7 +99,8 @@ class Board:
 
     def record(self, item_id: int, **facts: Any) -> Item:
         """Record facts learned about the item (title, duration, metadata, outputs...); never its state."""
-        return self.apply(item_id, **facts)
+        lifecycle.refuse_state(facts)
+        return self.update(item_id, **facts)
 
     def bump(self, item_id: int, chunks: int = 1) -> Item:
         """Count ``chunks`` more finished chunks; safe when several workers finish chunks at once."""
