@@ -95,7 +95,8 @@ class Board:
         Raises lifecycle.IllegalTransition, changing nothing, if a transition is not allowed.
         """
         with self._lock:
-            return self._store(lifecycle.applied(self._items[item_id], *transitions, **facts))
+            old = self._items[item_id]
+            return self._store(old, lifecycle.changes(old, *transitions, **facts))
 
     def record(self, item_id: int, **facts: Any) -> Item:
         """Record facts learned about the item (title, duration, metadata, outputs...); never its state."""
@@ -105,8 +106,8 @@ class Board:
     def bump(self, item_id: int, chunks: int = 1) -> Item:
         """Count ``chunks`` more finished chunks; safe when several workers finish chunks at once."""
         with self._lock:
-            item = self._items[item_id]
-            return self._store(item.evolve(chunks_done=item.chunks_done + chunks))
+            old = self._items[item_id]
+            return self._store(old, {"chunks_done": old.chunks_done + chunks})
 
     def update(self, item_id: int, **changes: Any) -> Item:
         """Overwrite fields as given, state included, with no lifecycle check.
@@ -114,14 +115,11 @@ class Board:
         The Board's own storage, for tests of counting and cursors; the engine uses apply/record/bump.
         """
         with self._lock:
-            return self._store(self._items[item_id].evolve(**changes))
+            return self._store(self._items[item_id], changes)
 
-    def _store(self, new: Item) -> Item:
-        old = self._items[new.id]
-        if new is old:
-            return old
+    def _store(self, old: Item, changes: dict[str, Any]) -> Item:
         self._version += 1
-        new = new.evolve(version=self._version)
+        new = old.evolve(version=self._version, **changes)
         self._items[new.id] = new
         if new.state is not old.state:
             self._counts[old.state] -= 1

@@ -129,24 +129,30 @@ def follow(current: State, target: State) -> tuple[Transition, ...]:
 def applied(item: Item, *transitions: Transition, **facts: Any) -> Item:
     """The item after ``transitions`` in order, then ``facts``; IllegalTransition if one is refused.
 
-    Pure: the Board calls it under its lock, and code that builds items (an invalid input born
-    failed, a crashed session's running items requeued on load) calls it directly.
+    Pure: code that builds items (an invalid input born failed, a crashed session's running items
+    requeued on load) calls it directly; the Board uses ``changes`` under its lock.
     """
+    found = changes(item, *transitions, **facts)
+    return item.evolve(**found) if found else item
+
+
+def changes(item: Item, *transitions: Transition, **facts: Any) -> dict[str, Any]:
+    """The fields ``transitions`` then ``facts`` change on ``item``; IllegalTransition if refused."""
     refuse_state(facts)
-    changes: dict[str, Any] = {}
+    found: dict[str, Any] = {}
     state, attempts = item.state, item.attempts
     for transition in transitions:
         if not transition.allowed_from(state):
             raise IllegalTransition(transition.verb, state, item.id)
         state = transition.to
         attempts += transition.attempt
-        changes |= transition.changes
-    changes |= facts
+        found |= transition.changes
+    found |= facts
     if transitions:
-        changes["state"] = state
+        found["state"] = state
     if attempts != item.attempts:
-        changes["attempts"] = attempts
-    return item.evolve(**changes) if changes else item
+        found["attempts"] = attempts
+    return found
 
 
 def refuse_state(facts: Mapping[str, Any]) -> None:
