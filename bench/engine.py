@@ -19,11 +19,11 @@ from typing import Any
 
 from bench.load import ServerProcess
 from engine.items import Item, State
-from engine.job import Job
 from engine.limiter import INDEPENDENT, SHARED, Limiter
-from engine.pool import Engine
 from engine.providers.base import Chunk
 from engine.providers.openai import SERVICE, OpenAITranscriber
+from engine.run.engine import Engine
+from engine.run.job import Job
 from tests.mediagen import write_tone
 from tests.servers.openai_api import OpenAIServer
 

@@ -90,8 +90,8 @@ def run_scenario(sc: Scenario, chunk: Any, latency: float) -> dict[str, Any]:
     from engine.errors import RateLimited
     from engine.items import Item, State
     from engine.limiter import Limiter
-    from engine.pool import Engine
     from engine.providers.openai import OpenAITranscriber
+    from engine.run.engine import Engine
 
     ctx = mp.get_context("spawn")
     pipe, child = ctx.Pipe()

@@ -31,7 +31,7 @@ _CHILD = """
 import json, sys, time
 from engine.items import Item
 from engine.limiter import Limiter
-from engine.pool import Engine
+from engine.run.engine import Engine
 from engine.providers.base import Chunk
 from engine.providers.openai import SERVICE, OpenAITranscriber
 from engine.shared_quota import SharedQuota

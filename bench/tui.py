@@ -25,8 +25,8 @@ from textual import events
 
 from engine.board import Board
 from engine.items import Item, State
-from engine.job import Job
-from engine.pool import Engine
+from engine.run.engine import Engine
+from engine.run.job import Job
 from tui.app import BulkscribeApp
 from tui.widgets.status_table import StatusTable
 

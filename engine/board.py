@@ -14,80 +14,19 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from engine import lifecycle
+from engine.events import Event, EventKind
 from engine.items import Item, State
-from engine.limiter import Limiter, LimiterStats
+from engine.lifecycle import Transition
+from engine.limiter import Limiter
 from engine.redact import redact_text
+from engine.snapshots import Changes, EngineView, Stats, WorkerView
 from engine.storable import shown
+
+__all__ = ["Board", "Changes", "Cursor", "EngineView", "Event", "Stats", "WorkerView"]
 
 _RATE_WINDOW = 60.0
 _EVENT_BACKLOG = 5000
-
-
-@dataclass(frozen=True, slots=True)
-class Event:
-    """A rare lifecycle event: retries, 429 back-offs, failures, mode changes, pool resizes."""
-
-    t: float
-    kind: str
-    text: str
-    item_id: int | None = None
-    delay: float | None = None  # a retry's back-off in seconds, so a reader can count it down
-
-
-@dataclass(frozen=True, slots=True)
-class WorkerView:
-    """What one worker is doing right now."""
-
-    id: int
-    item_id: int | None = None
-    stage: str | None = None
-    waiting: bool = False
-    since: float = 0.0
-    retiring: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class EngineView:
-    """Engine settings as readers should show them."""
-
-    workers: int = 1
-    parallel: bool = False
-    last_parallel: int = 2
-    paused: bool = False
-    running: bool = False
-    finished: bool = False
-    order: str = "input"
-
-
-@dataclass(frozen=True, slots=True)
-class Stats:
-    total: int
-    counts: dict[str, int]
-    items_per_min: float
-    eta: float | None
-    elapsed: float
-    services: tuple[LimiterStats, ...]
-    engine: EngineView
-    throughput: tuple[int, ...] = ()
-
-    @property
-    def finished(self) -> int:
-        return sum(
-            self.counts.get(s.value, 0)
-            for s in (State.DONE, State.FAILED, State.SKIPPED, State.CANCELLED)
-        )
-
-    def count(self, state: State) -> int:
-        return self.counts.get(state.value, 0)
-
-
-@dataclass(frozen=True, slots=True)
-class Changes:
-    items: tuple[Item, ...]
-    events: tuple[Event, ...]
-    workers: tuple[WorkerView, ...]
-    stats: Stats
-    dropped_events: int = 0
 
 
 @dataclass
@@ -150,22 +89,48 @@ class Board:
             self._wake()
         return added
 
-    def update(self, item_id: int, **changes: Any) -> Item:
+    def apply(self, item_id: int, *transitions: Transition, **facts: Any) -> Item:
+        """Move the item through ``transitions`` (engine.lifecycle), then record ``facts``, in one step.
+
+        Raises lifecycle.IllegalTransition, changing nothing, if a transition is not allowed.
+        """
         with self._lock:
             old = self._items[item_id]
-            self._version += 1
-            new = old.evolve(version=self._version, **changes)
-            self._items[item_id] = new
-            if new.state is not old.state:
-                self._counts[old.state] -= 1
-                self._counts[new.state] += 1
-                if new.state.terminal and not old.state.terminal:
-                    self._note_finish()
-            for cursor in self._cursors:
-                cursor.dirty.add(item_id)
-                if cursor.wake is not None:
-                    cursor.wake.set()
-            return new
+            return self._store(old, lifecycle.changes(old, *transitions, **facts))
+
+    def record(self, item_id: int, **facts: Any) -> Item:
+        """Record facts learned about the item (title, duration, metadata, outputs...); never its state."""
+        lifecycle.refuse_state(facts)
+        return self.update(item_id, **facts)
+
+    def bump(self, item_id: int, chunks: int = 1) -> Item:
+        """Count ``chunks`` more finished chunks; safe when several workers finish chunks at once."""
+        with self._lock:
+            old = self._items[item_id]
+            return self._store(old, {"chunks_done": old.chunks_done + chunks})
+
+    def update(self, item_id: int, **changes: Any) -> Item:
+        """Overwrite fields as given, state included, with no lifecycle check.
+
+        The Board's own storage, for tests of counting and cursors; the engine uses apply/record/bump.
+        """
+        with self._lock:
+            return self._store(self._items[item_id], changes)
+
+    def _store(self, old: Item, changes: dict[str, Any]) -> Item:
+        self._version += 1
+        new = old.evolve(version=self._version, **changes)
+        self._items[new.id] = new
+        if new.state is not old.state:
+            self._counts[old.state] -= 1
+            self._counts[new.state] += 1
+            if new.state.terminal and not old.state.terminal:
+                self._note_finish()
+        for cursor in self._cursors:
+            cursor.dirty.add(new.id)
+            if cursor.wake is not None:
+                cursor.wake.set()
+        return new
 
     @property
     def clock(self) -> Callable[[], float]:
@@ -173,10 +138,11 @@ class Board:
         return self._clock
 
     def post(
-        self, kind: str, text: str, item_id: int | None = None, *, delay: float | None = None
+        self, kind: EventKind, text: str, item_id: int | None = None, *, delay: float | None = None
     ) -> None:
+        """Post an event to every reader; a kind given as a string must name an EventKind."""
         event = Event(
-            self._clock(), kind, shown(redact_text(text)), item_id, delay
+            self._clock(), EventKind(kind), shown(redact_text(text)), item_id, delay
         )  # shown and stored
         with self._lock:
             for cursor in self._cursors:

@@ -8,11 +8,12 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from engine.episodes import EpisodeChoice
+from engine.events import EventKind
 from engine.feeds import Feed, feed_number
 from engine.item_caps import cap_title
 from engine.items import Item
-from engine.job import Job
 from engine.redact import redact_text
+from engine.run.job import Job
 from engine.settings import Settings
 
 MEDIA_SERVICE = "media"  # the limiter for YouTube and media hosts (the pipeline uses it too)
@@ -47,7 +48,7 @@ def expand_playlist_item(
     if add is not None and children:
         add(children)
     job.update(meta={**item.meta, "expanded": len(children)}, method="playlist")
-    job.note("playlist", f"{item.source}: {len(children)} videos queued")
+    job.note(EventKind.PLAYLIST, f"{item.source}: {len(children)} videos queued")
 
 
 def expand_feed_item(job: Job, item: Item, feed: Feed, settings: Settings, add: AddItems) -> None:
@@ -84,7 +85,7 @@ def expand_feed_item(job: Job, item: Item, feed: Feed, settings: Settings, add: 
         method="playlist",
     )
     job.note(
-        "playlist",
+        EventKind.PLAYLIST,
         f"{item.source}: feed '{feed.title}', {len(feed.episodes)} episodes, "
         f"{len(children)} queued",
     )
@@ -119,5 +120,5 @@ def choose_entries(
     if undated and choice.since is not None:
         note += f"; {undated} without a date were kept"
     if job is not None:
-        job.note("playlist", note)
+        job.note(EventKind.PLAYLIST, note)
     return [entry for _, entry in taken]

@@ -26,6 +26,7 @@ from engine.item_caps import cap_meta, cap_title, cap_value
 from engine.items import Item, State
 from engine.job import Job
 from engine.langcodes import language_code
+from engine.lifecycle import applied, finish
 from engine.providers.base import Chunk, Transcriber, takes_url
 from engine.providers.formats import APPROXIMATE
 from engine.redact import has_masked_secret, redact_text
@@ -563,16 +564,18 @@ def items_from_sources(
             meta["choose"] = choice.to_meta()
         if not source.valid:
             items.append(
-                Item(
-                    -1,
-                    source=shown(source.raw),
-                    kind="invalid",
-                    row=source.row,
-                    origin=source.origin,
-                    state=State.FAILED,
-                    error_class="input",
-                    error=source.error,
-                    meta={**meta, "input_error": source.error},
+                applied(  # an invalid input is born failed
+                    Item(
+                        -1,
+                        source=shown(source.raw),
+                        kind="invalid",
+                        row=source.row,
+                        origin=source.origin,
+                        error_class="input",
+                        error=source.error,
+                        meta={**meta, "input_error": source.error},
+                    ),
+                    finish(State.FAILED, stamp=False),
                 )
             )
             continue

@@ -7,8 +7,8 @@ import threading
 from typing import Any
 
 from engine.dayquota import pause_text
-from engine.items import State
-from engine.job import Job
+from engine.events import EventKind
+from engine.run.job import Job
 
 
 class ServiceJobs:
@@ -40,15 +40,15 @@ class ServiceJobs:
         if quota is not None:
 
             def paused(resets_at: float) -> None:
-                job.update(state=State.WAITING)
+                job.waiting(True)
                 with self._lock:
                     first, self._announced = self._announced != resets_at, resets_at
                 if first:
                     text = pause_text(self.transcriber.name, quota.limit, resets_at)
-                    job.note("daily-limit", text)
+                    job.note(EventKind.DAILY_LIMIT, text)
 
             def resumed() -> None:
-                job.update(state=State.RUNNING)
+                job.waiting(False)
 
             quota.wait(job.cancel_event, on_pause=paused, on_resume=resumed)
         try:

@@ -10,14 +10,15 @@ import re
 import shutil
 from collections.abc import Iterable, Sequence
 from contextlib import suppress
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from engine import lifecycle
 from engine.batch import Batch
 from engine.board import Board
 from engine.errors import BulkscribeError, StoreError
-from engine.items import Item, State
+from engine.events import EventKind
+from engine.items import Item
 from engine.outputs.folder_lock import FolderLock
 from engine.outputs.manifest import ITEMS_CSV_NAME, MANIFEST_NAME
 from engine.providers.base import Transcriber
@@ -71,7 +72,7 @@ class LiveSession:
         """Space returned: if the run was paused only because the store was full, carry on."""
         engine = self.batch.engine
         if engine.blocked is not None and engine.blocked.startswith(STORE_CANNOT_WRITE):
-            self.batch.board.post("store", "the session store can write again: carrying on")
+            self.batch.board.post(EventKind.STORE, "the session store can write again: carrying on")
             engine.resume()
 
     # -- opening ----------------------------------------------------------------------------
@@ -253,6 +254,6 @@ def _temp_path(store: Store, session_id: str) -> Path:
 
 
 def _requeued(item: Item) -> Item:
-    if item.state in (State.RUNNING, State.WAITING):
-        return replace(item, state=State.QUEUED, stage=None, worker=None)
+    if item.state.active:
+        return lifecycle.applied(item, lifecycle.requeue())
     return item

@@ -15,6 +15,7 @@ from typing import Any
 
 from engine.board import Board
 from engine.errors import StoreError
+from engine.events import EventKind
 from engine.items import Item
 from engine.providers.base import Chunk
 from engine.segments import Segment
@@ -27,24 +28,6 @@ FLUSH_EVERY = 0.1
 RETRY_EVERY = 1.0
 RETRY_MAX = 60.0
 FLAP_WINDOW = 30.0
-KEPT_EVENTS = frozenset(
-    {
-        "blocked",
-        "failed",
-        "429",
-        "retry",
-        "rechunk",
-        "playlist",
-        "workers",
-        "rate",
-        "pause",
-        "finished",
-        "no-speech",
-        "store",
-        "daily-limit",
-        "balance",
-    }
-)
 # Item metadata key holding the service jobs submitted for it and not yet finished.
 REQUESTS_META = "requests"
 # Held by the Recorder from reading changed items to writing them, and by save_request: a
@@ -95,7 +78,7 @@ class StoreCheckpoints:
                 requests.pop(part, None)
             else:
                 requests[part] = request_id
-            item = self.board.update(item_id, meta={**item.meta, REQUESTS_META: requests})
+            item = self.board.record(item_id, meta={**item.meta, REQUESTS_META: requests})
             self._guarded(self.store.save_items, self.session_id, [item])
 
     def _guarded(self, write: Callable[..., None], *args: Any) -> None:
@@ -153,7 +136,7 @@ class Recorder:
             for item in changes.items:
                 self._items[item.id] = item
             self._events += [
-                SessionEvent(e.t, e.kind, e.text) for e in changes.events if e.kind in KEPT_EVENTS
+                SessionEvent(e.t, e.kind.value, e.text) for e in changes.events if e.kind.persist
             ]
             del self._events[:-EVENTS_KEPT]
             if self._items:
@@ -210,7 +193,7 @@ class Recorder:
                 self.full(exc)
             except Exception as exc:  # noqa: BLE001 - an unknown fault must not kill the run silently
                 self.errors.append(str(exc))
-                self.board.post("failed", f"could not save the session: {exc}")
+                self.board.post(EventKind.FAILED, f"could not save the session: {exc}")
             else:
                 if self.failing is not None:
                     self.failing = None

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from engine.batch import Batch
-from engine.board import Event
+from engine.events import Event
 from engine.inputs import read_inputs
 from engine.items import Item, State
 from engine.limiter import Limiter, LimiterStats

@@ -10,9 +10,9 @@ import pytest
 
 from engine.errors import AuthError, ProviderError, RateLimited, TooLarge
 from engine.items import Item, State
-from engine.job import Job
 from engine.limiter import Limiter
-from engine.pool import Engine
+from engine.run.engine import Engine
+from engine.run.job import Job
 
 WAIT = 10.0  # generous bound for conditions that normally hold within milliseconds
 SETTLE = 0.15  # time given to the pool to (wrongly) start something it must not start

@@ -9,8 +9,8 @@ import pytest
 from rich.console import Console
 from textual.widgets import Static
 
-from engine.board import Event
 from engine.clock import ManualClock
+from engine.events import Event
 from engine.limiter import INDEPENDENT
 from tests.tui_support import fixed_app, screen_text, until
 from tui.widgets.event_log import EventLog

@@ -10,7 +10,7 @@ import pytest
 
 from engine.errors import ProviderError
 from engine.items import State
-from engine.job import Job
+from engine.run.job import Job
 from tests.tui_support import GateBatch, make_app, state_of, until
 from tui.screens.confirm import ConfirmScreen
 from tui.widgets.item_detail import ItemDetail

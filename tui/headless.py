@@ -19,19 +19,6 @@ from sessions.live import LiveSession
 from tui.format import shared_quota_text
 from tui.signals import StopSignals
 
-_SHOWN_EVENTS = {
-    "failed",
-    "429",
-    "retry",
-    "rechunk",
-    "playlist",
-    "no-speech",
-    "captions",
-    "daily-limit",
-    "balance",
-    "host",  # a distributed batch's host lost or back
-}
-
 
 def describe_rates(stats: Stats) -> str:
     parts = []
@@ -107,8 +94,8 @@ def _run(
                 changes = cursor.pull()
                 stats = changes.stats
                 for event in changes.events:
-                    if event.kind in _SHOWN_EVENTS:
-                        style = "red" if event.kind == "failed" else "yellow"
+                    if event.kind.notify:
+                        style = event.kind.style or "yellow"
                         # Event text quotes titles, paths and server replies: data, never markup.
                         progress.console.print(
                             Text.assemble((event.kind, style), " ", event.text), highlight=False

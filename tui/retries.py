@@ -11,7 +11,7 @@ import math
 import time
 from collections.abc import Callable, Iterable
 
-from engine.board import Event
+from engine.events import Event, EventKind
 from engine.items import Item, State
 
 
@@ -23,7 +23,7 @@ class RetryNotes:
 
     def add(self, events: Iterable[Event]) -> None:
         for event in events:
-            if event.kind == "retry" and event.item_id is not None:
+            if event.kind is EventKind.RETRY and event.item_id is not None:
                 self.count[event.item_id] = self.count.get(event.item_id, 0) + 1
                 if event.delay is not None:
                     self._until[event.item_id] = event.t + event.delay

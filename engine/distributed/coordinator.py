@@ -13,6 +13,7 @@ from collections.abc import Callable
 
 from redis.exceptions import RedisError
 
+from engine import lifecycle
 from engine.batch import Batch
 from engine.distributed.hosts import HostWatch
 from engine.distributed.streams import Streams
@@ -227,9 +228,9 @@ class Coordinator:
         place = {"host": data.get("host"), "worker": data.get("worker")}
         meta = {**item.meta, **{k: v for k, v in place.items() if v}}
         if kind == "state":
-            board.update(
+            board.apply(
                 item_id,
-                state=State(data["state"]),
+                *lifecycle.follow(item.state, State(data["state"])),
                 stage=data.get("stage"),
                 chunks_done=data.get("chunks_done", 0),
                 chunks_total=data.get("chunks_total", 0),
@@ -248,28 +249,24 @@ class Coordinator:
             write_result(self.batch, item_id, Result.from_json(data["result"]), meta, attempts)
         elif kind == "expanded":
             children = [item_from_fields({"item": text})[1] for text in data.get("children", [])]
-            board.update(
+            board.apply(
                 item_id,
-                state=State.DONE,
-                stage=None,
+                lifecycle.finish(State.DONE),
                 method="playlist",
                 title=data.get("title") or item.title,
                 meta={**meta, **(data.get("meta") or {})},
                 attempts=attempts,
-                finished_at=time.time(),
             )
             self.batch.engine.add(children)  # on the board and in the session; published next
             self._publish_new()
         else:
             state = State.CANCELLED if kind == "cancelled" else State.FAILED
-            board.update(
+            board.apply(
                 item_id,
-                state=state,
-                stage=None,
+                lifecycle.finish(state),
                 error=data.get("error"),
                 error_class=data.get("error_class"),
                 attempts=attempts,
-                finished_at=time.time(),
                 meta=meta,
             )
             if state is State.FAILED:

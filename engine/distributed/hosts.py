@@ -7,9 +7,10 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from engine import lifecycle
 from engine.board import Board
 from engine.distributed.streams import Streams
-from engine.items import State
+from engine.events import EventKind
 
 LOST_AFTER_BEATS = 3  # a worker silent for this many heartbeat periods is taken for lost
 
@@ -89,17 +90,17 @@ class HostWatch:
             if gone and view.host not in self.lost:
                 self.lost[view.host] = self._requeue(view.host)
                 self.board.post(
-                    "host",
+                    EventKind.HOST,
                     f"{view.host} stopped heartbeating: lost; its items go to other workers "
                     f"once idle {self.claim_idle:.0f}s",
                 )
             elif not gone and view.host in self.lost:
                 del self.lost[view.host]
-                self.board.post("host", f"{view.host} is back")
+                self.board.post(EventKind.HOST, f"{view.host} is back")
 
     def _requeue(self, host: str) -> int:
         """The lost host's running items wait for another worker now: queued, as the board says."""
         held = [i for i in self.board.items() if i.state.active and i.meta.get("host") == host]
         for item in held:
-            self.board.update(item.id, state=State.QUEUED, stage=None)
+            self.board.apply(item.id, lifecycle.requeue())
         return len(held)

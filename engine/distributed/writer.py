@@ -2,18 +2,31 @@
 
 from __future__ import annotations
 
-import threading
-import time
 from typing import Any
 
+from engine import lifecycle
 from engine.batch import Batch
 from engine.distributed.wire import Result
 from engine.errors import describe
 from engine.items import State
-from engine.job import Job
 from engine.outputs.no_speech import NO_SPEECH, has_speech
 
 PREVIEW_LINES = 6
+
+
+class _BoardJob:
+    """What the pipeline's writer needs of a Job (the item and its updates), on the coordinator."""
+
+    def __init__(self, batch: Batch, item_id: int) -> None:
+        self._board = batch.board
+        self.item_id = item_id
+
+    @property
+    def item(self) -> Any:
+        return self._board.get(self.item_id)
+
+    def update(self, **changes: Any) -> None:
+        self._board.record(self.item_id, **changes)
 
 
 def write_result(
@@ -33,8 +46,7 @@ def write_result(
     try:
         # The pipeline's own writer: same names, same formats, same atomic writes as a local run.
         outputs = batch.pipeline._write(
-            # A Job of no worker: the writer only reads the item and records its name on it.
-            Job(batch.engine, item_id, -1, threading.Event()),
+            _BoardJob(batch, item_id),  # type: ignore[arg-type]
             item,
             result.meta,
             result.segments,
@@ -45,23 +57,17 @@ def write_result(
         )
     except Exception as exc:  # noqa: BLE001 - the item fails with its reason; the batch goes on
         kind, text, _ = describe(exc)
-        board.update(
-            item_id, state=State.FAILED, error=text, error_class=kind, finished_at=time.time()
-        )
+        board.apply(item_id, lifecycle.finish(State.FAILED), error=text, error_class=kind)
         board.post("failed", f"{item.label}: {text}", item_id)
         return
     changes: dict[str, Any] = {}
     if not has_speech(result.segments):
         changes["meta"] = {**board.get(item_id).meta, "outcome": NO_SPEECH}
-    board.update(
+    board.apply(
         item_id,
-        state=State.DONE,
-        stage=None,
-        error=None,
-        error_class=None,
+        lifecycle.finish(State.DONE),
         attempts=attempts,
         outputs=outputs,
         preview=tuple(s.text for s in result.segments[-PREVIEW_LINES:] if s.text),
-        finished_at=time.time(),
         **changes,
     )

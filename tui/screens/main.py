@@ -17,6 +17,7 @@ from textual.widgets import Header, Input, TabbedContent, TabPane
 from engine.board import Board
 from engine.items import Item
 from tui.keys import bindings
+from tui.messages import BatchFinished, Blocked, alert_for
 from tui.retries import RetryNotes
 from tui.screens.item_actions import ItemActions
 from tui.screens.run_actions import RunActions
@@ -146,11 +147,9 @@ class MainScreen(RunActions, ItemActions, ViewActions):
                 self.retries.add(changes.events)
                 self.query_one(EventLog).add(changes.events, changes.dropped_events)
                 for event in changes.events:
-                    # Both need the person: a bad key or full disk to fix, or a batch to collect.
-                    if event.kind == "blocked":
-                        self.app.notify(event.text, severity="error", timeout=10, markup=False)
-                    elif event.kind == "finished":
-                        self.app.batch_finished(changes.stats.elapsed)  # type: ignore[attr-defined]
+                    alert = alert_for(event, changes.stats.elapsed)
+                    if alert is not None:
+                        self.post_message(alert)
             self._show_detail()
 
     def _follow_latest_start(self, table: StatusTable, items: Sequence[Item]) -> None:
@@ -188,6 +187,12 @@ class MainScreen(RunActions, ItemActions, ViewActions):
         self.query_one(ItemDetail).show(item, self.retries)
 
     # -- selection and filter ------------------------------------------------------------------------
+
+    def on_blocked(self, message: Blocked) -> None:
+        self.app.notify(message.text, severity="error", timeout=10, markup=False)
+
+    def on_batch_finished(self, message: BatchFinished) -> None:
+        self.bulkscribe.batch_finished(message.elapsed)
 
     def on_item_detail_back(self) -> None:
         self.query_one(StatusTable).focus()

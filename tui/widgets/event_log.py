@@ -8,16 +8,7 @@ from collections.abc import Sequence
 from rich.text import Text
 from textual.widgets import RichLog
 
-from engine.board import Event
-
-_STYLE = {
-    "failed": "red",
-    "429": "yellow",
-    "retry": "yellow",
-    "finished": "green",
-    "workers": "cyan",
-    "rate": "cyan",
-}
+from engine.events import Event
 
 
 class EventLog(RichLog):
@@ -40,6 +31,6 @@ class EventLog(RichLog):
         for event in events:
             line = Text()
             line.append(time.strftime("%H:%M:%S ", time.localtime(event.t)), style="dim")
-            line.append(f"{event.kind:<9}", style=_STYLE.get(event.kind, ""))
+            line.append(f"{event.kind:<9}", style=event.kind.style)
             line.append(event.text)
             self.write(line)
