@@ -11,7 +11,7 @@ import pytest
 from engine.errors import AuthError, ProviderError, RateLimited, TooLarge
 from engine.items import Item, State
 from engine.job import Job
-from engine.limiter import Limiter
+from engine.limits.limiter import Limiter
 from engine.pool import Engine
 
 WAIT = 10.0  # generous bound for conditions that normally hold within milliseconds

@@ -17,7 +17,7 @@ from engine.errors import ProviderError
 from engine.inputs import read_inputs
 from engine.items import Item, State
 from engine.job import Job
-from engine.limiter import Limiter
+from engine.limits.limiter import Limiter
 from engine.pipeline import items_from_sources
 from engine.pool import Engine
 from tui.app import BulkscribeApp
