@@ -3,37 +3,28 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable
 
 from engine.limits.limiter import Limiter
 from engine.limits.permit import Permit
 from engine.limits.pools import SHARED, key_index, pool_key
 
 
-class Registry(Mapping[str, Limiter]):
+class Registry(dict[str, Limiter]):
     """The limiters of one batch, found by service name (``registry[Service.ASR]``), never by position.
 
     A service without a limiter is not limited: ``acquire`` admits it at once.
     """
 
     def __init__(self) -> None:
-        self._limiters: dict[str, Limiter] = {}
+        super().__init__()
         self._keys: dict[str, int] = {}
 
     def add(self, limiter: Limiter, *, keys: int = 1) -> Limiter:
         """Register ``limiter`` under its service; ``keys`` API keys share it (one pool each)."""
-        self._limiters[limiter.service] = limiter
+        self[limiter.service] = limiter
         self._keys[limiter.service] = max(1, keys)
         return limiter
-
-    def __getitem__(self, service: str) -> Limiter:
-        return self._limiters[service]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._limiters)
-
-    def __len__(self) -> int:
-        return len(self._limiters)
 
     @property
     def key_counts(self) -> dict[str, int]:
@@ -61,7 +52,7 @@ class Registry(Mapping[str, Limiter]):
         on_wait: Callable[[bool], None] | None = None,
     ) -> Permit:
         """Wait for a permit for one request of ``worker`` to ``service`` (API key ``key``)."""
-        limiter = self._limiters.get(service)
+        limiter = self.get(service)
         if limiter is None:
             return Permit(service, SHARED, 0.0)
         return limiter.acquire(self.pool_key(service, worker, key), cancel=cancel, on_wait=on_wait)
