@@ -98,9 +98,13 @@ class Learning:
 
     def recover(self, now: float, spec: RateSpec) -> bool:
         """Narrow the guard and raise the rate for the quiet time gone by; True when either moved."""
-        narrowed = self.guard.narrow(now, self.last_throttle, self.paused_until, spec)
-        period = self.period(spec)
-        raised = self.rate.recover(now, self.last_throttle, self.paused_until, period)
+        # Checked on every attempt: nothing is computed while there is nothing to recover from.
+        narrowed = self.guard.widened > 0.0 and self.guard.narrow(
+            now, self.last_throttle, self.paused_until, spec
+        )
+        raised = self.rate.value < 1.0 and self.rate.recover(
+            now, self.last_throttle, self.paused_until, self.period(spec)
+        )
         return narrowed or raised
 
     def learn(self, quota: ServerQuota) -> RateRule | None:

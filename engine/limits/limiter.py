@@ -2,10 +2,8 @@
 
 Every permit handed out is kept in a short log (as long as the longest window). When the spec, the
 mode, the worker count or the effective rate changes, the pools are rebuilt and seeded from that log,
-so no sliding window ever holds more than the limit across a change. The windows themselves are kept
-by a back end (engine/limits/windows.py): in memory, or in Redis when processes share one quota.
-Permits are paced (pacing.py); what the service says (429s, x-ratelimit headers, silence) is
-learnt in learning.py.
+so no sliding window ever holds more than the limit across a change. A back end keeps the windows
+(windows.py: in memory, or in Redis for a shared quota); learning.py keeps what the service said.
 """
 
 from __future__ import annotations
@@ -21,7 +19,7 @@ from engine.limits.headers import ServerQuota
 from engine.limits.history import PermitLog
 from engine.limits.learning import Learning
 from engine.limits.memory_windows import MemoryWindows
-from engine.limits.pacing import window_rules
+from engine.limits.pacing import Rules, window_rules
 from engine.limits.permit import Permit
 from engine.limits.pools import INDEPENDENT, SHARED, check_mode
 from engine.limits.ratespec import RateRule, RateSpec, parse_rate
@@ -166,15 +164,13 @@ class Limiter:
             if learning.paused_until > now:
                 return None, learning.paused_until - now
             pool = key if self._mode == INDEPENDENT else SHARED
-            # Each window with its guard, plus its pace.
-            rules = window_rules(self.effective_spec(), learning.guard.of, self._pace)
             factor = learning.rate.value
             if not self._windows.remote:
-                return self._settle(
-                    pool, started, now, self._windows.admit(pool, rules, factor, now)
-                )
+                answer = self._windows.admit(pool, self._rules, factor, now)
+                return self._settle(pool, started, now, answer)
+            rules = self._rules()
         # A round trip (Redis): made outside the lock, so the other workers need not queue behind it.
-        answer = self._windows.admit(pool, rules, factor, now)
+        answer = self._windows.admit(pool, lambda: rules, factor, now)
         with self._lock:
             return self._settle(pool, started, None, answer)
 
@@ -281,6 +277,10 @@ class Limiter:
             )
 
     # -- internals ---------------------------------------------------------------------------
+
+    def _rules(self) -> Rules:
+        """Each window of the effective spec with its guard, plus its pace."""
+        return window_rules(self.effective_spec(), self._learning.guard.of, self._pace)
 
     def _trim(self, now: float) -> None:
         if self._retain:

@@ -30,7 +30,7 @@ class MemoryWindows:
         self._clock = clock
         self._buckets: dict[str, list[InMemoryBucket]] = {}
 
-    def admit(self, pool: str, rules: Rules, factor: float, now: float) -> Admission:
+    def admit(self, pool: str, rules: Callable[[], Rules], factor: float, now: float) -> Admission:
         item = RateItem(self._service, _ms(now))
         wait_ms = _admit(self._bucket(pool, rules, now), item)
         if wait_ms == 0:
@@ -74,7 +74,7 @@ class MemoryWindows:
     def stats(self) -> dict[str, Any]:
         return {}
 
-    def _bucket(self, pool: str, rules: Rules, now: float) -> list[InMemoryBucket]:
+    def _bucket(self, pool: str, rules: Callable[[], Rules], now: float) -> list[InMemoryBucket]:
         buckets = self._buckets.get(pool)
         if buckets is None:
             # One single-rate bucket per rule: pyrate-limiter refuses a rate list whose density
@@ -88,7 +88,7 @@ class MemoryWindows:
                 if shared or owner == pool or was_shared
             ]
             buckets = []
-            for limit, window in rules:
+            for limit, window in rules():
                 bucket = InMemoryBucket([Rate(limit, _ms(window))])
                 bucket.items.extend(seed)
                 buckets.append(bucket)

@@ -38,9 +38,9 @@ class SharedWindows:
         self._beat: threading.Thread | None = None
         self._stop = threading.Event()
 
-    def admit(self, pool: str, rules: Rules, factor: float, now: float) -> Admission:
+    def admit(self, pool: str, rules: Callable[[], Rules], factor: float, now: float) -> Admission:
         """One attempt on the shared log; ``factor`` is ours, raised after a quiet period."""
-        decision = self._decide(pool, rules, factor)
+        decision = self._decide(pool, rules(), factor)
         if decision is None:
             return Admission(False, self.retry_in())
         return Admission(

@@ -29,7 +29,9 @@ class Windows(Protocol):
     # True when ``admit`` is a round trip, made outside the limiter's lock.
     remote: bool
 
-    def admit(self, pool: str, rules: Rules, factor: float, now: float) -> Admission: ...
+    def admit(self, pool: str, rules: Callable[[], Rules], factor: float, now: float) -> Admission:
+        """Take one permit from ``pool`` under every window ``rules()`` names (asked only when needed)."""
+        ...
 
     def sent(self, pool: str, entry: Entry, token: object) -> None:
         """The permit's request left: count it from now."""
