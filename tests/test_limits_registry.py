@@ -44,3 +44,11 @@ def test_acquire_draws_from_the_workers_pool() -> None:
 def test_a_service_without_a_limiter_is_admitted_at_once() -> None:
     permit = registry().acquire(Service.DEAPI_PRICE, 0)
     assert (permit.service, permit.key, permit.waited) == ("deapi-price", SHARED, 0.0)
+
+
+def test_a_registry_is_made_from_limiters_and_key_counts() -> None:
+    media = Limiter(Service.MEDIA, "10/s", clock=ManualClock())
+    asr = Limiter(Service.ASR, "60/min", clock=ManualClock())
+    limits = Registry.of([media, asr], {Service.ASR: 2})
+    assert dict(limits) == {"media": media, "asr": asr}
+    assert limits.key_counts == {"media": 1, "asr": 2}

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 
 from engine.limits.limiter import Limiter
 from engine.limits.permit import Permit
@@ -19,6 +19,16 @@ class Registry(dict[str, Limiter]):
     def __init__(self) -> None:
         super().__init__()
         self._keys: dict[str, int] = {}
+
+    @classmethod
+    def of(
+        cls, limiters: Iterable[Limiter], key_counts: Mapping[str, int] | None = None
+    ) -> Registry:
+        """A registry of ``limiters``, with ``key_counts`` API keys per service (1 if not given)."""
+        registry = cls()
+        for limiter in limiters:
+            registry.add(limiter, keys=(key_counts or {}).get(limiter.service, 1))
+        return registry
 
     def add(self, limiter: Limiter, *, keys: int = 1) -> Limiter:
         """Register ``limiter`` under its service; ``keys`` API keys share it (one pool each)."""
