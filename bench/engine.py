@@ -19,7 +19,8 @@ from typing import Any
 
 from bench.load import ServerProcess
 from engine.items import Item, State
-from engine.limiter import INDEPENDENT, SHARED, Limiter
+from engine.limits.limiter import Limiter
+from engine.limits.pools import INDEPENDENT, SHARED
 from engine.providers.base import Chunk
 from engine.providers.openai import SERVICE, OpenAITranscriber
 from engine.run.engine import Engine

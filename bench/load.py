@@ -231,6 +231,7 @@ def run(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
     os.environ["XDG_CONFIG_HOME"] = str(folder / "config")
     from engine.inputs import read_inputs
     from engine.items import State
+    from engine.limits.services import Service
     from engine.settings import Settings
     from sessions.live import LiveSession
     from sessions.store import Store
@@ -253,7 +254,7 @@ def run(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
     sources = read_inputs([str(folder / "inputs")]).sources
     live = LiveSession.create(store, settings, [str(folder / "inputs")], sources)
     board = live.batch.board
-    grants = time_grants(live.batch.limiters[-1])
+    grants = time_grants(live.batch.limits[Service.ASR])
     sampler = Sampler(0.5, lambda: board.count(State.DONE))
     latencies: list[tuple[str, float]] = []
     started = time.perf_counter()

@@ -89,7 +89,7 @@ def longest_idle(spans: list[tuple[float, float]]) -> float:
 def run_scenario(sc: Scenario, chunk: Any, latency: float) -> dict[str, Any]:
     from engine.errors import RateLimited
     from engine.items import Item, State
-    from engine.limiter import Limiter
+    from engine.limits.limiter import Limiter
     from engine.providers.openai import OpenAITranscriber
     from engine.run.engine import Engine
 

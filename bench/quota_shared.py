@@ -30,11 +30,11 @@ ROOT = Path(__file__).resolve().parents[1]
 _CHILD = """
 import json, sys, time
 from engine.items import Item
-from engine.limiter import Limiter
 from engine.run.engine import Engine
+from engine.limits.limiter import Limiter
 from engine.providers.base import Chunk
 from engine.providers.openai import SERVICE, OpenAITranscriber
-from engine.shared_quota import SharedQuota
+from engine.limits.shared import SharedQuota
 from bench.engine import transcribe_work
 
 redis_url, base_url, key, spec, seconds, chunk_path, workers, items = sys.argv[1:9]

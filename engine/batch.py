@@ -11,14 +11,17 @@ from typing import Any
 
 from engine.asr_choice import AsrChoice, build_transcriber, pick_engine
 from engine.board import Board
+from engine.events import EventKind
 from engine.items import Item, State
-from engine.limiter import Limiter
-from engine.pipeline import MEDIA_SERVICE, Checkpoints, Pipeline, items_from_sources
+from engine.limits.limiter import Limiter
+from engine.limits.registry import Registry
+from engine.limits.services import Service
+from engine.limits.shared import SharedQuota, quota_name
+from engine.pipeline import Checkpoints, Pipeline, items_from_sources
 from engine.pool import Engine
 from engine.providers.base import Transcriber
 from engine.redact import has_masked_secret, redact_text
 from engine.settings import Settings
-from engine.shared_quota import SharedQuota, quota_name
 from engine.storable import shown
 
 BALANCE_EVERY = 60.0
@@ -63,27 +66,10 @@ class Batch:
             self.asr_choice = AsrChoice(transcriber.name, "given by the caller")
         self.transcriber = transcriber
         output_dir.mkdir(parents=True, exist_ok=True)
-        self.limiters: list[Limiter] = [Limiter(MEDIA_SERVICE, settings.media_rate_limit)]
-        key_counts: dict[str, int] = {}
-        service = self.transcriber.service
-        if service is not None:
-            rate = settings.rate_limit
-            if self.transcriber.name == "deapi":
-                from engine.providers.deapi_plan import plan_rate
-
-                rate = plan_rate(settings)
-            asr_limiter = Limiter(
-                service,
-                rate,
-                mode=settings.rate_mode,
-                max_pause=settings.max_retry_after,
-                quota=shared_quota(settings),
-            )
-            self.limiters.append(asr_limiter)
-            key_counts[service] = max(1, len(settings.api_keys))
-            if hasattr(self.transcriber, "on_reply"):
-                # What the service says about its quota reaches the limiter that paces it.
-                self.transcriber.on_reply = asr_limiter.observe
+        self.limits = self._limits(settings)
+        if self.transcriber.service is not None and hasattr(self.transcriber, "on_reply"):
+            # What the service says about its quota reaches the limiter that paces it.
+            self.transcriber.on_reply = self.limits[self.transcriber.service].observe
         self.board = board if board is not None else Board()
         if hasattr(self.transcriber, "on_event"):
             board_post = self.board.post
@@ -105,8 +91,8 @@ class Batch:
             board=self.board,
             workers=settings.workers,
             parallel=settings.parallel and settings.workers > 1,
-            limiters=self.limiters,
-            key_counts=key_counts,
+            limiters=self.limits.values(),
+            key_counts=self.limits.key_counts,
             order=settings.order,
             retries=settings.retries,
         )
@@ -118,13 +104,34 @@ class Batch:
             resize(self.engine.workers)
         self.started_at = datetime.now(UTC)
 
+    def _limits(self, settings: Settings) -> Registry:
+        """The media hosts' limiter, and the transcription service's when it is rate-limited."""
+        limits = Registry()
+        limits.add(Limiter(Service.MEDIA, settings.media_rate_limit))
+        service = self.transcriber.service
+        if service is not None:
+            rate = settings.rate_limit
+            if self.transcriber.name == "deapi":
+                from engine.providers.deapi_plan import plan_rate
+
+                rate = plan_rate(settings)
+            limiter = Limiter(
+                service,
+                rate,
+                mode=settings.rate_mode,
+                max_pause=settings.max_retry_after,
+                quota=shared_quota(settings),
+            )
+            limits.add(limiter, keys=len(settings.api_keys))
+        return limits
+
     def _show_balance(self, value: float) -> None:
         # Read after every charged job; said at most once a minute so a long run's log stays short.
         last_value, last_time = getattr(self, "_balance_said", (None, -BALANCE_EVERY))
         now = time.monotonic()
         if value != last_value and now - last_time >= BALANCE_EVERY:
             self._balance_said = (value, now)
-            self.board.post("balance", f"{self.transcriber.name} balance: ${value:.2f}")
+            self.board.post(EventKind.BALANCE, f"{self.transcriber.name} balance: ${value:.2f}")
 
     def live_settings(self) -> Settings:
         """The settings as they are now, with the changes made while running (workers, limits)."""
@@ -133,11 +140,12 @@ class Batch:
             "workers": engine.last_parallel,
             "parallel": engine.parallel,
             "order": engine.order,
-            "media_rate_limit": str(self.limiters[0].spec),
+            "media_rate_limit": str(self.limits[Service.MEDIA].spec),
         }
-        if len(self.limiters) > 1:
-            changes["rate_limit"] = str(self.limiters[1].spec)
-            changes["rate_mode"] = self.limiters[1].mode
+        service = self.transcriber.service
+        if service is not None and service in self.limits:
+            changes["rate_limit"] = str(self.limits[service].spec)
+            changes["rate_mode"] = self.limits[service].mode
         return self.settings.evolve(**changes)
 
     def add_sources(self, sources: Sequence[Any], *, choice: Any = None) -> list[Item]:

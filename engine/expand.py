@@ -12,11 +12,12 @@ from engine.events import EventKind
 from engine.feeds import Feed, feed_number
 from engine.item_caps import cap_title
 from engine.items import Item
+from engine.limits.services import Service
 from engine.redact import redact_text
 from engine.run.job import Job
 from engine.settings import Settings
 
-MEDIA_SERVICE = "media"  # the limiter for YouTube and media hosts (the pipeline uses it too)
+MEDIA_SERVICE = Service.MEDIA  # the limiter for YouTube and media hosts (the pipeline uses it too)
 T = TypeVar("T")
 AddItems = Callable[[list[Item]], Any] | None
 

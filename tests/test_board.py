@@ -5,7 +5,7 @@ from __future__ import annotations
 from engine.board import Board, EngineView, WorkerView
 from engine.clock import ManualClock
 from engine.items import Item, State
-from engine.limiter import Limiter
+from engine.limits.limiter import Limiter
 
 
 class FakeTime:

@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 import pytest
 
 from engine.clock import ManualClock
-from engine.dayquota import DayQuota, next_midnight, pause_text
 from engine.errors import Cancelled
+from engine.limits.dayquota import DayQuota, next_midnight, pause_text
 
 
 def epoch(text: str) -> float:

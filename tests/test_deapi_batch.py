@@ -13,8 +13,8 @@ import pytest
 
 from engine.batch import Batch
 from engine.clock import ManualClock
-from engine.dayquota import DayQuota
 from engine.items import State
+from engine.limits.dayquota import DayQuota
 from engine.providers.deapi import DeapiTranscriber
 from engine.settings import Settings
 from tests.mediagen import write_tone

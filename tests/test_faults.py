@@ -16,7 +16,9 @@ from engine.batch import Batch
 from engine.events import Event
 from engine.inputs import read_inputs
 from engine.items import Item, State
-from engine.limiter import Limiter, LimiterStats
+from engine.limits.limiter import Limiter
+from engine.limits.services import Service
+from engine.limits.stats import LimiterStats
 from engine.providers.openai import OpenAITranscriber
 from engine.settings import Settings
 from tests.mediagen import write_tone
@@ -210,7 +212,7 @@ def wait_blocked(batch: Batch, timeout: float = 20.0) -> str:
 
 
 def asr_limiter(batch: Batch) -> Limiter:
-    return next(limiter for limiter in batch.limiters if limiter.service == "asr")
+    return batch.limits[Service.ASR]
 
 
 # -- transient faults: retried, then done ---------------------------------------------------------

@@ -33,7 +33,7 @@ def test_durations_progress_and_states_read_without_colour() -> None:
 
 
 def test_the_shared_quota_reads_with_whom_and_in_all() -> None:
-    from engine.limiter import LimiterStats
+    from engine.limits.stats import LimiterStats
     from tui.format import shared_quota_text
 
     base = dict(

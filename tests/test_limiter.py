@@ -12,8 +12,9 @@ from hypothesis import strategies as st
 
 from engine.clock import ManualClock
 from engine.errors import Cancelled, UsageError
-from engine.limiter import INDEPENDENT, SHARED, Limiter
-from engine.ratespec import RateSpec, parse_rate
+from engine.limits.limiter import Limiter
+from engine.limits.pools import INDEPENDENT, SHARED
+from engine.limits.ratespec import RateSpec, parse_rate
 
 T0 = 1000.0
 # Each window is enforced 1% longer than written (at least 0.1 s, at most 0.25 s longer), and a

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from engine.limiter import INDEPENDENT
+from engine.limits.pools import INDEPENDENT
 from tests.test_limiter import T0, Recorder, window_breaches
 
 # Retry-After of the local server's 429s; 429s 2.5 s apart are bursts of their own.

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from engine.clock import ManualClock
-from engine.limiter import Limiter
-from engine.quota import ServerQuota, learn_rule, parse_duration, quota_from_headers
-from engine.ratespec import RateRule
+from engine.limits.headers import ServerQuota, learn_rule, parse_duration, quota_from_headers
+from engine.limits.limiter import Limiter
+from engine.limits.ratespec import RateRule
 from tests.servers.openai_api import max_in_window
 
 T0 = 1000.0

@@ -11,6 +11,7 @@ import pytest
 from engine.errors import AuthError, UsageError
 from engine.inputs import read_inputs
 from engine.items import Item, State
+from engine.limits.services import Service
 from engine.settings import Settings
 from sessions.live import LiveSession
 from sessions.lock import holder
@@ -226,7 +227,7 @@ def test_changes_made_while_running_come_back_on_resume(
 
     make_tones(tmp_path / "media", 2)
     live = start_session(store, settings_for(server, tmp_path / "out"), tmp_path / "media")
-    engine, asr = live.batch.engine, live.batch.limiters[-1]
+    engine, asr = live.batch.engine, live.batch.limits[Service.ASR]
     engine.set_workers(6)
     asr.set_spec("120/min")
     asr.set_mode("independent")
@@ -243,8 +244,8 @@ def test_changes_made_while_running_come_back_on_resume(
     again = LiveSession.resume(store, store.session(live.session_id), resumed)
     try:
         assert again.batch.engine.workers == 6 and again.batch.engine.parallel
-        assert str(again.batch.limiters[-1].spec) == "120/min"
-        assert again.batch.limiters[-1].mode == "independent"
+        assert str(again.batch.limits[Service.ASR].spec) == "120/min"
+        assert again.batch.limits[Service.ASR].mode == "independent"
         assert again.batch.engine.order == "longest"
     finally:
         again.close(interrupted=True)

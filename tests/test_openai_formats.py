@@ -9,10 +9,10 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from engine.errors import TooLarge, Unreachable
+from engine.limits.headers import ServerQuota
 from engine.providers.base import Chunk
 from engine.providers.formats import APPROXIMATE, format_for
 from engine.providers.openai import OpenAITranscriber
-from engine.quota import ServerQuota
 from tests.mediagen import write_tone
 from tests.servers.openai_api import OpenAIServer
 

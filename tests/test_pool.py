@@ -10,7 +10,7 @@ import pytest
 
 from engine.errors import AuthError, ProviderError, RateLimited, TooLarge
 from engine.items import Item, State
-from engine.limiter import Limiter
+from engine.limits.limiter import Limiter
 from engine.run.engine import Engine
 from engine.run.job import Job
 

@@ -13,6 +13,7 @@ import yaml
 from engine.batch import Batch
 from engine.inputs import read_inputs
 from engine.items import State
+from engine.limits.services import Service
 from engine.settings import Settings
 from tests.mediagen import write_tone
 from tests.servers.openai_api import OpenAIServer
@@ -123,7 +124,7 @@ def test_the_limiter_learns_the_servers_limit_from_its_headers(
     with OpenAIServer(limit=50, window=10.0) as server:
         batch = batch_for(server.base_url, tmp_path / "out")
         events = run(batch, media)
-    stats = batch.limiters[1].stats()
+    stats = batch.limits[Service.ASR].stats()
     assert stats.learnt == "50/10s"
     assert stats.rate_state == "learnt 50/10s"
     assert any(e.kind == "learnt" and "server allows 50/10s" in e.text for e in events)
@@ -156,7 +157,7 @@ def test_an_api_that_is_not_there_yet_pauses_the_batch_and_it_carries_on_once_it
         seen += cursor.pull().events
     offline = [e for e in seen if e.kind == "offline"]
     assert len(offline) == 1 and "cannot reach" in offline[0].text
-    limiter = batch.limiters[1]
+    limiter = batch.limits[Service.ASR]
     # Let the limiter's probes fail a few times (more than the one retry each item has): one
     # permit goes out per probe, and nothing may fail meanwhile.
     probes_before = limiter.stats().granted

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from engine.errors import UsageError
-from engine.ratespec import RateRule, RateSpec, parse_rate
+from engine.limits.ratespec import RateRule, RateSpec, parse_rate
 
 
 @pytest.mark.parametrize(

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from engine.errors import QuotaUnavailable
-from engine.shared_quota import SharedQuota, quota_name
+from engine.limits.shared import SharedQuota, quota_name
 from tests.servers.redis_server import RedisServer, free_port, redis_binary
 
 pytestmark = pytest.mark.skipif(redis_binary() is None, reason="redis-server is not installed")
@@ -60,7 +60,7 @@ def _hammer(quota: SharedQuota, rules: list[tuple[int, float]], seconds: float) 
 
 _CHILD = """
 import json, sys, threading, time
-from engine.shared_quota import SharedQuota
+from engine.limits.shared import SharedQuota
 from tests.test_shared_quota import _hammer
 quota = SharedQuota.connect(sys.argv[1], "contended")
 print(json.dumps(_hammer(quota, [(20, 1.0)], float(sys.argv[2]))))
@@ -207,7 +207,7 @@ def test_a_redis_address_that_cannot_be_read_is_a_usage_error(url: str) -> None:
 
 
 def test_limiters_in_two_processes_slow_together_after_a_429(redis_server: RedisServer) -> None:
-    from engine.limiter import Limiter
+    from engine.limits.limiter import Limiter
 
     a = Limiter("asr", "100/min", quota=SharedQuota.connect(redis_server.url, "slow"))
     b = Limiter("asr", "100/min", quota=SharedQuota.connect(redis_server.url, "slow"))
@@ -222,7 +222,7 @@ def test_limiters_in_two_processes_slow_together_after_a_429(redis_server: Redis
 
 
 def test_a_limiter_waits_while_redis_is_away_and_carries_on(tmp_path: Path) -> None:
-    from engine.limiter import Limiter
+    from engine.limits.limiter import Limiter
 
     server = RedisServer(tmp_path / "r").start()
     limiter = Limiter("asr", "5/2s", quota=SharedQuota.connect(server.url, "away", timeout=0.3))

@@ -8,7 +8,7 @@ from textual.command import CommandList, CommandPalette
 from textual.widgets import Input, Static, TabbedContent, TextArea
 
 from engine.items import State
-from engine.limiter import INDEPENDENT, SHARED
+from engine.limits.pools import INDEPENDENT, SHARED
 from tests.tui_support import GateBatch, make_app, state_of, until, wait_started
 from tui.keys import KEYMAP
 from tui.screens.add_inputs import AddInputsScreen

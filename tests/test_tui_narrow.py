@@ -11,7 +11,7 @@ from textual.widgets import Static
 
 from engine.clock import ManualClock
 from engine.events import Event
-from engine.limiter import INDEPENDENT
+from engine.limits.pools import INDEPENDENT
 from tests.tui_support import fixed_app, screen_text, until
 from tui.widgets.event_log import EventLog
 from tui.widgets.item_detail import ItemDetail, render_detail

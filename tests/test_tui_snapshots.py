@@ -14,7 +14,7 @@ import engine.items
 from engine.board import Board, WorkerView
 from engine.clock import ManualClock
 from engine.items import State
-from engine.limiter import INDEPENDENT
+from engine.limits.pools import INDEPENDENT
 from tests.tui_support import FIXED_NOW, FixedClock, GateBatch, fill_board, make_app
 from tui.app import BulkscribeApp
 

@@ -16,7 +16,7 @@ from engine.clock import Clock
 from engine.errors import ProviderError
 from engine.inputs import read_inputs
 from engine.items import Item, State
-from engine.limiter import Limiter
+from engine.limits.limiter import Limiter
 from engine.pipeline import items_from_sources
 from engine.run.engine import Engine
 from engine.run.job import Job

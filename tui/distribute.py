@@ -17,6 +17,7 @@ from engine.distributed.streams import Streams, connect
 from engine.distributed.wire import COORDINATOR, Keys, host_name
 from engine.distributed.worker import StreamWorker
 from engine.errors import BulkscribeError, UsageError, describe
+from engine.events import EventKind
 from engine.items import State
 from engine.limiter import Limiter
 from engine.pool import Engine
@@ -101,14 +102,14 @@ class DistributedRun:
     def pause(self) -> None:
         self.coordinator.pause()
         self._paused = True
-        self.board.post("pause", "paused on every host: running items finish, nothing new starts")
+        self.board.post(EventKind.PAUSE, "paused on every host: running items finish, nothing new starts")
         self._publish()
 
     def resume(self) -> None:
         self.coordinator.resume()
         self._paused = False
         self._draining.clear()
-        self.board.post("pause", "resumed on every host")
+        self.board.post(EventKind.PAUSE, "resumed on every host")
         self._publish()
 
     def retry(self, item_ids: Sequence[int] | None = None) -> int:
@@ -186,7 +187,7 @@ class DistributedRun:
             self.coordinator.start()
         except (BulkscribeError, RedisError) as exc:
             # The app says so and keeps the session; nothing was handed out.
-            self.board.post("blocked", f"distributed: {describe(exc)[1]}")
+            self.board.post(EventKind.BLOCKED, f"distributed: {describe(exc)[1]}")
             return
         self._started = True
         # A resumed batch paused last time is still paused for its workers: say so here too.
@@ -227,7 +228,7 @@ class DistributedRun:
         self._publish()
         finished = self.coordinator.finished
         if finished and not self._announced:
-            self.board.post("finished", "all items finished")
+            self.board.post(EventKind.FINISHED, "all items finished")
         self._announced = finished
 
     def _publish(self) -> None:

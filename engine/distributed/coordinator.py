@@ -21,6 +21,7 @@ from engine.distributed.wire import COORDINATOR, LATEST, Result, item_fields, it
 from engine.distributed.worker import StreamWorker
 from engine.distributed.writer import write_result
 from engine.errors import BulkscribeError, describe
+from engine.events import EventKind
 from engine.items import State
 
 KEEP_SECONDS = 7 * 86400  # a finished session's keys stay this long for a late resume
@@ -171,7 +172,7 @@ class Coordinator:
                 self._trim()
             except (BulkscribeError, RedisError) as exc:
                 # Redis away: nothing is lost (results wait on the stream); try again shortly.
-                self.batch.board.post("offline", f"distributed: {describe(exc)[1]}")
+                self.batch.board.post(EventKind.OFFLINE, f"distributed: {describe(exc)[1]}")
                 self._stop.wait(1.0)
 
     def _drain_events(self, pending: bool = False) -> None:
@@ -209,7 +210,7 @@ class Coordinator:
             self._apply_event(event)
         except (ValueError, KeyError, TypeError) as exc:
             # Not an event of ours (another program, another version): said, skipped, never fatal.
-            self.batch.board.post("failed", f"distributed: an unreadable event was skipped ({exc})")
+            self.batch.board.post(EventKind.FAILED, f"distributed: an unreadable event was skipped ({exc})")
 
     def _apply_event(self, event: dict[str, str]) -> None:
         board = self.batch.board
@@ -270,4 +271,4 @@ class Coordinator:
                 meta=meta,
             )
             if state is State.FAILED:
-                board.post("failed", f"{board.get(item_id).label}: {data.get('error')}", item_id)
+                board.post(EventKind.FAILED, f"{board.get(item_id).label}: {data.get('error')}", item_id)

@@ -8,6 +8,7 @@ from engine import lifecycle
 from engine.batch import Batch
 from engine.distributed.wire import Result
 from engine.errors import describe
+from engine.events import EventKind
 from engine.items import State
 from engine.outputs.no_speech import NO_SPEECH, has_speech
 
@@ -58,7 +59,7 @@ def write_result(
     except Exception as exc:  # noqa: BLE001 - the item fails with its reason; the batch goes on
         kind, text, _ = describe(exc)
         board.apply(item_id, lifecycle.finish(State.FAILED), error=text, error_class=kind)
-        board.post("failed", f"{item.label}: {text}", item_id)
+        board.post(EventKind.FAILED, f"{item.label}: {text}", item_id)
         return
     changes: dict[str, Any] = {}
     if not has_speech(result.segments):

@@ -19,11 +19,12 @@ import httpx
 
 from engine.dayquota import DayQuota
 from engine.errors import AuthError, LowBalance, ProviderError, RateLimited
+from engine.limits.services import Service
 from engine.providers.base import Chunk, ProgressFn, Transcript
 from engine.providers.deapi_result import data_of, error_for, job_error, parse_result
 
 DEAPI_BASE = "https://api.deapi.ai"
-SERVICE = "asr"
+SERVICE = Service.ASR
 PREFIX = "/api/v1/client"
 # "Audio file to transcribe ... Maximum file size: 10 MB." (docs.deapi.ai/api/analysis/
 # upload-audio-file). Read as 10^7 bytes, the smaller of the two ways to read "MB".

@@ -16,8 +16,9 @@ from typing import Any
 
 from engine.errors import BulkscribeError, RateLimited
 from engine.limiter import Limiter
+from engine.limits.services import Service
 
-PRICE_SERVICE = "deapi-price"
+PRICE_SERVICE = Service.DEAPI_PRICE
 PRICE_RATE = "60/min"
 ASSUMED_SECONDS = 20 * 60.0  # a media URL deAPI cannot read itself: length unknown until fetched
 RETRIES = 3

@@ -11,6 +11,7 @@ import httpx
 
 from engine.errors import AuthError, ProviderError, RateLimited, TooLarge, Unreachable
 from engine.http_bounds import ReplyBounds, read_response
+from engine.limits.services import Service
 from engine.providers.base import Chunk, Transcript
 from engine.providers.formats import (
     APPROXIMATE,
@@ -22,7 +23,7 @@ from engine.providers.formats import (
 from engine.quota import ServerQuota, parse_retry_after, quota_from_headers
 
 OPENAI_UPLOAD_LIMIT = 25 * 1024 * 1024
-SERVICE = "asr"
+SERVICE = Service.ASR
 # Bodies up to this size are joined before sending (and held while a worker waits for a permit).
 _BUFFER_BELOW = 256 * 1024
 

@@ -15,12 +15,12 @@ from engine.board import Board
 from engine.events import EventKind
 from engine.items import Item, State
 from engine.limiter import Limiter
+from engine.limits.registry import Registry
 from engine.run.job import Job
 from engine.run.loop import Loop
 from engine.run.phase import Hold, Phase, moved
 from engine.run.queue import ORDERS, Queue
 from engine.run.retry import Retry
-from engine.run.services import Services
 from engine.run.workers import DEFAULT_PARALLEL, MAX_WORKERS, MIN_WORKERS
 from engine.snapshots import EngineView
 
@@ -54,8 +54,8 @@ class Engine:
             parallel = workers is not None and workers > 1
         self._last_parallel = _clamp(workers) if workers and workers > 1 else DEFAULT_PARALLEL
         self._parallel = parallel
-        self.services = Services(limiters, key_counts)
-        self.limiters = self.services.limiters
+        self.services = Registry.of(limiters, key_counts)
+        self.limiters = self.services  # by service name
         for limiter in self.limiters.values():
             self.board.watch(limiter)
             if limiter.on_event is None:
@@ -269,8 +269,8 @@ class Engine:
         with self._cv:
             return self._loop.is_finished()
 
-    def _limiter_event(self, kind: str, text: str) -> None:
-        self.board.post(EventKind(kind), text)
+    def _limiter_event(self, kind: EventKind, text: str) -> None:
+        self.board.post(kind, text)
 
     def _publish(self) -> None:
         self.board.set_engine(

@@ -33,7 +33,13 @@ class Limits(Protocol):
     """The rate limits of named services, as a Job spends them."""
 
     def acquire(
-        self, service: str, worker: int, cancel: threading.Event, on_wait: Callable[[bool], None]
+        self,
+        service: str,
+        worker: int,
+        key: int | None = None,
+        *,
+        cancel: threading.Event | None = None,
+        on_wait: Callable[[bool], None] | None = None,
     ) -> Permit: ...
 
     def key_index(self, service: str, worker: int) -> int: ...
@@ -153,7 +159,9 @@ class Job:
         """Wait for a permit to send one request to ``service`` (no-op for services without a limit)."""
         self.check()
         self.last_service = service
-        return self.limits.acquire(service, self.worker_id, self.cancel_event, self.waiting)
+        return self.limits.acquire(
+            service, self.worker_id, cancel=self.cancel_event, on_wait=self.waiting
+        )
 
     def throttle(self, service: str, retry_after: float | None) -> float:
         """Report a 429 that the work handles itself (it tries something else): pause ``service``.

@@ -9,13 +9,13 @@ from engine import lifecycle
 from engine.board import Board
 from engine.events import EventKind
 from engine.items import State
+from engine.limits.registry import Registry
 from engine.run.fanout import Fanout, SubTask
 from engine.run.job import Job
 from engine.run.outcome import outcome
 from engine.run.phase import Hold, Phase, moved
 from engine.run.queue import Queue, Step, next_task
 from engine.run.retry import Retry
-from engine.run.services import Services
 from engine.run.workers import Seat, Workers
 
 
@@ -26,7 +26,7 @@ class Loop:
         self,
         board: Board,
         work: Callable[[Job], None],
-        services: Services,
+        services: Registry,
         retry: Retry,
         queue: Queue,
         on_block: Callable[[str], None],

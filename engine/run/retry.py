@@ -11,8 +11,8 @@ from engine.board import Board
 from engine.errors import Cancelled, RateLimited, Unreachable, describe
 from engine.events import EventKind
 from engine.limiter import Limiter
+from engine.limits.registry import Registry
 from engine.run.job import Job
-from engine.run.services import Services
 
 T = TypeVar("T")
 
@@ -21,7 +21,7 @@ class Retry:
     """Runs a call again after transient errors, up to ``retries`` more times."""
 
     def __init__(
-        self, board: Board, services: Services, retries: int, backoff: float, backoff_cap: float
+        self, board: Board, services: Registry, retries: int, backoff: float, backoff_cap: float
     ) -> None:
         self.board, self.services = board, services
         self.retries, self.backoff, self.backoff_cap = retries, backoff, backoff_cap
@@ -38,7 +38,8 @@ class Retry:
                 if job.settled(exc):
                     raise  # a sub-task's error: retried where it happened
                 kind, text, transient = describe(exc)
-                limiter = self.services.get(job.last_service)
+                service = job.last_service
+                limiter = self.services.get(service) if service is not None else None
                 pause = None
                 if isinstance(exc, Unreachable) and limiter is not None:
                     self._offline(limiter, text, job.item_id)

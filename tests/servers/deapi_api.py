@@ -22,7 +22,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlsplit
 
-from engine.dayquota import next_midnight
+from engine.limits.dayquota import next_midnight
 
 PREFIX = "/api/v1/client"
 # "Whisper Shared Limit: All four Whisper transcription endpoints share a single combined limit"

@@ -11,6 +11,7 @@ from engine.pool import Engine
 
 if TYPE_CHECKING:
     from tui.app import BulkscribeApp
+    from tui.distribute import DistributedRun
 
 
 class BatchScreen(Screen[None]):
@@ -21,7 +22,7 @@ class BatchScreen(Screen[None]):
         return cast("BulkscribeApp", self.app)
 
     @property
-    def engine(self) -> Engine:
+    def engine(self) -> Engine | DistributedRun:
         return self.bulkscribe.engine
 
     @property

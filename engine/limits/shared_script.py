@@ -1,0 +1,84 @@
+"""The Lua scripts of the shared quota: admit, throttle, sent and count, each run atomically in Redis."""
+
+# Scores are microseconds; Lua numbers are doubles, exact to 2**53 (285 years of microseconds).
+# string.format('%.0f') keeps them whole: Lua's '..' on a float would print them rounded.
+ADMIT = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local log, all, pause, alive = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local member, seen_gen, new_gen = ARGV[1], ARGV[2], ARGV[3]
+local longest = 0
+for i = 4, #ARGV, 2 do
+  local w = tonumber(ARGV[i + 1])
+  if w > longest then longest = w end
+end
+local function fmt(x) return string.format('%.0f', x) end
+-- A marker with no expiry tells a Redis that forgot everything from one that kept its log.
+local gen = redis.call('HGET', alive, 'gen')
+if not gen then
+  gen = new_gen
+  local hold = 0
+  if seen_gen ~= '' then hold = now + longest end
+  redis.call('HSET', alive, 'gen', gen, 'created', fmt(now), 'hold', fmt(hold))
+elseif seen_gen ~= '' and seen_gen ~= gen then
+  local created = tonumber(redis.call('HGET', alive, 'created'))
+  local hold = tonumber(redis.call('HGET', alive, 'hold') or '0')
+  if created + longest > hold then
+    redis.call('HSET', alive, 'hold', fmt(created + longest))
+  end
+end
+local hold = tonumber(redis.call('HGET', alive, 'hold') or '0')
+local factor = tonumber(redis.call('HGET', alive, 'factor') or '1')
+local guard = redis.call('HGET', alive, 'guard') or '0'
+if hold > now then return {0, fmt(hold - now), gen, tostring(factor), 'restarted', fmt(now), guard} end
+local paused = redis.call('PTTL', pause)
+if paused > 0 then return {0, fmt(paused * 1000), gen, tostring(factor), 'paused', fmt(now), guard} end
+redis.call('ZREMRANGEBYSCORE', log, '-inf', fmt(now - longest))
+local wait = 0
+for i = 4, #ARGV, 2 do
+  local limit, window = tonumber(ARGV[i]), tonumber(ARGV[i + 1])
+  local since = '(' .. fmt(now - window)
+  local count = redis.call('ZCOUNT', log, since, '+inf')
+  if count >= limit then
+    local oldest = redis.call('ZRANGEBYSCORE', log, since, '+inf', 'WITHSCORES', 'LIMIT', count - limit, 1)
+    local w = tonumber(oldest[2]) + window - now
+    if w > wait then wait = w end
+  end
+end
+if wait > 0 then return {0, fmt(wait), gen, tostring(factor), 'full', fmt(now), guard} end
+redis.call('ZADD', log, fmt(now), member)
+redis.call('PEXPIRE', log, math.ceil(longest / 1000) + 1000)
+redis.call('ZADD', all, fmt(now), member)
+redis.call('ZREMRANGEBYSCORE', all, '-inf', fmt(now - 60000000))
+redis.call('PEXPIRE', all, 61000)
+return {1, '0', gen, tostring(factor), 'ok', fmt(now), guard}
+"""
+
+# Lengthen the shared pause (never shorten it), lower the shared factor and widen the shared guard
+# (never the other way here: recovery is its own call).
+THROTTLE = """
+local pause_ms, factor, guard = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local left = redis.call('PTTL', KEYS[1])
+if pause_ms > 0 and pause_ms > left then redis.call('SET', KEYS[1], '1', 'PX', pause_ms) end
+local current = tonumber(redis.call('HGET', KEYS[2], 'factor') or '1')
+if factor < current then redis.call('HSET', KEYS[2], 'factor', tostring(factor)) end
+local wide = tonumber(redis.call('HGET', KEYS[2], 'guard') or '0')
+if guard > wide then redis.call('HSET', KEYS[2], 'guard', tostring(guard)) end
+return tostring(math.min(current, factor))
+"""
+
+# A permit's request has left: count it from now on Redis's clock (only if it is still logged).
+SENT = """
+local t = redis.call('TIME')
+local now = string.format('%.0f', tonumber(t[1]) * 1000000 + tonumber(t[2]))
+redis.call('ZADD', KEYS[1], 'XX', 'GT', now, ARGV[1])
+redis.call('ZADD', KEYS[2], 'XX', 'GT', now, ARGV[1])
+return 1
+"""
+
+# Requests granted by everyone within the last ARGV[1] microseconds (the log of all pools).
+COUNT = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+return redis.call('ZCOUNT', KEYS[1], '(' .. string.format('%.0f', now - tonumber(ARGV[1])), '+inf')
+"""

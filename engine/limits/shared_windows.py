@@ -1,0 +1,153 @@
+"""The Redis window back end: a shared quota seen from one limiter, with offline back-off and presence."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from engine.errors import QuotaUnavailable
+from engine.limits.history import Entry
+from engine.limits.pacing import Rules
+from engine.limits.ratespec import RateRule
+from engine.limits.shared import Decision, SharedQuota
+from engine.limits.windows import Admission
+
+
+class SharedWindows:
+    """A limiter's view of its shared quota: offline back-off, presence heartbeat, cached totals.
+
+    Redis being unreachable is never an item's failure: ``admit`` says to wait ``retry_in()``
+    (growing to a few seconds) before asking again, so the batch pauses by itself and
+    carries on when Redis answers. A call that timed out may have been admitted: its permit is lost,
+    never sent, which errs on the safe side.
+    """
+
+    HEARTBEAT = 5.0
+    # Each admission is a round trip: the limiter makes it outside its lock.
+    remote = True
+
+    def __init__(self, quota: SharedQuota) -> None:
+        self.quota = quota
+        self._lock = threading.Lock()
+        self._note = ""
+        self._backoff = 0.0
+        self._factor = 1.0
+        self._peers: int | None = None
+        self._total: int | None = None
+        self._beat: threading.Thread | None = None
+        self._stop = threading.Event()
+
+    def admit(self, pool: str, rules: Callable[[], Rules], factor: float, now: float) -> Admission:
+        """One attempt on the shared log; ``factor`` is ours, raised after a quiet period."""
+        decision = self._decide(pool, rules(), factor)
+        if decision is None:
+            return Admission(False, self.retry_in())
+        return Admission(
+            decision.admitted,
+            max(0.001, decision.wait),
+            decision.member,
+            decision.factor,
+            decision.guard,
+        )
+
+    def reset(self) -> None:
+        """Nothing to rebuild: the rules travel with every admission."""
+
+    def _decide(self, pool: str, rules: Rules, factor: float) -> Decision | None:
+        self._ensure_heartbeat()
+        try:
+            if factor > self._factor + 1e-9:
+                self.quota.recover(factor)
+            decision = self.quota.admit(pool, rules)
+        except QuotaUnavailable as exc:
+            self._offline(exc)
+            return None
+        with self._lock:
+            self._backoff = 0.0
+            self._factor = decision.factor
+            self._note = (
+                "shared quota restarted empty: waiting one window"
+                if decision.reason == "restarted"
+                else ""
+            )
+        return decision
+
+    def sent(self, pool: str, entry: Entry, token: object) -> None:
+        try:
+            self.quota.sent(pool, str(token))
+        except QuotaUnavailable as exc:
+            # The permit stays counted from its grant: a little early, never an extra request.
+            self._offline(exc)
+
+    def throttle(self, pause: float, factor: float, guard: float) -> None:
+        try:
+            shared = self.quota.throttle(pause, factor, guard)
+        except QuotaUnavailable as exc:
+            self._offline(exc)
+            return
+        with self._lock:
+            self._factor = shared
+
+    def recent(
+        self, rules: Sequence[RateRule], cap: Callable[[RateRule], float]
+    ) -> list[int] | None:
+        """Everyone's permits over each rule's window plus two widest guards; None if unreachable.
+
+        The log of all pools keeps one minute, so a longer window is counted over its last minute.
+        """
+        try:
+            return [self.quota.recent(min(60.0, r.interval + 2 * cap(r))) for r in rules]
+        except QuotaUnavailable as exc:
+            self._offline(exc)
+            return None
+
+    @property
+    def state(self) -> str:
+        """A short phrase for the head of the engine line, or "" when the quota answers normally."""
+        with self._lock:
+            if self._note.startswith("shared quota offline"):
+                return "quota offline"
+            return "quota restarted" if self._note else ""
+
+    def retry_in(self) -> float:
+        with self._lock:
+            return self._backoff
+
+    def stats(self) -> dict[str, Any]:
+        with self._lock:
+            return {
+                "shared_with": self._peers,
+                "quota_last_minute": self._total,
+                "quota_note": self._note,
+            }
+
+    def close(self) -> None:
+        self._stop.set()
+        self.quota.leave()
+
+    def _offline(self, exc: QuotaUnavailable) -> None:
+        with self._lock:
+            self._backoff = min(5.0, max(0.25, self._backoff * 2))
+            self._note = f"shared quota offline: {exc.message}; waiting"
+
+    def _ensure_heartbeat(self) -> None:
+        with self._lock:
+            if self._beat is not None:
+                return
+            self._beat = threading.Thread(
+                target=self._heartbeat, name="quota-heartbeat", daemon=True
+            )
+        self._beat.start()
+
+    def _heartbeat(self) -> None:
+        while not self._stop.is_set():
+            try:
+                peers = self.quota.heartbeat()
+                total = self.quota.last_minute()
+            except QuotaUnavailable as exc:
+                self._offline(exc)
+            else:
+                with self._lock:
+                    self._peers, self._total = peers, total
+            self._stop.wait(self.HEARTBEAT)
