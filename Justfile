@@ -11,9 +11,9 @@ run *ARGS:
 demo:
     uv run bulkscribe examples/demo.txt --headless --asr sphinx --output out/demo
 
-# Full test suite
+# Full test suite, one worker per core
 test *ARGS:
-    uv run pytest {{ARGS}}
+    uv run pytest -n auto --dist loadgroup {{ARGS}}
 
 # Benchmarks: print tables, write fresh JSON under bench/runs/ (ignored by git; bench/results/ keeps the reference figures)
 bench OUT="bench/runs":

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -50,7 +51,8 @@ def synthesise(text: str, cache: Path, voice: str = VOICE, wpm: int = WORDS_PER_
     cache.mkdir(parents=True, exist_ok=True)
     path = cache / f"speech-{key}.wav"
     if not path.exists():
-        partial = path.with_suffix(".partial.wav")
+        # One partial file per process: parallel test workers may make the same recording at once.
+        partial = path.with_suffix(f".partial-{os.getpid()}.wav")
         subprocess.run(
             [binary, "-v", voice, "-s", str(wpm), "-w", str(partial), "--stdin"],
             input=text.encode(),
