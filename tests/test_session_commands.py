@@ -27,7 +27,7 @@ def parse(*argv: str) -> argparse.Namespace:
     return parser.parse_args(["sessions", *argv])
 
 
-def run(*argv: str, width: int = 200) -> str:
+def run(*argv: str, width: int = 2000) -> str:
     out = io.StringIO()
     console = Console(file=out, width=width, color_system=None, force_terminal=False)
     assert commands.run(parse(*argv), console) == 0
