@@ -18,9 +18,9 @@ from engine.limits.registry import Registry
 from engine.limits.services import Service
 from engine.limits.shared import SharedQuota, quota_name
 from engine.pipeline import Checkpoints, Pipeline, items_from_sources
-from engine.pool import Engine
 from engine.providers.base import Transcriber
 from engine.redact import has_masked_secret, redact_text
+from engine.run.engine import Engine
 from engine.settings import Settings
 from engine.storable import shown
 

@@ -18,7 +18,7 @@ from engine import lifecycle
 from engine.events import Event, EventKind
 from engine.items import Item, State
 from engine.lifecycle import Transition
-from engine.limiter import Limiter
+from engine.limits.limiter import Limiter
 from engine.redact import redact_text
 from engine.snapshots import Changes, EngineView, Stats, WorkerView
 from engine.storable import shown

@@ -6,8 +6,8 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from engine.dayquota import pause_text
 from engine.events import EventKind
+from engine.limits.dayquota import pause_text
 from engine.run.job import Job
 
 

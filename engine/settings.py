@@ -7,12 +7,13 @@ from typing import Any
 
 from engine.episodes import EpisodeChoice
 from engine.errors import UsageError
-from engine.limiter import MODES
+from engine.limits.pools import MODES
+from engine.limits.ratespec import parse_rate
 from engine.outputs.formats import FORMATS
-from engine.pool import MAX_WORKERS, MIN_WORKERS, ORDERS
 from engine.providers.formats import FORMATS as RESPONSE_FORMATS
-from engine.ratespec import parse_rate
 from engine.redact import redact_text, remember_secret
+from engine.run.queue import ORDERS
+from engine.run.workers import MAX_WORKERS, MIN_WORKERS
 
 ASR_ENGINES = ("auto", "openai", "whisper", "sphinx", "deapi")
 DEAPI_PLANS = ("basic", "premium")

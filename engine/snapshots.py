@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from engine.events import Event
 from engine.items import Item, State
-from engine.limiter import LimiterStats
+from engine.limits.stats import LimiterStats
 
 
 @dataclass(frozen=True, slots=True)

@@ -48,8 +48,8 @@ def test_every_core_module_is_found() -> None:
     names = core_modules()
     for expected in (
         "engine",
-        "engine.pool",
-        "engine.limiter",
+        "engine.run.engine",
+        "engine.limits.limiter",
         "engine.providers.openai",
         "sessions",
     ):

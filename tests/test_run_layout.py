@@ -6,10 +6,9 @@ import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-ENGINE_PATHS = ("engine.run.engine", "engine.pool")
-# Who may import the Engine: the batch builds it; settings reads the worker bounds through the old
-# path (engine.pool) until it imports engine.run.workers.
-BUILDERS = {"engine.batch", "engine.settings"}
+ENGINE_PATHS = ("engine.run.engine",)
+# Who may import the Engine: the batch builds it.
+BUILDERS = {"engine.batch"}
 
 
 def imports(path: Path) -> set[str]:
@@ -28,7 +27,7 @@ def module(path: Path) -> str:
 
 def test_the_job_imports_nothing_of_the_run_loop() -> None:
     names = imports(ROOT / "engine" / "run" / "job.py")
-    assert not [name for name in names if name.startswith("engine.run") or name == "engine.pool"]
+    assert not [name for name in names if name.startswith("engine.run")]
 
 
 def test_only_the_constructor_path_imports_the_engine() -> None:
@@ -37,7 +36,7 @@ def test_only_the_constructor_path_imports_the_engine() -> None:
         for path in (ROOT / "engine").rglob("*.py")
         if imports(path) & set(ENGINE_PATHS)
     }
-    assert importers - {"engine.pool"} <= BUILDERS
+    assert importers <= BUILDERS
 
 
 def test_no_part_of_the_run_loop_imports_the_engine() -> None:

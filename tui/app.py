@@ -26,7 +26,7 @@ from tui.screens.main import MainScreen
 from tui.screens.summary import SummaryScreen
 
 if TYPE_CHECKING:
-    from engine.pool import Engine
+    from engine.run.engine import Engine
     from tui.distribute import DistributedRun
 
 

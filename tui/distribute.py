@@ -19,8 +19,8 @@ from engine.distributed.worker import StreamWorker
 from engine.errors import BulkscribeError, UsageError, describe
 from engine.events import EventKind
 from engine.items import State
-from engine.limiter import Limiter
-from engine.pool import Engine
+from engine.limits.limiter import Limiter
+from engine.run.engine import Engine
 from sessions.live import LiveSession
 from tui.widgets.hosts_view import HostRow, ProcessRow
 
@@ -102,7 +102,9 @@ class DistributedRun:
     def pause(self) -> None:
         self.coordinator.pause()
         self._paused = True
-        self.board.post(EventKind.PAUSE, "paused on every host: running items finish, nothing new starts")
+        self.board.post(
+            EventKind.PAUSE, "paused on every host: running items finish, nothing new starts"
+        )
         self._publish()
 
     def resume(self) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import PurePath
 
 from engine.items import GLYPH, Item, State
-from engine.limiter import LimiterStats
+from engine.limits.stats import LimiterStats
 
 
 def hms(seconds: float | None) -> str:

@@ -7,8 +7,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from engine.limiter import MODES
-from engine.pool import ORDERS
+from engine.limits.pools import MODES
+from engine.run.queue import ORDERS
 from engine.settings import ASR_ENGINES, DEAPI_PLANS, FORMATS, NOTIFY, RESPONSE_FORMATS
 
 

@@ -10,8 +10,8 @@ from engine.distributed.wire import Result
 from engine.expand import expand_feed_item, expand_playlist_item
 from engine.feeds import Feed
 from engine.items import Item
-from engine.job import Job
 from engine.pipeline import Pipeline
+from engine.run.job import Job
 from engine.segments import Segment
 
 

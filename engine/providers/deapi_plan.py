@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from engine.dayquota import DayQuota, WallClock
+from engine.limits.dayquota import DayQuota, WallClock
 from engine.settings import DEFAULT_API_BASE, DEFAULT_RATE, Settings
 
 if TYPE_CHECKING:

@@ -14,7 +14,7 @@ from engine import lifecycle
 from engine.board import Board
 from engine.events import EventKind
 from engine.items import Item, State
-from engine.limiter import Limiter
+from engine.limits.limiter import Limiter
 from engine.limits.registry import Registry
 from engine.run.job import Job
 from engine.run.loop import Loop

@@ -12,7 +12,7 @@ from engine.board import Board
 from engine.errors import Cancelled
 from engine.events import EventKind
 from engine.items import Item
-from engine.limiter import Permit
+from engine.limits.permit import Permit
 
 T = TypeVar("T")
 R = TypeVar("R")

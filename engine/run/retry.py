@@ -10,7 +10,7 @@ from engine import lifecycle
 from engine.board import Board
 from engine.errors import Cancelled, RateLimited, Unreachable, describe
 from engine.events import EventKind
-from engine.limiter import Limiter
+from engine.limits.limiter import Limiter
 from engine.limits.registry import Registry
 from engine.run.job import Job
 

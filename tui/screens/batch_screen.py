@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, cast
 from textual.screen import Screen
 
 from engine.items import Item
-from engine.pool import Engine
+from engine.run.engine import Engine
 
 if TYPE_CHECKING:
     from tui.app import BulkscribeApp

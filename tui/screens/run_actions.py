@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from engine.limiter import INDEPENDENT, SHARED
-from engine.pool import MAX_WORKERS, MIN_WORKERS
-from engine.ratespec import parse_rate
+from engine.limits.pools import INDEPENDENT, SHARED
+from engine.limits.ratespec import parse_rate
+from engine.run.workers import MAX_WORKERS, MIN_WORKERS
 from tui.screens.batch_screen import BatchScreen
 from tui.screens.prompt import PromptScreen
 

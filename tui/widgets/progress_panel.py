@@ -12,7 +12,7 @@ from textual.widgets import ProgressBar, Sparkline, Static
 
 from engine.board import Stats
 from engine.items import GLYPH, State
-from engine.limiter import LimiterStats
+from engine.limits.stats import LimiterStats
 from tui.format import hms, shared_quota_text
 from tui.widgets.status_line import KEEP, Part, fit_parts
 
