@@ -6,12 +6,13 @@ import json
 import os
 import threading
 from collections.abc import Callable, Sequence
+from typing import Unpack
 
 import httpx
 
 from engine.errors import AuthError, ProviderError, RateLimited, TooLarge, Unreachable
 from engine.http_bounds import ReplyBounds, read_response
-from engine.providers.base import Chunk, Transcript
+from engine.providers.base import Chunk, SendOptions, Transcriber, Transcript
 from engine.providers.formats import (
     APPROXIMATE,
     format_for,
@@ -27,7 +28,7 @@ SERVICE = "asr"
 _BUFFER_BELOW = 256 * 1024
 
 
-class OpenAITranscriber:
+class OpenAITranscriber(Transcriber):
     """POSTs each chunk to ``{api_base}/audio/transcriptions`` as multipart form data."""
 
     name = "openai"
@@ -80,17 +81,14 @@ class OpenAITranscriber:
         self._client.close()
 
     def transcribe(
-        self,
-        chunk: Chunk,
-        language: str | None = None,
-        *,
-        key_index: int = 0,
-        before_send: Callable[[], object] | None = None,
+        self, chunk: Chunk, language: str | None = None, **options: Unpack[SendOptions]
     ) -> Transcript:
         """POST one chunk. ``before_send`` (taking a rate-limit permit) runs once the request is
         built, just before it goes out: the server counts a request when it arrives, so the less
         work between the permit and the wire, the less a burst can bunch up on the server's clock.
         """
+        key_index = options.get("key_index", 0)
+        before_send = options.get("before_send")
         while True:
             fmt = self.response_format
             try:
