@@ -131,12 +131,15 @@ class Transcriber(ABC):
 
     def resize(self, workers: int) -> None:
         """Follow the engine's worker count (local engines size their pools by it)."""
+        return None
 
     def abort(self) -> None:
         """Stop work in flight now (a stopping batch); running chunks fail as transient."""
+        return None
 
     def close(self) -> None:
         """Let go of connections, processes and models."""
+        return None
 
 
 def takes_url(transcriber: object, url: str) -> bool:

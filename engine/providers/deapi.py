@@ -118,7 +118,7 @@ class DeapiTranscriber(Transcriber):
         body = {**self._url_body(url, endpoint), "return_result_in_response": True}
 
         def submit(key: str) -> str:
-            return self._submit(endpoint, key, options, json_body=body)
+            return self._submit(endpoint, key, options.get("before_send"), json_body=body)
 
         return self._job(submit, None, options)
 
@@ -131,7 +131,8 @@ class DeapiTranscriber(Transcriber):
         def submit(key: str) -> str:
             with open(chunk.path, "rb") as handle:
                 files = {"audio": (chunk.path.name, handle, "audio/flac")}
-                return self._submit("audiofile2txt", key, options, data=data, files=files)
+                before_send = options.get("before_send")
+                return self._submit("audiofile2txt", key, before_send, data=data, files=files)
 
         return self._job(submit, chunk.duration, options)
 
@@ -191,8 +192,9 @@ class DeapiTranscriber(Transcriber):
             delay = min(self.poll_cap, delay * 1.5)
             data = self._http.status(request_id, key)
 
-    def _submit(self, endpoint: str, key: str, options: SendOptions, **kw: Any) -> str:
-        before_send = options.get("before_send")
+    def _submit(
+        self, endpoint: str, key: str, before_send: Callable[[], object] | None, **kw: Any
+    ) -> str:
         if before_send is not None:
             before_send()
         try:

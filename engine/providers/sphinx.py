@@ -20,8 +20,8 @@ from typing import TYPE_CHECKING, Unpack
 import numpy as np
 
 from engine import errors
+from engine.decode import read_pcm
 from engine.errors import BulkscribeError, ProviderError
-from engine.media import read_pcm
 from engine.providers.base import Chunk, SendOptions, Transcriber, Transcript
 from engine.quiet import speech_spans
 from engine.segments import Segment, Word
