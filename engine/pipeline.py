@@ -27,7 +27,7 @@ from engine.stages.checkpoints import Checkpoints
 from engine.stages.metadata import read_metadata
 from engine.stages.resolve import feed_at, items_from_sources, reclassify, refuse_lost_secret
 from engine.stages.transcript import AsrTier, preview
-from engine.stages.write import name_key, transcript_doc, write_doc
+from engine.stages.write import Transcribed, name_key, transcript_doc, write_doc
 
 __all__ = ["MEDIA_SERVICE", "Checkpoints", "Pipeline", "items_from_sources", "name_key"]
 
@@ -153,7 +153,8 @@ class Pipeline:
         language: str | None,
         approximate: bool = False,
     ) -> dict[str, str]:
-        doc = transcript_doc(item, meta, segments, method, engine_name, language, approximate)
+        found = Transcribed(tuple(segments), method, engine_name, language, approximate)
+        doc = transcript_doc(item, meta, found)
         return write_doc(
             job,
             item,

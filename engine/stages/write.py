@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -27,15 +28,18 @@ def name_key(item_id: int, location: str) -> str:
     return f"item-{item_id}:{location}"
 
 
-def transcript_doc(
-    item: Item,
-    meta: Mapping[str, Any],
-    segments: Sequence[Segment],
-    method: str,
-    engine_name: str | None,
-    language: str | None,
-    approximate: bool = False,
-) -> TranscriptDoc:
+@dataclass(frozen=True, slots=True)
+class Transcribed:
+    """An item's transcript and how it was made, as the write stage takes it."""
+
+    segments: tuple[Segment, ...]
+    method: str  # "captions" or "asr"
+    engine: str | None
+    language: str | None
+    approximate: bool = False  # text only from the service: timings are the chunks' spans
+
+
+def transcript_doc(item: Item, meta: Mapping[str, Any], found: Transcribed) -> TranscriptDoc:
     """Everything one note says about an item, its transcript included."""
     from engine.outputs import Chapter, TranscriptDoc
 
@@ -54,9 +58,9 @@ def transcript_doc(
         channel=meta.get("channel") or meta.get("artist"),
         upload_date=meta.get("upload_date"),
         duration=item.duration,
-        method=method,
-        engine=engine_name,
-        language=language,
+        method=found.method,
+        engine=found.engine,
+        language=found.language,
         processed_at=datetime.now(UTC).replace(microsecond=0).isoformat(),
         tags=tuple(str(t) for t in meta.get("tags") or ()),
         description=meta.get("description") or listed_description or None,
@@ -66,8 +70,8 @@ def transcript_doc(
         link=meta.get("link"),
         chapters=chapters,
         extras=extras,
-        segments=tuple(segments),
-        timing=APPROXIMATE if approximate else None,
+        segments=found.segments,
+        timing=APPROXIMATE if found.approximate else None,
     )
 
 
