@@ -1,5 +1,4 @@
-"""A quiet yt-dlp session: nothing on the terminal, no files but in a work folder, errors a person
-can act on."""
+"""A quiet yt-dlp session: no terminal output, files only in a work folder, typed errors."""
 
 from __future__ import annotations
 

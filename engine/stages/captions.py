@@ -1,5 +1,4 @@
-"""Captions tier of the transcript stage: the site's own captions, any format and track that
-parses; None hands the item over to ASR."""
+"""Captions tier of the transcript stage: the site's own captions; None hands over to ASR."""
 
 from __future__ import annotations
 

@@ -1,5 +1,4 @@
-"""Metadata stage: what an item is (a file's tags, a page's fields, a feed episode's) before its
-transcript; the media path too when the item is a local file."""
+"""Metadata stage: what an item is, from a file's tags, a page's fields or a feed episode."""
 
 from __future__ import annotations
 

@@ -1,5 +1,4 @@
-"""ASR tier of the transcript stage: media cut into chunks, transcribed in parallel (fan-out through
-the job), checkpointed, stitched; or a URL the engine fetches itself."""
+"""ASR tier of the transcript stage: chunks cut, fanned out, checkpointed, stitched; or by URL."""
 
 from __future__ import annotations
 
