@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, TypedDict, Unpack
 
-from engine.errors import ProviderError
+from engine.errors import AuthError, ProviderError
 from engine.segments import Segment
 
 if TYPE_CHECKING:
@@ -140,6 +140,16 @@ class Transcriber(ABC):
     def close(self) -> None:
         """Let go of connections, processes and models."""
         return None
+
+
+def required_keys(api_keys: Sequence[str], service: str, variable: str) -> list[str]:
+    """The keys a remote engine was given; none is an AuthError saying where keys come from."""
+    if not api_keys:
+        raise AuthError(
+            f"no API key for {service}",
+            hint=f"set {variable} or pass --api-key, or choose --asr sphinx to work offline",
+        )
+    return list(api_keys)
 
 
 def takes_url(transcriber: object, url: str) -> bool:

@@ -15,8 +15,8 @@ from typing import Any, Unpack
 from urllib.parse import urlsplit
 
 from engine.dayquota import DayQuota
-from engine.errors import AuthError, LowBalance, ProviderError, RateLimited
-from engine.providers.base import Chunk, SendOptions, Transcriber, Transcript
+from engine.errors import LowBalance, ProviderError, RateLimited
+from engine.providers.base import Chunk, SendOptions, Transcriber, Transcript, required_keys
 from engine.providers.deapi_http import PREFIX, DeapiHttp
 from engine.providers.deapi_result import data_of, job_error
 
@@ -79,13 +79,8 @@ class DeapiTranscriber(Transcriber):
         job_deadline: float = JOB_DEADLINE,
         max_upload_bytes: int | None = UPLOAD_LIMIT,
     ) -> None:
-        if not api_keys:
-            raise AuthError(
-                "no API key for deAPI",
-                hint="set DEAPI_API_KEY or pass --api-key, or choose --asr sphinx to work offline",
-            )
+        self._keys = required_keys(api_keys, "deAPI", "DEAPI_API_KEY")
         self.api_base = api_base.rstrip("/")
-        self._keys = list(api_keys)
         self.model = model
         self.day_quota = day_quota
         self.poll_first = poll_first

@@ -12,7 +12,7 @@ import httpx
 
 from engine.errors import AuthError, ProviderError, RateLimited, TooLarge, Unreachable
 from engine.http_bounds import ReplyBounds, read_response
-from engine.providers.base import Chunk, SendOptions, Transcriber, Transcript
+from engine.providers.base import Chunk, SendOptions, Transcriber, Transcript, required_keys
 from engine.providers.formats import (
     APPROXIMATE,
     format_for,
@@ -47,14 +47,9 @@ class OpenAITranscriber(Transcriber):
         max_upload_bytes: int | None = OPENAI_UPLOAD_LIMIT,
         max_connections: int = 64,
     ) -> None:
-        if not api_keys:
-            raise AuthError(
-                "no API key for the transcription API",
-                hint="set OPENAI_API_KEY or pass --api-key, or choose --asr sphinx to work offline",
-            )
+        self._keys = required_keys(api_keys, "the transcription API", "OPENAI_API_KEY")
         self.api_base = api_base.rstrip("/")
         self.url = f"{self.api_base}/audio/transcriptions"
-        self._keys = list(api_keys)
         self.model = model
         # "auto": chosen by model, and switched to json once if the service refuses verbose_json.
         self._forced = response_format != "auto"
