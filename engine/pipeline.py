@@ -29,7 +29,9 @@ from engine.stages.resolve import feed_at, items_from_sources, reclassify, refus
 from engine.stages.transcript import AsrTier, preview
 from engine.stages.write import Transcribed, name_key, transcript_doc, write_doc
 
-__all__ = ["MEDIA_SERVICE", "Checkpoints", "Pipeline", "items_from_sources", "name_key"]
+# Checkpoints (engine.stages.checkpoints), items_from_sources (engine.stages.resolve) and
+# MEDIA_SERVICE (engine.expand) moved; kept here for imports not yet updated.
+__all__ = ["MEDIA_SERVICE", "Checkpoints", "Pipeline", "items_from_sources"]
 
 _DISK_FULL = {errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)}
 

@@ -18,8 +18,8 @@ from engine.inputs import read_inputs
 from engine.items import Item, State
 from engine.job import Job
 from engine.limiter import Limiter
-from engine.pipeline import items_from_sources
 from engine.pool import Engine
+from engine.stages.resolve import items_from_sources
 from tui.app import BulkscribeApp
 
 WAIT = 10.0  # generous bound for conditions that normally hold within milliseconds
