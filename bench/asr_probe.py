@@ -21,7 +21,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from engine.media import probe, split_audio  # noqa: E402
+from engine.decode import probe  # noqa: E402
+from engine.media import split_audio  # noqa: E402
 from engine.providers.base import Chunk, Transcriber  # noqa: E402
 from engine.stitch import stitch  # noqa: E402
 

@@ -34,7 +34,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from engine.media import read_pcm  # noqa: E402
+from engine.decode import read_pcm  # noqa: E402
 from engine.providers.base import Chunk  # noqa: E402
 from engine.providers.sphinx import SphinxTranscriber  # noqa: E402
 from engine.providers.whisper import whisper_available  # noqa: E402

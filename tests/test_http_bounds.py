@@ -8,11 +8,12 @@ from pathlib import Path
 import httpx
 import pytest
 
+from engine.caption_tracks import fetch_captions, try_captions
 from engine.errors import ReplyTooLarge, ReplyTooSlow, describe
 from engine.http_bounds import MB, Deadline, ReplyBounds, read_chunks
 from engine.providers.base import Chunk
 from engine.providers.openai import OpenAITranscriber
-from engine.remote import RemoteInfo, fetch_captions, try_captions
+from engine.remote import RemoteInfo
 from tests.mediagen import write_tone
 from tests.servers.hostile_http import Behaviour, HostileServer
 

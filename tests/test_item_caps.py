@@ -21,7 +21,7 @@ from engine.item_caps import (
     cap_value,
 )
 from engine.items import Item
-from engine.pipeline import items_from_sources
+from engine.stages.resolve import items_from_sources
 from sessions.store import Store
 from tests.test_headless_e2e import assert_no_traceback, run_cli
 

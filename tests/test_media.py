@@ -8,8 +8,9 @@ from pathlib import Path
 import av
 import pytest
 
+from engine.decode import probe, read_pcm
 from engine.errors import InputError, MediaError
-from engine.media import probe, read_pcm, split_audio
+from engine.media import split_audio
 from tests.mediagen import write_tone
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"

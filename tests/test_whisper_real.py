@@ -12,10 +12,10 @@ from typing import Any
 import pytest
 
 from engine.batch import Batch
+from engine.decode import probe
 from engine.errors import Cancelled
 from engine.items import State
-from engine.media import probe
-from engine.providers.base import Chunk, Transcript
+from engine.providers.base import Chunk, Transcriber, Transcript
 from engine.providers.whisper import WhisperTranscriber
 from engine.segments import Segment
 from engine.settings import Settings
@@ -135,10 +135,10 @@ def test_silence_gives_no_segments_and_speech_after_it_keeps_its_place(
 # -- long files: chunks, resume, cancel ----------------------------------------------------------
 
 
-class Spy:
+class Spy(Transcriber):
     """The real transcriber, counting the chunks it decodes and able to act as a chunk starts."""
 
-    name, service, max_upload_bytes, cancellable = "whisper", None, None, True
+    name, service, max_upload_bytes = "whisper", None, None
 
     def __init__(self, inner: WhisperTranscriber) -> None:
         self.inner = inner

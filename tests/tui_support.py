@@ -17,9 +17,9 @@ from engine.errors import ProviderError
 from engine.inputs import read_inputs
 from engine.items import Item, State
 from engine.limits.limiter import Limiter
-from engine.pipeline import items_from_sources
 from engine.run.engine import Engine
 from engine.run.job import Job
+from engine.stages.resolve import items_from_sources
 from tui.app import BulkscribeApp
 
 WAIT = 10.0  # generous bound for conditions that normally hold within milliseconds

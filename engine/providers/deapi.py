@@ -8,24 +8,21 @@ answers ``{"data": {"request_id": ...}}``; then ``request-status/{request_id}`` 
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from collections.abc import Callable, Sequence
-from typing import Any
-from urllib.parse import quote, urlsplit
-
-import httpx
+from typing import Any, Unpack
+from urllib.parse import urlsplit
 
 from engine.dayquota import DayQuota
-from engine.errors import AuthError, LowBalance, ProviderError, RateLimited
+from engine.errors import LowBalance, ProviderError, RateLimited
 from engine.limits.services import Service
-from engine.providers.base import Chunk, ProgressFn, Transcript
-from engine.providers.deapi_result import data_of, error_for, job_error, parse_result
+from engine.providers.base import Chunk, SendOptions, Transcriber, Transcript, required_keys
+from engine.providers.deapi_http import PREFIX, DeapiHttp
+from engine.providers.deapi_result import data_of, job_error
 
 DEAPI_BASE = "https://api.deapi.ai"
 SERVICE = Service.ASR
-PREFIX = "/api/v1/client"
 # "Audio file to transcribe ... Maximum file size: 10 MB." (docs.deapi.ai/api/analysis/
 # upload-audio-file). Read as 10^7 bytes, the smaller of the two ways to read "MB".
 UPLOAD_LIMIT = 10_000_000
@@ -41,8 +38,6 @@ VIDEO_HOSTS = ("youtube.com", "youtu.be", "x.com", "twitter.com", "twitch.tv", "
 # aud2txt: "URL of Twitter Spaces audio to transcribe" (docs.deapi.ai/api/analysis/
 # audio-to-text-spaces-price).
 SPACES_HOSTS = ("x.com", "twitter.com")
-
-Sleep = Callable[[float], None]
 
 
 def url_endpoint(url: str) -> str | None:
@@ -65,11 +60,11 @@ def url_endpoint(url: str) -> str | None:
     return None
 
 
-class DeapiTranscriber:
+class DeapiTranscriber(Transcriber):
     """Submits jobs to deAPI and polls them; safe to call from several threads at once."""
 
     name = "deapi"
-    submits_jobs = True  # transcribe() takes resume_id, on_submitted and sleep (see base.py)
+    submits_jobs = True
     service: str | None = SERVICE
 
     def __init__(
@@ -85,32 +80,24 @@ class DeapiTranscriber:
         job_deadline: float = JOB_DEADLINE,
         max_upload_bytes: int | None = UPLOAD_LIMIT,
     ) -> None:
-        if not api_keys:
-            raise AuthError(
-                "no API key for deAPI",
-                hint="set DEAPI_API_KEY or pass --api-key, or choose --asr sphinx to work offline",
-            )
+        self._keys = required_keys(api_keys, "deAPI", "DEAPI_API_KEY")
         self.api_base = api_base.rstrip("/")
-        self._keys = list(api_keys)
         self.model = model
         self.day_quota = day_quota
         self.poll_first = poll_first
         self.poll_cap = poll_cap
         self.job_deadline = job_deadline
         self.max_upload_bytes = max_upload_bytes
-        self.on_balance: Callable[[float], None] | None = None
         self._balance: tuple[float, float] | None = None  # (value, monotonic time read)
         self._balance_lock = threading.Lock()
-        self._client = httpx.Client(
-            timeout=httpx.Timeout(timeout, connect=min(30.0, timeout)), follow_redirects=True
-        )
+        self._http = DeapiHttp(self.api_base, timeout)
 
     @property
     def key_count(self) -> int:
         return len(self._keys)
 
     def close(self) -> None:
-        self._client.close()
+        self._http.close()
 
     def accepts_url(self, url: str) -> bool:
         return url_endpoint(url) is not None
@@ -118,79 +105,57 @@ class DeapiTranscriber:
     # -- jobs -------------------------------------------------------------------------------
 
     def transcribe_url(
-        self,
-        url: str,
-        language: str | None = None,
-        *,
-        key_index: int = 0,
-        before_send: Callable[[], object] | None = None,
-        on_progress: ProgressFn | None = None,
-        resume_id: str | None = None,
-        on_submitted: Callable[[str | None], None] | None = None,
-        sleep: Sleep = time.sleep,
+        self, url: str, language: str | None = None, **options: Unpack[SendOptions]
     ) -> Transcript:
+        """Have deAPI fetch ``url`` itself (``vid2txt`` or ``aud2txt``) and wait for its job."""
         endpoint = url_endpoint(url)
         if endpoint is None:
             raise ProviderError(f"deAPI cannot fetch {url} itself", hint="it is uploaded instead")
-        field = "video_url" if endpoint == "vid2txt" else "audio_url"
-        body = {field: url, "include_ts": True, "model": self.model}
-        body["return_result_in_response"] = True
-        key = self._key(key_index)
+        body = {**self._url_body(url, endpoint), "return_result_in_response": True}
 
-        def submit() -> str:
-            return self._submit(endpoint, key, before_send, json_body=body)
+        def submit(key: str) -> str:
+            return self._submit(endpoint, key, options.get("before_send"), json_body=body)
 
-        return self._job(submit, key, None, on_progress, resume_id, on_submitted, sleep)
+        return self._job(submit, None, options)
 
     def transcribe(
-        self,
-        chunk: Chunk,
-        language: str | None = None,
-        *,
-        key_index: int = 0,
-        before_send: Callable[[], object] | None = None,
-        on_progress: ProgressFn | None = None,
-        resume_id: str | None = None,
-        on_submitted: Callable[[str | None], None] | None = None,
-        sleep: Sleep = time.sleep,
+        self, chunk: Chunk, language: str | None = None, **options: Unpack[SendOptions]
     ) -> Transcript:
         """Upload one audio chunk to ``audiofile2txt`` and wait for its job."""
-        key = self._key(key_index)
         data = {"include_ts": "true", "model": self.model, "return_result_in_response": "true"}
 
-        def submit() -> str:
+        def submit(key: str) -> str:
             with open(chunk.path, "rb") as handle:
                 files = {"audio": (chunk.path.name, handle, "audio/flac")}
+                before_send = options.get("before_send")
                 return self._submit("audiofile2txt", key, before_send, data=data, files=files)
 
-        return self._job(submit, key, chunk.duration, on_progress, resume_id, on_submitted, sleep)
+        return self._job(submit, chunk.duration, options)
 
     def _job(
-        self,
-        submit: Callable[[], str],
-        key: str,
-        duration: float | None,
-        on_progress: ProgressFn | None,
-        resume_id: str | None,
-        on_submitted: Callable[[str | None], None] | None,
-        sleep: Sleep,
+        self, submit: Callable[[str], str], duration: float | None, options: SendOptions
     ) -> Transcript:
-        request_id = resume_id
+        """Poll the job saved in ``options`` (``resume_id``), or submit one, until it ends."""
+        key = self._key(options.get("key_index", 0))
+        on_progress = options.get("on_progress")
+        on_submitted = options.get("on_submitted")
+        sleep = options.get("sleep", time.sleep)
+        request_id = options.get("resume_id")
         data = None
         if request_id:
             # A resumed job may have been submitted with another of the keys (another worker).
             for candidate in [key, *(k for k in self._keys if k != key)]:
-                data = self._status(request_id, candidate)
+                data = self._http.status(request_id, candidate)
                 if data is not None:
                     key = candidate
                     break
         if data is None:
             # No job yet, or deAPI no longer knows the saved one (404): nothing was paid for it.
             self.ensure_funds(key)
-            request_id = submit()
+            request_id = submit(key)
             if on_submitted is not None:
                 on_submitted(request_id)
-            data = self._status(request_id, key)
+            data = self._http.status(request_id, key)
         assert request_id is not None
         delay = self.poll_first
         deadline = time.monotonic() + self.job_deadline
@@ -204,7 +169,7 @@ class DeapiTranscriber:
             if status == "done":
                 with self._balance_lock:
                     self._balance = None  # the job was charged: read the balance afresh
-                return self._result(data, key, duration)
+                return self._http.result(data, duration)
             if status == "error":
                 if on_submitted is not None:
                     on_submitted(None)  # a retry must submit afresh, not poll a dead job again
@@ -221,9 +186,7 @@ class DeapiTranscriber:
                 )
             sleep(delay)
             delay = min(self.poll_cap, delay * 1.5)
-            data = self._status(request_id, key)
-
-    # -- requests ---------------------------------------------------------------------------
+            data = self._http.status(request_id, key)
 
     def _submit(
         self, endpoint: str, key: str, before_send: Callable[[], object] | None, **kw: Any
@@ -231,7 +194,7 @@ class DeapiTranscriber:
         if before_send is not None:
             before_send()
         try:
-            response = self._send("POST", f"{PREFIX}/{endpoint}", key, **kw)
+            response = self._http.send("POST", f"{PREFIX}/{endpoint}", key, **kw)
         except RateLimited as exc:
             wait = exc.retry_after
             if self.day_quota is None or wait is None or wait < DAY_WINDOW_HINT:
@@ -248,56 +211,16 @@ class DeapiTranscriber:
             raise ProviderError("deAPI accepted the job but sent no request_id", transient=True)
         return str(request_id)
 
-    def _status(self, request_id: str, key: str) -> dict[str, Any] | None:
-        """The job's status data, or None when deAPI does not know the request (404)."""
-        path = f"{PREFIX}/request-status/{quote(request_id, safe='')}"
-        response = self._send("GET", path, key, allow=(404,))
-        if response.status_code == 404:
-            return None
-        data = data_of(response)
-        if not isinstance(data, dict):
-            raise ProviderError("deAPI sent a status of an unexpected shape", transient=True)
-        return data
-
-    def _result(self, data: dict[str, Any], key: str, duration: float | None) -> Transcript:
-        result = data.get("result")
-        url = data.get("result_url")
-        if result in (None, "") and url:
-            try:
-                response = self._client.get(str(url))
-            except httpx.HTTPError as exc:
-                raise ProviderError(
-                    f"could not download the deAPI result ({type(exc).__name__})", transient=True
-                ) from exc
-            if response.status_code != 200:
-                raise ProviderError(
-                    f"could not download the deAPI result: result_url answered "
-                    f"{response.status_code}",
-                    transient=response.status_code >= 500 or response.status_code == 404,
-                )
-            result = response.text
-        if result is None:
-            raise ProviderError("deAPI finished the job without a result", transient=True)
-        return parse_result(result, duration)
+    # -- account ----------------------------------------------------------------------------
 
     def balance(self, key_index: int = 0) -> float:
         """The account balance in USD (``GET /api/v1/client/balance``)."""
-        response = self._send("GET", f"{PREFIX}/balance", self._key(key_index))
-        try:
-            body = response.json()
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise ProviderError("deAPI sent an unreadable balance", transient=True) from exc
-        # The page shows {"balance": 123}; the v1 envelope {"data": {...}} is accepted too.
-        if isinstance(body, dict) and isinstance(body.get("data"), dict):
-            body = body["data"]
-        value = body.get("balance") if isinstance(body, dict) else None
-        if not isinstance(value, int | float):
-            raise ProviderError("deAPI sent a balance of an unexpected shape", transient=True)
+        value = self._http.balance(self._key(key_index))
         with self._balance_lock:
-            self._balance = (float(value), time.monotonic())
+            self._balance = (value, time.monotonic())
         if self.on_balance is not None:
-            self.on_balance(float(value))
-        return float(value)
+            self.on_balance(value)
+        return value
 
     def ensure_funds(self, key: str | None = None) -> None:
         """Pause the batch (LowBalance blocks) before deAPI starts refusing jobs for lack of funds."""
@@ -318,52 +241,18 @@ class DeapiTranscriber:
     def price_url(self, url: str) -> float:
         """The price of transcribing ``url`` (``vid2txt/price-calculation``)."""
         endpoint = url_endpoint(url) or "vid2txt"
-        field = "video_url" if endpoint == "vid2txt" else "audio_url"
-        body = {field: url, "include_ts": True, "model": self.model}
-        return self._price(endpoint, json_body=body)
+        return self._http.price(endpoint, self._key(0), self._url_body(url, endpoint))
 
     def price_seconds(self, seconds: float) -> float:
         """The price of this many seconds of audio: ``aud2txt/price-calculation`` takes
         "duration_seconds: Duration in seconds (required if audio_url not provided)"
         (docs.deapi.ai/api/analysis/audio-to-text-spaces-price), with no file to upload."""
         body = {"include_ts": True, "model": self.model, "duration_seconds": round(seconds)}
-        return self._price("aud2txt", json_body=body)
+        return self._http.price("aud2txt", self._key(0), body)
 
-    def _price(self, endpoint: str, **kw: Any) -> float:
-        response = self._send("POST", f"{PREFIX}/{endpoint}/price-calculation", self._key(0), **kw)
-        data = data_of(response)
-        price = data.get("price") if isinstance(data, dict) else None
-        if not isinstance(price, int | float):
-            raise ProviderError("deAPI sent a price of an unexpected shape", transient=True)
-        return float(price)
-
-    def _send(
-        self,
-        method: str,
-        path: str,
-        key: str,
-        *,
-        json_body: Any = None,
-        allow: tuple[int, ...] = (),
-        **kw: Any,
-    ) -> httpx.Response:
-        headers = {"Authorization": f"Bearer {key}", "Accept": "application/json"}
-        try:
-            response = self._client.request(
-                method, self.api_base + path, headers=headers, json=json_body, **kw
-            )
-        except httpx.TimeoutException as exc:
-            raise ProviderError(
-                f"deAPI did not answer in time ({type(exc).__name__})", transient=True
-            ) from exc
-        except httpx.TransportError as exc:
-            raise ProviderError(
-                f"network problem talking to {self.api_base}: {type(exc).__name__}",
-                transient=True,
-            ) from exc
-        if response.status_code != 200 and response.status_code not in allow:
-            raise error_for(response)
-        return response
+    def _url_body(self, url: str, endpoint: str) -> dict[str, Any]:
+        field = "video_url" if endpoint == "vid2txt" else "audio_url"
+        return {field: url, "include_ts": True, "model": self.model}
 
     def _key(self, index: int) -> str:
         return self._keys[index % len(self._keys)]

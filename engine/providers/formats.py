@@ -14,7 +14,7 @@ verbose_json (console.groq.com/docs/speech-to-text).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, SupportsFloat, SupportsIndex
 
 from engine.langcodes import language_code
 from engine.providers.base import Transcript
@@ -111,8 +111,10 @@ def _attach(segments: list[Segment], words: list[Word]) -> list[Segment]:
 
 
 def _seconds(value: object) -> float | None:
+    if not isinstance(value, str | bytes | SupportsFloat | SupportsIndex):
+        return None
     try:
-        number = float(value)  # type: ignore[arg-type]
+        number = float(value)
     except (TypeError, ValueError):
         return None
     return number if number == number and abs(number) != float("inf") else None

@@ -6,13 +6,14 @@ import json
 import os
 import threading
 from collections.abc import Callable, Sequence
+from typing import Unpack
 
 import httpx
 
 from engine.errors import AuthError, ProviderError, RateLimited, TooLarge, Unreachable
 from engine.http_bounds import ReplyBounds, read_response
 from engine.limits.services import Service
-from engine.providers.base import Chunk, Transcript
+from engine.providers.base import Chunk, SendOptions, Transcriber, Transcript, required_keys
 from engine.providers.formats import (
     APPROXIMATE,
     format_for,
@@ -28,7 +29,7 @@ SERVICE = Service.ASR
 _BUFFER_BELOW = 256 * 1024
 
 
-class OpenAITranscriber:
+class OpenAITranscriber(Transcriber):
     """POSTs each chunk to ``{api_base}/audio/transcriptions`` as multipart form data."""
 
     name = "openai"
@@ -47,14 +48,9 @@ class OpenAITranscriber:
         max_upload_bytes: int | None = OPENAI_UPLOAD_LIMIT,
         max_connections: int = 64,
     ) -> None:
-        if not api_keys:
-            raise AuthError(
-                "no API key for the transcription API",
-                hint="set OPENAI_API_KEY or pass --api-key, or choose --asr sphinx to work offline",
-            )
+        self._keys = required_keys(api_keys, "the transcription API", "OPENAI_API_KEY")
         self.api_base = api_base.rstrip("/")
         self.url = f"{self.api_base}/audio/transcriptions"
-        self._keys = list(api_keys)
         self.model = model
         # "auto": chosen by model, and switched to json once if the service refuses verbose_json.
         self._forced = response_format != "auto"
@@ -81,17 +77,14 @@ class OpenAITranscriber:
         self._client.close()
 
     def transcribe(
-        self,
-        chunk: Chunk,
-        language: str | None = None,
-        *,
-        key_index: int = 0,
-        before_send: Callable[[], object] | None = None,
+        self, chunk: Chunk, language: str | None = None, **options: Unpack[SendOptions]
     ) -> Transcript:
         """POST one chunk. ``before_send`` (taking a rate-limit permit) runs once the request is
         built, just before it goes out: the server counts a request when it arrives, so the less
         work between the permit and the wire, the less a burst can bunch up on the server's clock.
         """
+        key_index = options.get("key_index", 0)
+        before_send = options.get("before_send")
         while True:
             fmt = self.response_format
             try:

@@ -15,14 +15,14 @@ from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from multiprocessing import resource_tracker
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Unpack
 
 import numpy as np
 
 from engine import errors
+from engine.decode import read_pcm
 from engine.errors import BulkscribeError, ProviderError
-from engine.media import read_pcm
-from engine.providers.base import Chunk, Transcript
+from engine.providers.base import Chunk, SendOptions, Transcriber, Transcript
 from engine.quiet import speech_spans
 from engine.segments import Segment, Word
 
@@ -146,7 +146,7 @@ def _warm_up() -> None:
     _decoder()  # load the model once per worker, before the first chunk waits on it
 
 
-class SphinxTranscriber:
+class SphinxTranscriber(Transcriber):
     """pocketsphinx as a Transcriber: safe from many threads, decoding in a pool of processes.
 
     The pool starts on first use, holds one process (and one Decoder) per worker
@@ -213,7 +213,9 @@ class SphinxTranscriber:
         finally:
             signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
-    def transcribe(self, chunk: Chunk, language: str | None = None) -> Transcript:
+    def transcribe(
+        self, chunk: Chunk, language: str | None = None, **options: Unpack[SendOptions]
+    ) -> Transcript:
         if language and not language.lower().startswith("en"):
             raise ProviderError(
                 f"sphinx only knows English, not {language!r}",

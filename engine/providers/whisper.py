@@ -5,10 +5,10 @@ from __future__ import annotations
 import importlib.util
 import os
 import threading
-from typing import Any, Protocol
+from typing import Any, Unpack
 
 from engine.errors import Cancelled, ProviderError
-from engine.providers.base import Chunk, Transcript
+from engine.providers.base import Chunk, SendOptions, Transcriber, Transcript
 from engine.providers.whisper_models import (
     INSTALL_HINT,
     Located,
@@ -21,10 +21,6 @@ from engine.providers.whisper_models import (
 from engine.segments import Segment, Word
 
 __all__ = ["WhisperTranscriber", "default_threads", "offline_requested", "whisper_available"]
-
-
-class CancelFlag(Protocol):
-    def is_set(self) -> bool: ...
 
 
 def _installed() -> bool:
@@ -71,7 +67,7 @@ def language_code(language: str | None) -> str | None:
     return code
 
 
-class WhisperTranscriber:
+class WhisperTranscriber(Transcriber):
     """faster-whisper as a Transcriber; the model loads on first use and is shared by all threads.
 
     CTranslate2 releases the GIL and runs ``workers`` decodes in parallel (its
@@ -82,7 +78,6 @@ class WhisperTranscriber:
     name = "whisper"
     service: str | None = None
     max_upload_bytes: int | None = None
-    cancellable = True  # transcribe() takes cancel= and stops between segments
 
     def __init__(
         self,
@@ -168,8 +163,10 @@ class WhisperTranscriber:
             return self._model
 
     def transcribe(
-        self, chunk: Chunk, language: str | None = None, *, cancel: CancelFlag | None = None
+        self, chunk: Chunk, language: str | None = None, **options: Unpack[SendOptions]
     ) -> Transcript:
+        """Decode one chunk; ``cancel`` (in ``options``) stops it between segments."""
+        cancel = options.get("cancel")
         code = language_code(language)
         model = self._loaded()
         segments: list[Segment] = []
