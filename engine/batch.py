@@ -17,11 +17,13 @@ from engine.limits.limiter import Limiter
 from engine.limits.registry import Registry
 from engine.limits.services import Service
 from engine.limits.shared import SharedQuota, quota_name
-from engine.pipeline import Checkpoints, Pipeline, items_from_sources
+from engine.pipeline import Pipeline
 from engine.providers.base import Transcriber
 from engine.redact import has_masked_secret, redact_text
 from engine.run.engine import Engine
 from engine.settings import Settings
+from engine.stages.checkpoints import Checkpoints
+from engine.stages.resolve import items_from_sources
 from engine.storable import shown
 
 BALANCE_EVERY = 60.0
@@ -67,16 +69,13 @@ class Batch:
         self.transcriber = transcriber
         output_dir.mkdir(parents=True, exist_ok=True)
         self.limits = self._limits(settings)
-        if self.transcriber.service is not None and hasattr(self.transcriber, "on_reply"):
+        if self.transcriber.service is not None:
             # What the service says about its quota reaches the limiter that paces it.
             self.transcriber.on_reply = self.limits[self.transcriber.service].observe
         self.board = board if board is not None else Board()
-        if hasattr(self.transcriber, "on_event"):
-            board_post = self.board.post
-            self.transcriber.on_event = lambda kind, text: board_post(kind, text)
-        if hasattr(self.transcriber, "on_balance"):
-            # Prepaid services (deAPI) report the balance each time it is read: show it.
-            self.transcriber.on_balance = self._show_balance
+        self.transcriber.on_event = self.board.post
+        # Prepaid services (deAPI) report the balance each time it is read: show it.
+        self.transcriber.on_balance = self._show_balance
         # A distributed worker's pipeline ships transcripts instead of writing them.
         self.pipeline = pipeline_class(
             settings,
@@ -97,11 +96,9 @@ class Batch:
             retries=settings.retries,
         )
         self.pipeline.engine_add = self.engine.add
-        resize = getattr(self.transcriber, "resize", None)
-        if callable(resize):
-            # Local engines run in worker processes; keep their pool as large as the worker pool.
-            self.engine.on_resize = resize
-            resize(self.engine.workers)
+        # Local engines run in worker processes; keep their pool as large as the worker pool.
+        self.engine.on_resize = self.transcriber.resize
+        self.transcriber.resize(self.engine.workers)
         self.started_at = datetime.now(UTC)
 
     def _limits(self, settings: Settings) -> Registry:
@@ -177,15 +174,11 @@ class Batch:
         offline engine on 2 loaded cores), long enough for people to reach for kill -9.
         """
         self.engine.stop(timeout=0)  # stopping first, so the abandoned chunks count as stopped
-        abort = getattr(self.transcriber, "abort", None)
-        if abort is not None:
-            abort()
+        self.transcriber.abort()
         self.engine.stop(timeout)
 
     def close(self) -> None:
-        close = getattr(self.transcriber, "close", None)
-        if close is not None:
-            close()
+        self.transcriber.close()
 
     # -- reports ------------------------------------------------------------------------------
 

@@ -70,7 +70,7 @@ def parse_date(text: str | None) -> datetime | None:
 
 def _feedparser_date(value: str) -> datetime | None:
     # feedparser knows a dozen date dialects real feeds use (W3C-DTF, Korean, Greek, Hungarian...).
-    from feedparser.datetimes import _parse_date  # type: ignore[import-untyped]
+    from feedparser.datetimes import _parse_date
 
     parsed = _parse_date(value)
     if not parsed:

@@ -13,7 +13,7 @@ import re
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from engine.errors import SourceError
@@ -223,7 +223,7 @@ def _attr(element: ET.Element, tag: str, name: str) -> str | None:
 
 
 def read_with_feedparser(data: bytes) -> Feed:
-    import feedparser  # type: ignore[import-untyped]
+    import feedparser
 
     parsed = feedparser.parse(data, sanitize_html=False, resolve_relative_uris=False)
     if not parsed.get("version") and not parsed.entries:
@@ -278,12 +278,15 @@ def _number(value: Any) -> int | None:
     return number if 0 <= number < 1_000_000 else None
 
 
+_NEVER = datetime.min.replace(tzinfo=UTC)  # the sort key of an undated episode (none when sorting)
+
+
 def _numbered(episodes: Iterable[Episode]) -> tuple[Episode, ...]:
     """Feed order kept; ``position`` counts from the oldest (feeds usually list newest first)."""
     listed = list(episodes)
     dated = all(e.published for e in listed)
     oldest_first = (
-        sorted(range(len(listed)), key=lambda i: listed[i].published)  # type: ignore[arg-type,return-value]
+        sorted(range(len(listed)), key=lambda i: listed[i].published or _NEVER)
         if dated
         else list(reversed(range(len(listed))))
     )

@@ -12,22 +12,10 @@ from pathlib import Path
 import av
 import numpy as np
 
-from engine.decode import BYTES_PER_SECOND, SAMPLE_RATE, MediaInfo, iter_pcm, probe, read_pcm
+from engine.decode import SAMPLE_RATE, iter_pcm
 from engine.errors import MediaError
 from engine.providers.base import Chunk
 from engine.quiet import FRAME, find_cut
-
-# probe, read_pcm, MediaInfo and BYTES_PER_SECOND moved to engine.decode; kept for imports not yet
-# updated.
-__all__ = [
-    "BYTES_PER_SECOND",
-    "ENCODE_SLOTS",
-    "MediaInfo",
-    "balanced_chunk_seconds",
-    "probe",
-    "read_pcm",
-    "split_audio",
-]
 
 _WRITE_BLOCK = 8192  # samples per encoded frame
 SEARCH_SHARE = 0.1  # a cut may move this share of a chunk either way to land where nobody speaks

@@ -14,24 +14,21 @@ from pathlib import Path
 from typing import Any
 
 from engine.errors import OutputError
+from engine.events import EventKind
 from engine.expand import MEDIA_SERVICE, expand_feed_item, expand_playlist_item
 from engine.feeds import Feed
 from engine.items import Item
-from engine.job import Job
 from engine.langcodes import language_code
 from engine.providers.base import Transcriber, takes_url
+from engine.run.job import Job
 from engine.segments import Segment
 from engine.settings import Settings
 from engine.stages.captions import captions_tier
 from engine.stages.checkpoints import Checkpoints
 from engine.stages.metadata import read_metadata
-from engine.stages.resolve import feed_at, items_from_sources, reclassify, refuse_lost_secret
+from engine.stages.resolve import feed_at, reclassify, refuse_lost_secret
 from engine.stages.transcript import AsrTier, preview
-from engine.stages.write import Transcribed, name_key, transcript_doc, write_doc
-
-# Checkpoints (engine.stages.checkpoints), items_from_sources (engine.stages.resolve) and
-# MEDIA_SERVICE (engine.expand) moved; kept here for imports not yet updated.
-__all__ = ["MEDIA_SERVICE", "Checkpoints", "Pipeline", "items_from_sources"]
+from engine.stages.write import ItemRecord, Transcribed, name_key, transcript_doc, write_doc
 
 _DISK_FULL = {errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)}
 
@@ -135,7 +132,7 @@ class Pipeline:
         else:
             # Done, not failed: retrying silence cannot help; the outcome says why there is no text.
             job.update(outputs=outputs, preview=(), meta={**job.item.meta, "outcome": NO_SPEECH})
-            job.note("no-speech", f"{job.item.label}: {NO_SPEECH}")
+            job.note(EventKind.NO_SPEECH, f"{job.item.label}: {NO_SPEECH}")
 
     def _download(self, job: Job, item: Item, workdir: Path) -> Path:
         from engine.remote import download_audio
@@ -146,7 +143,7 @@ class Pipeline:
 
     def _write(
         self,
-        job: Job,
+        job: ItemRecord,
         item: Item,
         meta: Mapping[str, Any],
         segments: Sequence[Segment],

@@ -8,13 +8,14 @@ from typing import Any
 
 from engine.events import EventKind
 from engine.limits.dayquota import pause_text
+from engine.providers.base import Transcriber
 from engine.run.job import Job
 
 
 class ServiceJobs:
     """Shared by every worker of one pipeline."""
 
-    def __init__(self, transcriber: Any, checkpoints: Any) -> None:
+    def __init__(self, transcriber: Transcriber, checkpoints: Any) -> None:
         self.transcriber = transcriber
         self.checkpoints = checkpoints
         self._lock = threading.Lock()
@@ -36,7 +37,7 @@ class ServiceJobs:
 
     def permit(self, job: Job, service: str) -> None:
         """The service's calendar-day quota (when it has one), then its rate-limit permit."""
-        quota = getattr(self.transcriber, "day_quota", None)
+        quota = self.transcriber.day_quota
         if quota is not None:
 
             def paused(resets_at: float) -> None:

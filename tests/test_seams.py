@@ -9,7 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from engine.media import read_pcm, split_audio
+from engine.decode import read_pcm
+from engine.media import split_audio
 from engine.providers.base import Chunk
 from engine.providers.sphinx import SphinxTranscriber
 from engine.quiet import FRAME, PAUSE_DB, speech_spans

@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from engine.decode import probe
 from engine.errors import MediaError, ProviderError
-from engine.media import probe, split_audio
+from engine.media import split_audio
 from engine.providers.base import Chunk, Transcriber
 from engine.providers.sphinx import SphinxTranscriber, Word, group_words
 from engine.stitch import stitch

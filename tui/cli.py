@@ -5,21 +5,15 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
-from typing import NoReturn
 
 from engine.errors import BulkscribeError, UsageError
-from tui.options import add_options, settings_flags
+from tui.options import UsageParser, add_options, settings_flags
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:
-        raise UsageError(message, hint="see bulkscribe --help")
-
-
 def build_parser() -> argparse.ArgumentParser:
-    p = _Parser(
+    p = UsageParser(
         prog="bulkscribe",
         description="Bulk-transcribe videos and podcasts into Markdown transcripts.",
         epilog="Manage saved sessions with: bulkscribe sessions --help; "
@@ -105,7 +99,7 @@ def _sessions(argv: list[str], err: object) -> int:
 
     from sessions import commands
 
-    parser = _Parser(prog="bulkscribe")
+    parser = UsageParser(prog="bulkscribe")
     sub = parser.add_subparsers(dest="command", required=True)
     commands.register(sub)
     args = parser.parse_args(["sessions", *argv])

@@ -11,7 +11,7 @@ from rich.table import Table
 from rich.text import Text
 
 from engine.errors import BulkscribeError
-from engine.ratespec import parse_rate
+from engine.limits.ratespec import parse_rate
 from engine.settings import Settings
 from tui.format import hms
 

@@ -5,11 +5,19 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NoReturn
 
+from engine.errors import UsageError
 from engine.limits.pools import MODES
 from engine.run.queue import ORDERS
 from engine.settings import ASR_ENGINES, DEAPI_PLANS, FORMATS, NOTIFY, RESPONSE_FORMATS
+
+
+class UsageParser(argparse.ArgumentParser):
+    """An argument parser whose mistakes are usage errors (one line and exit 2, like the others)."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(message, hint="see bulkscribe --help")
 
 
 def split_keys(given: list[str] | None) -> tuple[str, ...] | None:

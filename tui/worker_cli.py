@@ -17,9 +17,9 @@ WAIT_FOR_SESSION = 0.5
 
 
 def build_worker_parser() -> argparse.ArgumentParser:
-    from tui.cli import _Parser
+    from tui.options import UsageParser
 
-    p = _Parser(
+    p = UsageParser(
         prog="bulkscribe worker",
         description="Work on the items of a batch started elsewhere with --redis URL --distribute.",
     )

@@ -210,7 +210,9 @@ class Coordinator:
             self._apply_event(event)
         except (ValueError, KeyError, TypeError) as exc:
             # Not an event of ours (another program, another version): said, skipped, never fatal.
-            self.batch.board.post(EventKind.FAILED, f"distributed: an unreadable event was skipped ({exc})")
+            self.batch.board.post(
+                EventKind.FAILED, f"distributed: an unreadable event was skipped ({exc})"
+            )
 
     def _apply_event(self, event: dict[str, str]) -> None:
         board = self.batch.board
@@ -271,4 +273,6 @@ class Coordinator:
                 meta=meta,
             )
             if state is State.FAILED:
-                board.post(EventKind.FAILED, f"{board.get(item_id).label}: {data.get('error')}", item_id)
+                board.post(
+                    EventKind.FAILED, f"{board.get(item_id).label}: {data.get('error')}", item_id
+                )

@@ -13,6 +13,7 @@ from engine.items import Item
 from engine.pipeline import Pipeline
 from engine.run.job import Job
 from engine.segments import Segment
+from engine.stages.write import ItemRecord
 
 
 class ShippingPipeline(Pipeline):
@@ -26,7 +27,7 @@ class ShippingPipeline(Pipeline):
 
     def _write(
         self,
-        job: Job,
+        job: ItemRecord,
         item: Item,
         meta: Mapping[str, Any],
         segments: Sequence[Segment],

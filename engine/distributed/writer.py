@@ -9,7 +9,7 @@ from engine.batch import Batch
 from engine.distributed.wire import Result
 from engine.errors import describe
 from engine.events import EventKind
-from engine.items import State
+from engine.items import Item, State
 from engine.outputs.no_speech import NO_SPEECH, has_speech
 
 PREVIEW_LINES = 6
@@ -23,7 +23,7 @@ class _BoardJob:
         self.item_id = item_id
 
     @property
-    def item(self) -> Any:
+    def item(self) -> Item:
         return self._board.get(self.item_id)
 
     def update(self, **changes: Any) -> None:
@@ -47,7 +47,7 @@ def write_result(
     try:
         # The pipeline's own writer: same names, same formats, same atomic writes as a local run.
         outputs = batch.pipeline._write(
-            _BoardJob(batch, item_id),  # type: ignore[arg-type]
+            _BoardJob(batch, item_id),
             item,
             result.meta,
             result.segments,

@@ -1,9 +1,8 @@
 """The Limiter: one external service's rate limit, its grant path, and how it reacts to 429s and outages.
 
-Every permit handed out is kept in a short log (as long as the longest window). When the spec, the
-mode, the worker count or the effective rate changes, the pools are rebuilt and seeded from that log,
-so no sliding window ever holds more than the limit across a change. A back end keeps the windows
-(windows.py: in memory, or in Redis for a shared quota); learning.py keeps what the service said.
+Every permit is kept in a short log; when the spec, mode, worker count or effective rate changes,
+the pools are rebuilt from it, so no window ever holds more than the limit across a change. The
+windows live in a back end (windows.py: memory, or Redis); learning.py keeps what the service said.
 """
 
 from __future__ import annotations
@@ -237,7 +236,8 @@ class Limiter:
             self._tell(EventKind.ONLINE, f"{self.service}: reachable again, carrying on")
         if learnt is not None:
             self._tell(
-                EventKind.LEARNT, f"{self.service}: server allows {learnt} (its x-ratelimit headers)"
+                EventKind.LEARNT,
+                f"{self.service}: server allows {learnt} (its x-ratelimit headers)",
             )
 
     def offline(self) -> tuple[bool, float]:

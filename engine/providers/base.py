@@ -9,11 +9,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, TypedDict, Unpack
 
 from engine.errors import AuthError, ProviderError
+from engine.events import EventKind
 from engine.segments import Segment
 
 if TYPE_CHECKING:
-    from engine.dayquota import DayQuota
-    from engine.quota import ServerQuota
+    from engine.limits.dayquota import DayQuota
+    from engine.limits.headers import ServerQuota
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,7 +103,7 @@ class Transcriber(ABC):
     on_reply: Callable[[ServerQuota | None], None] | None = None
     """Set by the batch: told what each reply says about the service's quota."""
 
-    on_event: Callable[[str, str], None] | None = None
+    on_event: Callable[[EventKind, str], None] | None = None
     """Set by the batch: (kind, text) for the event log."""
 
     on_balance: Callable[[float], None] | None = None

@@ -14,8 +14,8 @@ from collections.abc import Callable, Sequence
 from typing import Any, Unpack
 from urllib.parse import urlsplit
 
-from engine.dayquota import DayQuota
 from engine.errors import LowBalance, ProviderError, RateLimited
+from engine.limits.dayquota import DayQuota
 from engine.limits.services import Service
 from engine.providers.base import Chunk, SendOptions, Transcriber, Transcript, required_keys
 from engine.providers.deapi_http import PREFIX, DeapiHttp

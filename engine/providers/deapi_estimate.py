@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.errors import BulkscribeError, RateLimited
-from engine.limiter import Limiter
+from engine.limits.limiter import Limiter
 from engine.limits.services import Service
 
 PRICE_SERVICE = Service.DEAPI_PRICE

@@ -11,7 +11,9 @@ from typing import Unpack
 import httpx
 
 from engine.errors import AuthError, ProviderError, RateLimited, TooLarge, Unreachable
+from engine.events import EventKind
 from engine.http_bounds import ReplyBounds, read_response
+from engine.limits.headers import ServerQuota, parse_retry_after, quota_from_headers
 from engine.limits.services import Service
 from engine.providers.base import Chunk, SendOptions, Transcriber, Transcript, required_keys
 from engine.providers.formats import (
@@ -21,7 +23,6 @@ from engine.providers.formats import (
     parse_transcript,
     wants_words,
 )
-from engine.quota import ServerQuota, parse_retry_after, quota_from_headers
 
 OPENAI_UPLOAD_LIMIT = 25 * 1024 * 1024
 SERVICE = Service.ASR
@@ -60,7 +61,7 @@ class OpenAITranscriber(Transcriber):
         # Wired by the batch: the limiter hears every reply's quota headers (and that the service
         # answers at all); events go to the board's log.
         self.on_reply: Callable[[ServerQuota | None], None] | None = None
-        self.on_event: Callable[[str, str], None] | None = None
+        self.on_event: Callable[[EventKind, str], None] | None = None
         self._client = httpx.Client(
             timeout=httpx.Timeout(timeout, connect=min(30.0, timeout)),
             limits=httpx.Limits(
@@ -102,7 +103,7 @@ class OpenAITranscriber(Transcriber):
                 self.response_format = "json"
                 if self.on_event is not None:
                     self.on_event(
-                        "format",
+                        EventKind.FORMAT,
                         f"{self.model} does not offer {sent}: asking for json from now on "
                         "(timestamps per chunk only, marked approximate)",
                     )

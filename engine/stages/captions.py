@@ -6,8 +6,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from engine.errors import SourceError
+from engine.events import EventKind
 from engine.expand import MEDIA_SERVICE
-from engine.job import Job
+from engine.run.job import Job
 from engine.settings import Settings
 
 if TYPE_CHECKING:  # yt-dlp is imported when a page is first read, not with the pipeline
@@ -30,23 +31,23 @@ def captions_tier(
         on_rate_limited=lambda after: job.throttle(MEDIA_SERVICE, after),
     )
     for failure in attempt.failures:
-        job.note("captions", failure)
+        job.note(EventKind.CAPTIONS, failure)
     if attempt.result is not None:
         found: CaptionResult = attempt.result
         # Kind "path": the event log shows it; headless output would drown in one per item.
         job.note(
-            "path",
+            EventKind.PATH,
             f"transcript from {found.kind} captions ({found.language}, {found.format})",
         )
         return found
     why = attempt.summary()
     if not attempt.tried and not settings.captions_only:
-        job.note("path", "no captions listed; transcribing the audio")  # the usual case
+        job.note(EventKind.PATH, "no captions listed; transcribing the audio")  # the usual case
         return None
     if settings.captions_only:
         raise SourceError(
             f"no usable captions ({why})",
             hint="run without --captions-only to transcribe the audio instead",
         )
-    job.note("captions", f"no usable captions ({why}); transcribing the audio")
+    job.note(EventKind.CAPTIONS, f"no usable captions ({why}); transcribing the audio")
     return None

@@ -7,10 +7,11 @@ from pathlib import Path
 from typing import Any
 
 from engine.errors import MediaError, SourceError
+from engine.events import EventKind
 from engine.expand import MEDIA_SERVICE
 from engine.item_caps import cap_meta, cap_title
 from engine.items import Item
-from engine.job import Job
+from engine.run.job import Job
 from engine.storable import shown
 
 Found = tuple[dict[str, Any], Any, Path | None]
@@ -42,7 +43,7 @@ def read_metadata(
         if not by_url:
             raise
         # What yt-dlp cannot read here the service may still fetch (it has its own access).
-        job.note("metadata", f"{item.source}: no metadata or captions ({exc}); sent by URL")
+        job.note(EventKind.METADATA, f"{item.source}: no metadata or captions ({exc}); sent by URL")
         return _sent_by_url(job, item, meta)
     extras = meta.get("extras") or {}
     meta.update(

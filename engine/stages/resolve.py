@@ -13,9 +13,9 @@ from engine.feed_fetch import fetch_feed, may_be_feed
 from engine.feeds import Feed
 from engine.item_caps import cap_title, cap_value
 from engine.items import Item, State
-from engine.job import Job
 from engine.lifecycle import applied, finish
 from engine.redact import has_masked_secret
+from engine.run.job import Job
 from engine.storable import shown
 
 

@@ -9,11 +9,12 @@ from pathlib import Path
 from typing import Any
 
 from engine.errors import MediaError, TooLarge
+from engine.events import EventKind
 from engine.expand import MEDIA_SERVICE
 from engine.items import Item
-from engine.job import Job
 from engine.providers.base import Chunk, SendOptions, Transcriber, Transcript
 from engine.providers.formats import APPROXIMATE
+from engine.run.job import Job
 from engine.segments import Segment
 from engine.service_jobs import ServiceJobs
 from engine.settings import Settings
@@ -90,7 +91,7 @@ class AsrTier:
                 max_bytes = int(min(max_bytes or largest, largest) * RECHUNK_SHARE)
                 chunk_seconds = max(MIN_CHUNK_SECONDS, chunk_seconds / 2)
                 job.note(
-                    "rechunk",
+                    EventKind.RECHUNK,
                     f"chunk too large for the service; retrying with chunks under "
                     f"{max_bytes / 1024:.0f} KB",
                 )

@@ -6,11 +6,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from engine.errors import NameTaken, OutputError
 from engine.items import Item
-from engine.job import Job
 from engine.providers.formats import APPROXIMATE
 from engine.redact import redact_text
 from engine.segments import Segment
@@ -22,6 +21,15 @@ if TYPE_CHECKING:
 
 # Names tried for one item when its claimed names keep appearing on disk before it writes them.
 NAME_ATTEMPTS = 20
+
+
+class ItemRecord(Protocol):
+    """What writing needs of the item's Job: the item as it is now, and a way to record facts on it."""
+
+    @property
+    def item(self) -> Item: ...
+
+    def update(self, **facts: Any) -> None: ...
 
 
 def name_key(item_id: int, location: str) -> str:
@@ -76,7 +84,7 @@ def transcript_doc(item: Item, meta: Mapping[str, Any], found: Transcribed) -> T
 
 
 def write_doc(
-    job: Job,
+    job: ItemRecord,
     item: Item,
     doc: TranscriptDoc,
     *,
