@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 
 from engine.episodes import EpisodeChoice
 from engine.events import EventKind
-from engine.feeds import Feed, feed_number
+from engine.feeds import Episode, Feed, feed_number
 from engine.item_caps import cap_title
 from engine.items import Item
 from engine.limits.services import Service
@@ -52,10 +52,9 @@ def expand_playlist_item(
     job.note(EventKind.PLAYLIST, f"{item.source}: {len(children)} videos queued")
 
 
-def expand_feed_item(job: Job, item: Item, feed: Feed, settings: Settings, add: AddItems) -> None:
-    """Each chosen episode of a feed becomes an item that carries the feed's facts about it."""
-    job.stage("expand")
-    episodes = choose_entries(
+def chosen_episodes(job: Job | None, item: Item, settings: Settings, feed: Feed) -> list[Episode]:
+    """The episodes of ``feed`` the item's choice (``--episodes``, ``--since``...) takes."""
+    return choose_entries(
         job,
         item,
         settings,
@@ -63,6 +62,12 @@ def expand_feed_item(job: Job, item: Item, feed: Feed, settings: Settings, add: 
         when=lambda e: e.published,
         number=feed_number(feed.episodes),
     )
+
+
+def expand_feed_item(job: Job, item: Item, feed: Feed, settings: Settings, add: AddItems) -> None:
+    """Each chosen episode of a feed becomes an item that carries the feed's facts about it."""
+    job.stage("expand")
+    episodes = chosen_episodes(job, item, settings, feed)
     extras = dict(item.meta.get("extras") or {})
     children = [
         Item(

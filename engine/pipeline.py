@@ -9,7 +9,7 @@ from __future__ import annotations
 import errno
 import shutil
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -122,9 +122,10 @@ class Pipeline:
             method, engine_name = "asr", self.transcriber.name
         language = language_code(language) or language
         job.stage("write", method=method, engine=engine_name, language=language)
-        outputs = self._write(
-            job, job.item, meta, segments, method or "asr", engine_name, language, approximate
+        transcribed = Transcribed(
+            tuple(segments), method or "asr", engine_name, language, approximate
         )
+        outputs = self._write(job, job.item, meta, transcribed)
         from engine.outputs.no_speech import NO_SPEECH, has_speech
 
         if has_speech(segments):
@@ -146,13 +147,8 @@ class Pipeline:
         job: ItemRecord,
         item: Item,
         meta: Mapping[str, Any],
-        segments: Sequence[Segment],
-        method: str,
-        engine_name: str | None,
-        language: str | None,
-        approximate: bool = False,
+        found: Transcribed,
     ) -> dict[str, str]:
-        found = Transcribed(tuple(segments), method, engine_name, language, approximate)
         doc = transcript_doc(item, meta, found)
         return write_doc(
             job,

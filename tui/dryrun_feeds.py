@@ -9,7 +9,7 @@ from rich.table import Table
 from rich.text import Text
 
 from engine.errors import BulkscribeError
-from engine.expand import choose_entries
+from engine.expand import choose_entries, chosen_episodes
 from engine.feed_fetch import fetch_feed, may_be_feed
 from engine.feeds import feed_number
 from engine.items import Item
@@ -32,14 +32,7 @@ def list_chosen(batch: Any, settings: Settings, out: Console) -> list[str]:
             if feed is None:
                 continue  # a web page or media file: nothing to list
             item = Item(-1, source=source.raw, location=source.location)
-            taken = choose_entries(
-                None,
-                item,
-                settings,
-                list(feed.episodes),
-                when=lambda e: e.published,
-                number=feed_number(feed.episodes),
-            )
+            taken = chosen_episodes(None, item, settings, feed)
             number = feed_number(feed.episodes)
             rows = [
                 (e.date or "", str(number(e)), e.title, hms(e.duration) if e.duration else "")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from engine.distributed.wire import Result
@@ -12,8 +12,7 @@ from engine.feeds import Feed
 from engine.items import Item
 from engine.pipeline import Pipeline
 from engine.run.job import Job
-from engine.segments import Segment
-from engine.stages.write import ItemRecord
+from engine.stages.write import ItemRecord, Transcribed
 
 
 class ShippingPipeline(Pipeline):
@@ -30,21 +29,17 @@ class ShippingPipeline(Pipeline):
         job: ItemRecord,
         item: Item,
         meta: Mapping[str, Any],
-        segments: Sequence[Segment],
-        method: str,
-        engine_name: str | None,
-        language: str | None,
-        approximate: bool = False,
+        found: Transcribed,
     ) -> dict[str, str]:
         result = Result(
             title=item.title,
             duration=item.duration,
             meta=dict(meta),
-            segments=tuple(segments),
-            method=method,
-            engine=engine_name,
-            language=language,
-            approximate=approximate,
+            segments=found.segments,
+            method=found.method,
+            engine=found.engine,
+            language=found.language,
+            approximate=found.approximate,
         )
         with self._results_lock:
             self.results[item.id] = result

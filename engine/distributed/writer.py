@@ -11,6 +11,7 @@ from engine.errors import describe
 from engine.events import EventKind
 from engine.items import Item, State
 from engine.outputs.no_speech import NO_SPEECH, has_speech
+from engine.stages.write import Transcribed
 
 PREVIEW_LINES = 6
 
@@ -50,12 +51,11 @@ def write_result(
             _BoardJob(batch, item_id),
             item,
             result.meta,
-            result.segments,
-            result.method,
-            result.engine,
-            result.language,
-            result.approximate,
-        )
+            Transcribed(
+                tuple(result.segments), result.method, result.engine, result.language,
+                result.approximate,
+            ),
+        )  # fmt: skip
     except Exception as exc:  # noqa: BLE001 - the item fails with its reason; the batch goes on
         kind, text, _ = describe(exc)
         board.apply(item_id, lifecycle.finish(State.FAILED), error=text, error_class=kind)

@@ -13,6 +13,7 @@ from engine.errors import Cancelled
 from engine.events import EventKind
 from engine.items import Item
 from engine.limits.permit import Permit
+from engine.limits.registry import Registry
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -27,24 +28,6 @@ class Seat(Protocol):
     def show(self, item_id: int | None, stage: str | None) -> None: ...
 
     def waiting(self, waiting: bool) -> None: ...
-
-
-class Limits(Protocol):
-    """The rate limits of named services, as a Job spends them."""
-
-    def acquire(
-        self,
-        service: str,
-        worker: int,
-        key: int | None = None,
-        *,
-        cancel: threading.Event | None = None,
-        on_wait: Callable[[bool], None] | None = None,
-    ) -> Permit: ...
-
-    def key_index(self, service: str, worker: int) -> int: ...
-
-    def throttle(self, service: str, retry_after: float | None) -> float | None: ...
 
 
 class Spread(Protocol):
@@ -68,7 +51,7 @@ class Job:
         seat: Seat,
         cancel: threading.Event,
         *,
-        limits: Limits,
+        limits: Registry,
         fanout: Spread,
         main: bool = True,
         settled: list[BaseException] | None = None,
