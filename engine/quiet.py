@@ -13,6 +13,10 @@ SMOOTH_FRAMES = 20
 # a quiet room; the soft ends of words are 10-20 dB under its peaks, so 25 dB leaves them speech.
 PAUSE_DB = 25.0
 MIN_PAUSE = 0.12  # seconds: a shorter gap is the closure of a stop consonant, not a pause
+# Seconds of pause that end an utterance even beside a stretch of speech shorter than
+# SHORT_STRETCH seconds (a word or two; see _breaks). A comma read quickly leaves 120-250 ms.
+BREAK = 0.25
+SHORT_STRETCH = 0.6
 SILENT_POWER = 1.0  # mean square of int16 samples under -90 dBFS: digital silence
 # Seconds of a long pause both chunks get. Each then holds the quiet a recogniser pads speech
 # with (see speech_spans), so a stretch of speech reads the same chunked or not.
@@ -86,6 +90,9 @@ def _choose(pcm: np.ndarray, lo: int, hi: int, nominal: int, lap: int, rate: int
     distance = np.maximum(0, np.maximum(starts - nominal, nominal - (starts + FRAME - 1)))
     best = int(first + tied[np.argmin(distance)])
     threshold = max(reference * 10 ** (-PAUSE_DB / 10), SILENT_POWER)
+    run = _nearest_break(power, threshold, first, last, nominal // FRAME, rate)
+    if run is not None:
+        return _in_pause(run[0] * FRAME, run[1] * FRAME, lo, hi, rate)
     left, right = best, best + 1
     while left > 0 and power[left - 1] <= threshold:
         left -= 1
@@ -97,6 +104,42 @@ def _choose(pcm: np.ndarray, lo: int, hi: int, nominal: int, lap: int, rate: int
     span_start, span_end = best * FRAME, (best + 1) * FRAME
     seam = nominal if span_start <= nominal < span_end else span_start + FRAME // 2
     return _overlap(seam, lap, len(pcm))
+
+
+def _breaks(loud: np.ndarray, rate: int) -> tuple[np.ndarray, np.ndarray]:
+    """Where utterances end, from the indices of loud frames: (first quiet, next loud) frames.
+
+    Every pause of ``MIN_PAUSE`` ends one, except beside a stretch shorter than
+    ``SHORT_STRETCH``, which joins its neighbour unless the pause lasts ``BREAK``: decoded
+    alone, a word has no language-model context ("five, six, seven" came back "five
+    strippers seven"). Decided from the two stretches beside each pause only, so a chunk
+    cut in the pause sees the same.
+    """
+    gaps = np.flatnonzero(np.diff(loud) > round(MIN_PAUSE * rate / FRAME))
+    first_loud = np.concatenate((loud[:1], loud[gaps + 1]))
+    last_loud = np.concatenate((loud[gaps] + 1, loud[-1:] + 1))
+    short = (last_loud - first_loud) < round(SHORT_STRETCH * rate / FRAME)
+    long_gap = loud[gaps + 1] - loud[gaps] - 1 >= round(BREAK * rate / FRAME)
+    kept = gaps[long_gap | ~(short[:-1] | short[1:])]
+    return loud[kept] + 1, loud[kept + 1]
+
+
+def _nearest_break(
+    power: np.ndarray, threshold: float, first: int, last: int, nominal: int, rate: int
+) -> tuple[int, int] | None:
+    """The utterance break (see ``_breaks``) whose middle, kept inside the window of frames
+    ``first:last``, is nearest ``nominal``, as a span of frames; None if the window has none."""
+    loud = np.flatnonzero(power > threshold)
+    if len(loud) < 2:
+        return None
+    starts, ends = _breaks(loud, rate)
+    keep = (ends > first) & (starts < last)
+    if not keep.any():
+        return None
+    starts, ends = starts[keep], ends[keep]
+    middles = np.clip((starts + ends) // 2, first, last - 1)
+    pick = int(np.argmin(np.abs(middles - nominal)))
+    return int(starts[pick]), int(ends[pick])
 
 
 def _in_pause(pause_start: int, pause_end: int, lo: int, hi: int, rate: int) -> Cut:
@@ -119,7 +162,7 @@ def speech_spans(
     """Stretches of speech in ``pcm`` (int16 mono) as sample spans, split at pauses.
 
     A pause is at least ``MIN_PAUSE`` seconds quieter than ``PAUSE_DB`` under the loud
-    speech; each stretch keeps up to ``pad`` seconds, and at most half, of the quiet on
+    speech (see ``_breaks`` for short stretches); each stretch keeps up to ``pad`` seconds, and at most half, of the quiet on
     either side (soft onsets such as "s" sit under the threshold). A stretch longer than
     ``longest`` is split at its quietest moment in its last third. Chunks are cut in such
     pauses and share the pause, so a stretch is the same whether or not it was chunked.
@@ -129,9 +172,9 @@ def speech_spans(
     loud = np.flatnonzero(power > threshold) if len(power) else np.array([], dtype=np.int64)
     if not len(loud):
         return []
-    breaks = np.flatnonzero(np.diff(loud) > round(MIN_PAUSE * rate / FRAME))
-    starts = [int(loud[0]), *(int(loud[b + 1]) for b in breaks)]
-    ends = [*(int(loud[b]) + 1 for b in breaks), int(loud[-1]) + 1]
+    quiet_from, loud_again = _breaks(loud, rate)
+    starts = [int(loud[0]), *(int(x) for x in loud_again)]
+    ends = [*(int(x) for x in quiet_from), int(loud[-1]) + 1]
     padding = round(pad * rate / FRAME)
     spans = []
     for n, (start, end) in enumerate(zip(starts, ends, strict=True)):

@@ -54,8 +54,7 @@ def test_process_pool_serves_several_threads_at_once(pool: SphinxTranscriber) ->
         podcast, lecture = threads.map(pool.transcribe, chunks)
     podcast_text = " ".join(s.text for s in podcast.segments)
     lecture_text = " ".join(s.text for s in lecture.segments)
-    # Each counted number is a stretch of speech of its own; alone, "six" reads as "strippers".
-    assert {"welcome", "show", "five", "seven", "nine"} <= _words(podcast_text)
+    assert "five six seven eight nine ten" in podcast_text
     assert {"quick", "brown", "fox"} <= _words(lecture_text)
 
 

@@ -46,13 +46,6 @@ def _decoder() -> Decoder:
     return decoder
 
 
-def _initial_cmn(decoder: Decoder) -> str:
-    initial = getattr(_local, "cmn", None)
-    if initial is None:
-        initial = _local.cmn = decoder.get_cmn()
-    return str(initial)
-
-
 def _clean(word: str) -> str | None:
     """Spoken word from a pocketsphinx token, or None for silence, noise and sentence marks."""
     if word.startswith(("<", "[", "+")):
@@ -61,9 +54,12 @@ def _clean(word: str) -> str | None:
 
 
 def _decode_utterance(decoder: Decoder, pcm: bytes, offset: float) -> list[Word]:
-    # The decoder carries its cepstral mean from one utterance into the next; starting each
-    # from the model's own makes an utterance decode the same whichever chunk came before.
-    decoder.set_cmn(_initial_cmn(decoder))
+    # Batch cepstral mean normalisation: each utterance is normalised by its own mean, so it
+    # decodes the same whichever chunk or utterance came before. After its first utterance the
+    # decoder falls back to live normalisation for good (end_utt feeds a last frame through the
+    # live path), which normalises a short utterance by the mean it was given, not its own;
+    # resetting the feature module (0.1 ms) restores batch mode.
+    decoder.reinit_feat()
     decoder.start_utt()
     decoder.process_raw(pcm, full_utt=True)
     decoder.end_utt()
