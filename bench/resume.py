@@ -16,10 +16,10 @@ import os
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Unpack
 
 from engine.items import Item, State
-from engine.providers.base import Chunk, Transcript
+from engine.providers.base import Chunk, SendOptions, Transcriber, Transcript
 from engine.settings import Settings
 from sessions.live import LiveSession
 from sessions.store import Store
@@ -30,14 +30,14 @@ TARGET_SCREEN_S = 2.0
 TARGET_TRANSITION_MS = 1.0
 
 
-class IdleTranscriber:
+class IdleTranscriber(Transcriber):
     """Resume never transcribes in this bench: the app opens paused, so nothing is sent."""
 
     name = "bench"
-    service: str | None = None
-    max_upload_bytes: int | None = None
 
-    def transcribe(self, chunk: Chunk, language: str | None = None) -> Transcript:
+    def transcribe(
+        self, chunk: Chunk, language: str | None = None, **options: Unpack[SendOptions]
+    ) -> Transcript:
         return Transcript(())
 
 
