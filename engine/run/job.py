@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import KW_ONLY, dataclass, field
 from typing import Any, Protocol, TypeVar
 
 from engine import lifecycle
@@ -38,36 +39,26 @@ class Spread(Protocol):
     ) -> list[Any]: ...
 
 
+@dataclass(eq=False)
 class Job:
     """One worker's handle on one item. Sub-tasks of the item get their own Job on their own worker.
 
     Only the main Job (the one that started the item) moves the item's state; every Job records facts.
     """
 
-    def __init__(
-        self,
-        board: Board,
-        item_id: int,
-        seat: Seat,
-        cancel: threading.Event,
-        *,
-        limits: Registry,
-        fanout: Spread,
-        main: bool = True,
-        settled: list[BaseException] | None = None,
-    ) -> None:
-        self.board = board
-        self.item_id = item_id
-        self.seat = seat
-        self.cancel_event = cancel
-        self.limits = limits
-        self.fanout = fanout
-        self.main = main
-        self.last_service: str | None = None
-        # The stage's name lives on the item (Board); the Job only times it.
-        self._stage_started: float | None = None
-        # Errors of sub-tasks that were retried already, shared by the item's Jobs.
-        self._settled = settled if settled is not None else []
+    board: Board
+    item_id: int
+    seat: Seat
+    cancel_event: threading.Event
+    _: KW_ONLY
+    limits: Registry
+    fanout: Spread
+    main: bool = True
+    # Errors of sub-tasks that were retried already, shared by the item's Jobs.
+    retried: list[BaseException] = field(default_factory=list)
+    last_service: str | None = field(default=None, init=False)
+    # The stage's name lives on the item (Board); the Job only times it.
+    _stage_started: float | None = field(default=None, init=False)
 
     @property
     def worker_id(self) -> int:
@@ -179,12 +170,12 @@ class Job:
             return self
         return Job(
             self.board, self.item_id, seat, self.cancel_event,
-            limits=self.limits, fanout=self.fanout, main=False, settled=self._settled,
+            limits=self.limits, fanout=self.fanout, main=False, retried=self.retried,
         )  # fmt: skip
 
     def settle(self, error: BaseException) -> None:
         """A sub-task's error, retried already: raised through the parent, never retried again."""
-        self._settled.append(error)
+        self.retried.append(error)
 
     def settled(self, error: BaseException) -> bool:
-        return any(error is seen for seen in self._settled)
+        return any(error is seen for seen in self.retried)
