@@ -28,7 +28,14 @@ from engine.stages.checkpoints import Checkpoints
 from engine.stages.metadata import read_metadata
 from engine.stages.resolve import feed_at, reclassify, refuse_lost_secret
 from engine.stages.transcript import AsrTier, preview
-from engine.stages.write import ItemRecord, Transcribed, name_key, transcript_doc, write_doc
+from engine.stages.write import (
+    ItemRecord,
+    Outputs,
+    Transcribed,
+    name_key,
+    transcript_doc,
+    write_doc,
+)
 
 _DISK_FULL = {errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)}
 
@@ -125,7 +132,7 @@ class Pipeline:
         transcribed = Transcribed(
             tuple(segments), method or "asr", engine_name, language, approximate
         )
-        outputs = self._write(job, job.item, meta, transcribed)
+        outputs = self._write(job, meta, transcribed)
         from engine.outputs.no_speech import NO_SPEECH, has_speech
 
         if has_speech(segments):
@@ -142,13 +149,9 @@ class Pipeline:
         job.acquire(MEDIA_SERVICE)
         return download_audio(item.location, workdir / "download", cookies=self._cookies())
 
-    def _write(
-        self,
-        job: ItemRecord,
-        item: Item,
-        meta: Mapping[str, Any],
-        found: Transcribed,
-    ) -> dict[str, str]:
+    def _write(self, job: ItemRecord, meta: Mapping[str, Any], found: Transcribed) -> Outputs:
+        """Write (or, on a distributed worker, ship) the item's transcript; the files written."""
+        item = job.item
         doc = transcript_doc(item, meta, found)
         return write_doc(
             job,

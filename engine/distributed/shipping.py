@@ -12,7 +12,7 @@ from engine.feeds import Feed
 from engine.items import Item
 from engine.pipeline import Pipeline
 from engine.run.job import Job
-from engine.stages.write import ItemRecord, Transcribed
+from engine.stages.write import ItemRecord, Outputs, Transcribed
 
 
 class ShippingPipeline(Pipeline):
@@ -24,13 +24,9 @@ class ShippingPipeline(Pipeline):
         self.children: dict[int, list[Item]] = {}
         self._results_lock = threading.Lock()
 
-    def _write(
-        self,
-        job: ItemRecord,
-        item: Item,
-        meta: Mapping[str, Any],
-        found: Transcribed,
-    ) -> dict[str, str]:
+    def _write(self, job: ItemRecord, meta: Mapping[str, Any], found: Transcribed) -> Outputs:
+        """Write (or, on a distributed worker, ship) the item's transcript; the files written."""
+        item = job.item
         result = Result(
             title=item.title,
             duration=item.duration,

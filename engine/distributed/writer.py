@@ -49,7 +49,6 @@ def write_result(
         # The pipeline's own writer: same names, same formats, same atomic writes as a local run.
         outputs = batch.pipeline._write(
             _BoardJob(batch, item_id),
-            item,
             result.meta,
             Transcribed(
                 tuple(result.segments), result.method, result.engine, result.language,

@@ -19,6 +19,8 @@ from engine.stages.checkpoints import Checkpoints
 if TYPE_CHECKING:
     from engine.outputs import NameBook, TranscriptDoc
 
+Outputs = dict[str, str]  # format -> the file written, relative to the output folder
+
 # Names tried for one item when its claimed names keep appearing on disk before it writes them.
 NAME_ATTEMPTS = 20
 
