@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import resource
 import sys
 import tempfile
 import time
@@ -21,36 +19,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.local_asr import cpu_seconds, live_children  # noqa: E402
 from engine.decode import probe  # noqa: E402
 from engine.media import split_audio  # noqa: E402
 from engine.providers.base import Chunk, Transcriber  # noqa: E402
 from engine.stitch import stitch  # noqa: E402
-
-
-def _children() -> list[str]:
-    """Live child processes (sphinx decodes in a pool of them); Linux only."""
-    found: list[str] = []
-    for task in Path("/proc/self/task").iterdir():
-        try:  # threads come and go while we look
-            found += (task / "children").read_text().split()
-        except OSError:
-            continue
-    return found
-
-
-def _cpu() -> float:
-    """CPU seconds of this process and its live children (getrusage sees children only once
-    they exit, and the decoding processes live until the end)."""
-    me = resource.getrusage(resource.RUSAGE_SELF)
-    total = me.ru_utime + me.ru_stime
-    tick = os.sysconf("SC_CLK_TCK")
-    for child in _children():
-        try:
-            fields = Path(f"/proc/{child}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        total += (int(fields[11]) + int(fields[12])) / tick  # utime, stime
-    return total
 
 
 def _hwm_mb(pid: str) -> float:
@@ -63,7 +36,7 @@ def _hwm_mb(pid: str) -> float:
 def _peak_mb() -> float:
     """Peak RSS of this process plus that of each live child (its decoding processes)."""
     total = _hwm_mb("self")
-    for child in _children():
+    for child in live_children():
         try:
             total += _hwm_mb(child)
         except OSError:
@@ -101,7 +74,7 @@ def main() -> None:
     load_started = time.perf_counter()
     engine.transcribe(warm)
     load_s = time.perf_counter() - load_started
-    cpu, started = _cpu(), time.perf_counter()
+    cpu, started = cpu_seconds(), time.perf_counter()
     if args.chunk_seconds:
         texts = []
         for n, chunk in enumerate(chunks):
@@ -118,7 +91,7 @@ def main() -> None:
             results = list(pool.map(engine.transcribe, chunks))
         texts = [" ".join(s.text for s in r.segments) for r in results]
     wall = time.perf_counter() - started
-    used = _cpu() - cpu
+    used = cpu_seconds() - cpu
     peak = _peak_mb()
     close = getattr(engine, "close", None)
     if close is not None:

@@ -56,18 +56,23 @@ def write_wav(path: Path, pcm: bytes) -> Path:
     return path
 
 
+def live_children() -> list[str]:
+    """Pids of this process's live children (the decoding processes); Linux only."""
+    found: list[str] = []
+    for task in Path(f"/proc/{os.getpid()}/task").iterdir():
+        try:  # threads come and go while we look
+            found += (task / "children").read_text().split()
+        except OSError:
+            continue
+    return found
+
+
 def cpu_seconds() -> float:
     """CPU time of this process plus its live children (the sphinx worker processes); Linux only."""
     usage = resource.getrusage(resource.RUSAGE_SELF)
     total = usage.ru_utime + usage.ru_stime
     tick = os.sysconf("SC_CLK_TCK")
-    children: list[str] = []
-    for task in Path(f"/proc/{os.getpid()}/task").iterdir():
-        try:  # threads come and go while we look
-            children += (task / "children").read_text().split()
-        except OSError:
-            continue
-    for child in children:
+    for child in live_children():
         try:
             fields = Path(f"/proc/{child}/stat").read_text().rsplit(")", 1)[1].split()
         except OSError:

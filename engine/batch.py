@@ -162,7 +162,7 @@ class Batch:
             if old is None:
                 fresh.append(source)
                 continue
-            self.board.update(old.id, location=source.location)
+            self.board.record(old.id, location=source.location)
             if old.state is State.FAILED:
                 self.engine.retry([old.id])
         return self.engine.add(items_from_sources(fresh, choice=choice))

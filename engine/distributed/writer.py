@@ -36,7 +36,7 @@ def write_result(
 ) -> None:
     """Write a shipped transcript's files and mark the item done (or failed, saying why)."""
     board = batch.board
-    item = board.update(
+    item = board.record(
         item_id,
         title=result.title or board.get(item_id).title,
         duration=result.duration,
