@@ -27,8 +27,11 @@ _CONVERT_HINTS = {
 
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.\-]*):")
 _BARE_WEB = re.compile(
-    r"^(?:(?:www\.|m\.|music\.)?(?:youtube\.com|youtube-nocookie\.com)|(?:www\.)?youtu\.be|www\.[^/?#]+)"
-    r"(?:[/?#]|$)",
+    # YouTube's hosts with something after them (a bare "youtu.be" names no video), or www. then
+    # a host name with a top-level domain ("www.example.org", "www.пример.рф"): text such as
+    # "WWW.0" or "YOUTU.BE" in a title is never taken for a web address.
+    r"^(?:(?:(?:www\.|m\.|music\.)?(?:youtube\.com|youtube-nocookie\.com)|(?:www\.)?youtu\.be)[/?#]"
+    r"|www\.(?:[\w-]+\.)+(?:[^\W\d_]{2,}|xn--[\w-]+)(?::\d+)?(?:[/?#]|$))",
     re.IGNORECASE,
 )
 _VIDEO_ID = re.compile(r"[A-Za-z0-9_-]{11}")
