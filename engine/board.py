@@ -77,10 +77,13 @@ class Board:
         with self._lock:
             now = self._clock()
             for item in items:
+                changes: dict[str, Any] = {}
                 if item.id != len(self._items):
-                    item = item.evolve(id=len(self._items))
+                    changes["id"] = len(self._items)
                 if item.queued_at is None and item.state is State.QUEUED:
-                    item = item.evolve(queued_at=now)
+                    changes["queued_at"] = now
+                if changes:
+                    item = item.evolve(**changes)
                 self._items.append(item)
                 self._counts[item.state] += 1
                 added.append(item)

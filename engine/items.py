@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields
 from enum import StrEnum
+from operator import attrgetter
 from types import MappingProxyType
 from typing import Any
 
@@ -105,7 +106,28 @@ class Item:
         return self.chunks_done / self.chunks_total
 
     def evolve(self, **changes: Any) -> Item:
-        for key in ("stage_times", "outputs", "meta"):
-            if key in changes and not isinstance(changes[key], MappingProxyType):
-                changes[key] = MappingProxyType(dict(changes[key]))
-        return replace(self, **changes)
+        """A copy with ``changes``; mappings are frozen on the way in, as everywhere on an Item.
+
+        Every state change of every item makes one, so it is built field by field from the slots
+        (about three times as fast as dataclasses.replace, which goes through ``__init__``).
+        """
+        values = list(_values(self))
+        for key, value in changes.items():
+            position = _POSITION.get(key)
+            if position is None:
+                raise TypeError(f"Item has no field {key!r}")
+            if key in _MAPPINGS and not isinstance(value, MappingProxyType):
+                value = MappingProxyType(dict(value))
+            values[position] = value
+        new = object.__new__(Item)
+        for put, value in zip(_SETTERS, values, strict=True):
+            put(new, value)
+        return new
+
+
+_NAMES = tuple(f.name for f in fields(Item))
+_POSITION = {name: position for position, name in enumerate(_NAMES)}
+_values = attrgetter(*_NAMES)
+# The slots' own descriptors: what a frozen dataclass's __init__ writes through, minus the call.
+_SETTERS = tuple(getattr(Item, name).__set__ for name in _NAMES)
+_MAPPINGS = frozenset({"stage_times", "outputs", "meta"})
