@@ -18,13 +18,10 @@ class Seat:
     """One worker thread as the Board's workers view shows it."""
 
     def __init__(self, wid: int, board: Board, retiring: Callable[[int], bool]) -> None:
-        self._id, self._board, self._retiring = wid, board, retiring
+        self.id: int = wid
+        self._board, self._retiring = board, retiring
         self._item_id: int | None = None
         self._stage: str | None = None
-
-    @property
-    def id(self) -> int:
-        return self._id
 
     def show(self, item_id: int | None, stage: str | None) -> None:
         self._item_id, self._stage = item_id, stage
@@ -36,8 +33,8 @@ class Seat:
     def _publish(self, waiting: bool) -> None:
         self._board.set_worker(
             WorkerView(
-                self._id, self._item_id, self._stage, waiting, time.time(),
-                retiring=self._retiring(self._id),
+                self.id, self._item_id, self._stage, waiting, time.time(),
+                retiring=self._retiring(self.id),
             )
         )  # fmt: skip
 
