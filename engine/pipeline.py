@@ -143,11 +143,17 @@ class Pipeline:
             job.note(EventKind.NO_SPEECH, f"{job.item.label}: {NO_SPEECH}")
 
     def _download(self, job: Job, item: Item, workdir: Path) -> Path:
+        from engine.download_guard import MB
         from engine.remote import download_audio
 
         job.stage("download")
         job.acquire(MEDIA_SERVICE)
-        return download_audio(item.location, workdir / "download", cookies=self._cookies())
+        return download_audio(
+            item.location,
+            workdir / "download",
+            cookies=self._cookies(),
+            max_bytes=self.settings.max_download_mb * MB,
+        )
 
     def _write(self, job: ItemRecord, meta: Mapping[str, Any], found: Transcribed) -> Outputs:
         """Write (or, on a distributed worker, ship) the item's transcript; the files written."""

@@ -14,7 +14,14 @@ from typing import Any
 
 from yt_dlp.utils import unsmuggle_url
 
-from engine.errors import SourceError
+from engine.download_guard import (
+    DEFAULT_MAX_MB,
+    MB,
+    DownloadTooLarge,
+    download_guard,
+    remove_partial,
+)
+from engine.errors import OutputError, SourceError
 from engine.ytdl import ytdl_session
 
 CaptionTracks = Mapping[str, tuple[tuple[str, str], ...]]
@@ -77,9 +84,17 @@ def expand_playlist(url: str, **kw: Any) -> list[tuple[str, str | None]]:
 
 
 def download_audio(
-    url: str, workdir: Path, *, cookies: Path | None = None, timeout: float = 30
+    url: str,
+    workdir: Path,
+    *,
+    cookies: Path | None = None,
+    timeout: float = 30,
+    max_bytes: int = DEFAULT_MAX_MB * MB,
 ) -> Path:
-    """Download the best audio (or the whole file if there is no audio-only one) into ``workdir``."""
+    """Download the best audio (or the whole file if there is no audio-only one) into ``workdir``.
+
+    The download stops with an error past ``max_bytes`` or when the disk runs low (download_guard).
+    """
     workdir = Path(workdir).resolve()
     workdir.mkdir(parents=True, exist_ok=True)
     with ytdl_session(
@@ -91,6 +106,7 @@ def download_audio(
         noplaylist=True,
         restrictfilenames=True,
         outtmpl={"default": "%(id).60B.%(ext)s"},
+        progress_hooks=[download_guard(workdir, max_bytes)],
     ) as ydl:
         found = ydl.extract_info(url, download=False, process=False)
         if found.get("_type") in ("playlist", "multi_video"):
@@ -98,7 +114,11 @@ def download_audio(
                 "this URL is a playlist, not one media file",
                 hint="add it as a playlist so each entry becomes its own item",
             )
-        info = ydl.process_ie_result(found, download=True)
+        try:
+            info = ydl.process_ie_result(found, download=True)
+        except (DownloadTooLarge, OutputError):
+            remove_partial(workdir)
+            raise
     downloads = info.get("requested_downloads") or [{}]
     path = Path(downloads[0].get("filepath") or ydl.prepare_filename(info)).resolve()
     if not path.is_relative_to(workdir) or not path.is_file():

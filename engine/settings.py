@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
+from engine.download_guard import DEFAULT_MAX_MB
 from engine.episodes import EpisodeChoice
 from engine.errors import UsageError
 from engine.limits.pools import MODES
@@ -57,6 +58,7 @@ class Settings:
     episodes: str | None = None
     timestamps: bool = False
     cookies: str | None = None
+    max_download_mb: int = DEFAULT_MAX_MB  # a remote download stops with an error past this size
     # Shared quota: a Redis URL (empty: the quota lives in this process) and an optional quota name.
     redis: str = ""
     quota: str = ""
@@ -121,6 +123,8 @@ class Settings:
                 f"unknown response format {self.response_format!r}",
                 hint=f"use {', '.join(RESPONSE_FORMATS)}",
             )
+        if self.max_download_mb < 1:
+            raise UsageError("max_download_mb must be at least 1 (megabytes)")
         if not 1 <= self.max_retry_after <= 86400:
             raise UsageError("--max-retry-after must be between 1 and 86400 seconds")
         return self

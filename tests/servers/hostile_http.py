@@ -2,7 +2,8 @@
 
 No real service documents these; they are what a broken proxy, a captive portal or a hostile host
 does. The body is shaped like the reply the client expects (OpenAI's ``{"text": ...}`` JSON for a
-POST to /v1/audio/transcriptions, a WEBVTT file for a GET), so only its size or pace is wrong.
+POST to /v1/audio/transcriptions, audio/mpeg for a GET of an .mp3, a WEBVTT file for other GETs),
+so only its size or pace is wrong.
 """
 
 from __future__ import annotations
@@ -86,10 +87,12 @@ def gzip_bomb(head: bytes, tail: bytes, size: int) -> bytes:
     return b"".join(packed)
 
 
-def _filler(json_body: bool) -> tuple[bytes, bytes, bytes]:
+def _filler(json_body: bool, media: bool = False) -> tuple[bytes, bytes, bytes]:
     """(head, repeated byte, tail) of a body of about ``size`` bytes of the expected shape."""
     if json_body:
         return b'{"text": "', b"a", b'"}'
+    if media:  # an empty ID3v2.4 tag, then what a stalled encoder pads with
+        return b"ID3\x04\x00\x00\x00\x00\x00\x00", b"\x00", b""
     return b"WEBVTT\n\n00:00:00.000 --> 00:00:01.000\n", b"a", b"\n"
 
 
@@ -115,8 +118,11 @@ class _Handler(BaseHTTPRequestHandler):
     def _answer(self, *, json_body: bool) -> None:
         hostile = self.server.hostile
         how: Behaviour = hostile.behaviour
+        # A GET of an .mp3 is a podcast host's audio file; any other GET a caption file.
+        media = not json_body and self.path.split("?")[0].endswith(".mp3")
         kind = "application/json" if json_body else "text/vtt; charset=utf-8"
-        head, fill, tail = _filler(json_body)
+        kind = "audio/mpeg" if media else kind
+        head, fill, tail = _filler(json_body, media)
         try:
             if how.name == "ok":
                 body = head + b"hello" + tail
