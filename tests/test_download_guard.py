@@ -53,9 +53,9 @@ def test_a_download_stops_before_the_disk_fills(
     # The reserve set just above what this disk has free: the first block already eats into it.
     free = shutil.disk_usage(tmp_path).free
     monkeypatch.setattr(download_guard, "DISK_RESERVE_BYTES", free + 64 * MB)
-    with HostileServer(Behaviour("huge", size=HUGE, declare=False)) as server:
-        with pytest.raises(OutputError) as caught:
-            download_audio(server.url("episode-2.mp3"), tmp_path)
+    server = HostileServer(Behaviour("huge", size=HUGE, declare=False))
+    with server, pytest.raises(OutputError) as caught:
+        download_audio(server.url("episode-2.mp3"), tmp_path)
     assert caught.value.blocks  # the next item would meet the same full disk: the batch pauses
     assert "free" in caught.value.message and "download stopped" in caught.value.message
     assert _leftovers(tmp_path) == []
