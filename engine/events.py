@@ -8,6 +8,8 @@ from enum import StrEnum
 
 @dataclass(frozen=True, slots=True)
 class Flags:
+    """What an event kind means to its readers (see EventKind)."""
+
     persist: bool = False
     notify: bool = False
     style: str = ""
