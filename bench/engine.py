@@ -7,9 +7,6 @@ goes to the local OpenAI-compatible server on 127.0.0.1 with a real FLAC chunk.
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import platform
 import tempfile
 import threading
 import time
@@ -18,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.load import ServerProcess
+from bench.report import machine, write_report
 from engine.items import Item, State
 from engine.limits.limiter import Limiter
 from engine.limits.pools import INDEPENDENT, SHARED
@@ -314,11 +312,7 @@ def main(argv: list[str] | None = None) -> None:
         )
     )
     report = {
-        "machine": {
-            "cpus": os.cpu_count(),
-            "platform": platform.platform(),
-            "python": platform.python_version(),
-        },
+        "machine": machine(),
         "quick": args.quick,
         "when": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "speedup": speedup,
@@ -327,9 +321,7 @@ def main(argv: list[str] | None = None) -> None:
         "overhead": overhead,
         "live": live,
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-    print(f"results written to {args.out}")
+    write_report(args.out, report)
 
 
 if __name__ == "__main__":

@@ -15,21 +15,40 @@ import asyncio
 import json
 import multiprocessing as mp
 import os
-import platform
 import tempfile
 import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from bench.report import machine, write_report
 from tui.memory import DEFAULT_ARENAS, cap_malloc_arenas
+
+if TYPE_CHECKING:
+    from engine.settings import Settings
 
 RESULTS = Path(__file__).parent / "results" / "load.json"
 TONES = (300, 440, 660, 880)
 APP_KEYS = ("down", "down", "pagedown", "up", "home", "2", "1")
 MOVES = {"down", "up", "pagedown", "home", "end"}
 RSS_TARGET_MB = 250.0
+
+
+def add_arenas_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--malloc-arenas",
+        type=int,
+        default=DEFAULT_ARENAS,
+        help=f"cap glibc malloc arenas as the app does at start (default {DEFAULT_ARENAS}; 0: no cap)",
+    )
+
+
+def cap_arenas(args: argparse.Namespace) -> None:
+    """Cap glibc's malloc arenas as ``--malloc-arenas`` says, as bulkscribe does at start, before
+    any thread."""
+    if args.malloc_arenas:
+        cap_malloc_arenas(args.malloc_arenas)
 
 
 # -- the process, as /proc sees it ---------------------------------------------------------------
@@ -149,6 +168,30 @@ class ServerProcess:
         return report
 
 
+def use_folder(folder: Path) -> None:
+    """Keep this run's session store and config under ``folder`` (before anything opens them)."""
+    os.environ["XDG_DATA_HOME"] = str(folder / "data")
+    os.environ["XDG_CONFIG_HOME"] = str(folder / "config")
+
+
+def served_settings(
+    args: argparse.Namespace, server: ServerProcess, folder: Path, key: str
+) -> Settings:
+    """A batch against the local server: its limit as the rate limit, ``args.workers`` in parallel."""
+    from engine.settings import Settings
+
+    return Settings(
+        asr="openai",
+        api_base=server.base_url,
+        api_keys=(key,),
+        output=str(folder / "out"),
+        workers=args.workers,
+        parallel=True,
+        rate_limit=f"{args.limit}/{args.window:g}s",
+        retries=3,
+    )
+
+
 # -- sampling --------------------------------------------------------------------------------------
 
 
@@ -227,12 +270,10 @@ async def watch_with_app(live: Any, latencies: list[tuple[str, float]]) -> None:
 
 
 def run(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
-    os.environ["XDG_DATA_HOME"] = str(folder / "data")
-    os.environ["XDG_CONFIG_HOME"] = str(folder / "config")
+    use_folder(folder)
     from engine.inputs import read_inputs
     from engine.items import State
     from engine.limits.services import Service
-    from engine.settings import Settings
     from sessions.live import LiveSession
     from sessions.store import Store
 
@@ -241,16 +282,7 @@ def run(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
     server = ServerProcess(args.latency, args.limit, args.window)
     rss_before = proc_status()["VmRSS"] / 1024
     store = Store.open()
-    settings = Settings(
-        asr="openai",
-        api_base=server.base_url,
-        api_keys=("sk-load",),
-        output=str(folder / "out"),
-        workers=args.workers,
-        parallel=True,
-        rate_limit=f"{args.limit}/{args.window:g}s",
-        retries=3,
-    )
+    settings = served_settings(args, server, folder, "sk-load")
     sources = read_inputs([str(folder / "inputs")]).sources
     live = LiveSession.create(store, settings, [str(folder / "inputs")], sources)
     board = live.batch.board
@@ -374,17 +406,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--window", type=float, default=10.0, help="window in seconds")
     parser.add_argument("--latency", type=float, default=0.25, help="server seconds per request")
     parser.add_argument("--no-app", dest="app", action="store_false", help="no headless app")
-    parser.add_argument(
-        "--malloc-arenas",
-        type=int,
-        default=DEFAULT_ARENAS,
-        help=f"cap glibc malloc arenas as the app does at start (default {DEFAULT_ARENAS}; 0: no cap)",
-    )
+    add_arenas_option(parser)
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument("--append", action="store_true", help="add this run to the JSON's runs")
     args = parser.parse_args(argv)
-    if args.malloc_arenas:
-        cap_malloc_arenas(args.malloc_arenas)  # as bulkscribe does at start, before any thread
+    cap_arenas(args)
 
     with tempfile.TemporaryDirectory(prefix="bulkscribe-load-") as folder:
         result = run(args, Path(folder))
@@ -394,17 +420,11 @@ def main(argv: list[str] | None = None) -> None:
         runs = json.loads(args.out.read_text(encoding="utf-8")).get("runs", [])
     runs.append({"when": time.strftime("%Y-%m-%dT%H:%M:%S%z"), **result})
     report = {
-        "machine": {
-            "cpus": os.cpu_count(),
-            "platform": platform.platform(),
-            "python": platform.python_version(),
-        },
+        "machine": machine(),
         "targets": {"rss_peak_mb": RSS_TARGET_MB, "http_429": 0, "lost_items": 0},
         "runs": runs,
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-    print(f"results written to {args.out}")
+    write_report(args.out, report)
 
 
 if __name__ == "__main__":

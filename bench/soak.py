@@ -13,8 +13,6 @@ from __future__ import annotations
 import argparse
 import faulthandler
 import json
-import os
-import platform
 import tempfile
 import time
 import tracemalloc
@@ -24,12 +22,16 @@ from typing import Any
 from bench.load import (
     FaultMix,
     ServerProcess,
+    add_arenas_option,
+    cap_arenas,
     link_inputs,
     make_tones,
     open_fds,
     proc_status,
+    served_settings,
+    use_folder,
 )
-from tui.memory import DEFAULT_ARENAS, cap_malloc_arenas
+from bench.report import machine, write_report
 
 RESULTS = Path(__file__).parent / "results" / "soak.json"
 FAULTS = FaultMix(
@@ -117,31 +119,19 @@ def sample(t0: float, live: Any, db: Path) -> dict[str, Any]:
 
 
 def run(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
-    os.environ["XDG_DATA_HOME"] = str(folder / "data")
-    os.environ["XDG_CONFIG_HOME"] = str(folder / "config")
+    use_folder(folder)
     from engine.providers.openai import OpenAITranscriber
-    from engine.settings import Settings
     from sessions.live import LiveSession
     from sessions.store import Store
 
     duration = args.minutes * 60
     warmup = min(300.0, duration * 0.1)
-    spec_limit, spec_window = args.limit, args.window
     tones = make_tones(folder / "tones")
-    server = ServerProcess(args.latency, spec_limit, spec_window, FAULTS)
+    server = ServerProcess(args.latency, args.limit, args.window, FAULTS)
     if args.tracemalloc:
         tracemalloc.start(6)
     store = Store.open()
-    settings = Settings(
-        asr="openai",
-        api_base=server.base_url,
-        api_keys=("sk-soak",),
-        output=str(folder / "out"),
-        workers=args.workers,
-        parallel=True,
-        rate_limit=f"{spec_limit}/{spec_window:g}s",
-        retries=3,
-    )
+    settings = served_settings(args, server, folder, "sk-soak")
     client = OpenAITranscriber(server.base_url, settings.api_keys, timeout=CLIENT_TIMEOUT)
     live = LiveSession.create(store, settings, [], [], transcriber=client)
     feeder = Feeder(live, tones, folder / "inputs", depth=2 * args.workers)
@@ -243,16 +233,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--latency", type=float, default=0.3, help="server seconds per request")
     parser.add_argument("--every", type=float, default=30.0, help="seconds between samples")
     parser.add_argument("--no-tracemalloc", dest="tracemalloc", action="store_false")
-    parser.add_argument(
-        "--malloc-arenas",
-        type=int,
-        default=DEFAULT_ARENAS,
-        help=f"cap glibc malloc arenas as the app does at start (default {DEFAULT_ARENAS}; 0: no cap)",
-    )
+    add_arenas_option(parser)
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
-    if args.malloc_arenas:
-        cap_malloc_arenas(args.malloc_arenas)
+    cap_arenas(args)
     # However the run ends, it ends: a hang at close is dumped and the process leaves.
     faulthandler.dump_traceback_later(args.minutes * 60 + 600, exit=True)
 
@@ -268,17 +252,11 @@ def main(argv: list[str] | None = None) -> None:
     for row in result["top_growth"][:5]:
         print(f"+{row['kib_growth']} KiB ({row['blocks_growth']:+} blocks) at {row['where'][0]}")
     report = {
-        "machine": {
-            "cpus": os.cpu_count(),
-            "platform": platform.platform(),
-            "python": platform.python_version(),
-        },
+        "machine": machine(),
         "when": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         **result,
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-    print(f"results written to {args.out}")
+    write_report(args.out, report)
 
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@ from typing import Any
 from engine.items import Item, State
 from engine.segments import Segment
 from sessions.store import Store
+from tests.itemgen import listed_video
 
 ITEMS = 10_000
 BATCHES = (1, 10, 100)
@@ -30,13 +31,9 @@ RESULTS = Path(__file__).parent / "results" / "store.json"
 
 def sample_item(n: int) -> Item:
     """An item filled the way a finished YouTube item is."""
-    return Item(
-        id=n,
-        source=f"https://www.youtube.com/watch?v=vid{n:07d}",
-        kind="youtube",
-        location=f"https://www.youtube.com/watch?v=vid{n:07d}",
-        row=n + 2,
-        origin="list.csv",
+    return listed_video(
+        n,
+        f"https://www.youtube.com/watch?v=vid{n:07d}",
         title=f"Episode {n}: a reasonably long title about something interesting",
         duration=1834.5,
         stage_times={"metadata": 0.8, "transcript": 41.2, "write": 0.01},

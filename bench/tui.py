@@ -11,7 +11,6 @@ import argparse
 import asyncio
 import bisect
 import gc
-import json
 import os
 import platform
 import statistics
@@ -24,6 +23,7 @@ from typing import Any
 
 from textual import events
 
+from bench.report import write_report
 from engine.board import Board
 from engine.items import Item, State
 from engine.run.engine import Engine
@@ -247,6 +247,16 @@ def bare_throughput(items: int, window: float) -> float:
     return rate
 
 
+def against(key: str, value: float) -> tuple[str, bool]:
+    """TARGETS[key] as the table shows it, and whether ``value`` meets it: at most the target,
+    at least it for the throughput ratio."""
+    target = TARGETS[key]
+    if key == "throughput_ratio":
+        return f"≥ {target:.0%}", value >= target
+    unit = {"first_paint_s": " s", "key_p95_ms": " ms"}.get(key, "")
+    return f"≤ {target:g}{unit}", value <= target
+
+
 def table(rows: list[tuple[str, str, str, bool]]) -> str:
     lines = ["| measure | result | target | met |", "|---|---:|---:|:-:|"]
     lines += [
@@ -286,36 +296,20 @@ def main(argv: list[str] | None = None) -> None:
         "throughput_ratio": round(ratio, 3),
         "targets": TARGETS,
     }
+    p95, cpu = busy["key_p95_ms"], busy["ui_cpu_share"]
     rows = [
-        (
-            "first paint, 10,000 items",
-            f"{paint:.2f} s",
-            "≤ 1.5 s",
-            paint <= TARGETS["first_paint_s"],
-        ),
+        ("first paint, 10,000 items", f"{paint:.2f} s", *against("first_paint_s", paint)),
         ("key latency p50", f"{busy['key_p50_ms']} ms", "", True),
-        (
-            "key latency p95",
-            f"{busy['key_p95_ms']} ms",
-            "≤ 100 ms",
-            busy["key_p95_ms"] <= TARGETS["key_p95_ms"],
-        ),
+        ("key latency p95", f"{p95} ms", *against("key_p95_ms", p95)),
         ("key p95, cursor moves", f"{busy['key_move_p95_ms']} ms", "", True),
         ("key p95, view/filter/sort (10,000 rows)", f"{busy['key_view_p95_ms']} ms", "", True),
-        (
-            "UI-thread CPU (share of one core)",
-            f"{busy['ui_cpu_share']:.2f}",
-            "≤ 0.33",
-            busy["ui_cpu_share"] <= TARGETS["ui_cpu_share"],
-        ),
+        ("UI-thread CPU (share of one core)", f"{cpu:.2f}", *against("ui_cpu_share", cpu)),
         ("throughput, app open", f"{busy['throughput_with_app']} items/s", "", True),
         ("throughput, no app", f"{bare:.1f} items/s", "", True),
-        ("throughput ratio", f"{ratio:.1%}", "≥ 95%", ratio >= TARGETS["throughput_ratio"]),
+        ("throughput ratio", f"{ratio:.1%}", *against("throughput_ratio", ratio)),
     ]
     print(table(rows))
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-    print(f"results written to {args.out}")
+    write_report(args.out, report)
 
 
 if __name__ == "__main__":

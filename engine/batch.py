@@ -132,11 +132,11 @@ class Batch:
 
     def live_settings(self) -> Settings:
         """The settings as they are now, with the changes made while running (workers, limits)."""
-        engine = self.engine
+        view = self.engine.view
         changes: dict[str, Any] = {
-            "workers": engine.last_parallel,
-            "parallel": engine.parallel,
-            "order": engine.order,
+            "workers": view.last_parallel,
+            "parallel": view.parallel,
+            "order": view.order,
             "media_rate_limit": str(self.limits[Service.MEDIA].spec),
         }
         service = self.transcriber.service

@@ -16,6 +16,24 @@ class BulkscribeError(Exception):
     kind: str = "error"
     blocks: bool = False  # True when every other item would fail the same way: pause, don't fail
 
+    def __init_subclass__(
+        cls,
+        *,
+        kind: str | None = None,
+        transient: bool | None = None,
+        blocks: bool | None = None,
+        **kwargs: object,
+    ) -> None:
+        """A subclass names its own in its header, ``class X(Base, kind="auth", blocks=True)``;
+        the ones it leaves out it inherits."""
+        super().__init_subclass__(**kwargs)
+        if kind is not None:
+            cls.kind = kind
+        if transient is not None:
+            cls.transient = transient
+        if blocks is not None:
+            cls.blocks = blocks
+
     def __init__(self, message: str, *, hint: str = "", transient: bool | None = None) -> None:
         super().__init__(message)
         self.message = message
@@ -32,34 +50,24 @@ class BulkscribeError(Exception):
         return f"{self.message} ({self.hint})" if self.hint else self.message
 
 
-class UsageError(BulkscribeError):
+class UsageError(BulkscribeError, kind="usage"):
     """Bad command line or unreadable input list: the whole run cannot start."""
 
-    kind = "usage"
 
-
-class InputError(BulkscribeError):
+class InputError(BulkscribeError, kind="input"):
     """One input row or path is unusable (missing file, malformed URL, bad scheme)."""
 
-    kind = "input"
 
-
-class MediaError(BulkscribeError):
+class MediaError(BulkscribeError, kind="media"):
     """Media cannot be decoded: corrupt, empty, no audio track."""
 
-    kind = "media"
 
-
-class SourceError(BulkscribeError):
+class SourceError(BulkscribeError, kind="source"):
     """A remote source (YouTube, a podcast host) refused or could not be reached."""
 
-    kind = "source"
 
-
-class ProviderError(BulkscribeError):
+class ProviderError(BulkscribeError, kind="provider"):
     """The transcription service answered with an error."""
-
-    kind = "provider"
 
     def __init__(
         self,
@@ -77,92 +85,58 @@ class ProviderError(BulkscribeError):
         self.names_format = False
 
 
-class RateLimited(ProviderError):
+class RateLimited(ProviderError, kind="rate-limited", transient=True):
     """HTTP 429: the service asks us to slow down (Retry-After honoured)."""
 
-    kind = "rate-limited"
-    transient = True
 
-
-class Unreachable(ProviderError):
+class Unreachable(ProviderError, kind="offline", transient=True):
     """The service cannot be reached at all (connection refused, DNS failure): an outage.
 
     Not a failure of the item: the batch holds its requests and probes until the service answers.
     """
 
-    kind = "offline"
-    transient = True
 
-
-class AuthError(ProviderError):
+class AuthError(ProviderError, kind="auth", transient=False, blocks=True):
     """401/403: the key is wrong or lacks access; retrying cannot help."""
 
-    kind = "auth"
-    transient = False
-    blocks = True
 
-
-class LowBalance(ProviderError):
+class LowBalance(ProviderError, kind="balance", transient=False, blocks=True):
     """The account's prepaid balance is too low for the service to start another job."""
 
-    kind = "balance"
-    transient = False
-    blocks = True
 
-
-class TooLarge(ProviderError):
+class TooLarge(ProviderError, kind="too-large", transient=False):
     """413: the upload is over the service's size limit."""
 
-    kind = "too-large"
-    transient = False
 
-
-class OutputError(BulkscribeError):
+class OutputError(BulkscribeError, kind="output", blocks=True):
     """Output folder not writable or disk full."""
 
-    kind = "output"
-    blocks = True
 
-
-class ReplyTooLarge(BulkscribeError):
+class ReplyTooLarge(BulkscribeError, kind="reply", transient=False):
     """A server's reply was over the size we are willing to hold in memory; reading stopped."""
 
-    kind = "reply"
-    transient = False
 
-
-class ReplyTooSlow(BulkscribeError):
+class ReplyTooSlow(BulkscribeError, kind="network", transient=True):
     """A request took longer in all than its deadline allows (a trickling or stalled server)."""
 
-    kind = "network"
-    transient = True
 
-
-class NameTaken(BulkscribeError):
+class NameTaken(BulkscribeError, kind="output", transient=True):
     """A file name this item claimed was taken on disk meanwhile; another name is chosen."""
-
-    kind = "output"
-    transient = True
 
     def __init__(self, path: str) -> None:
         super().__init__(f"{path} appeared while it was being written; a new name is chosen")
         self.path = path
 
 
-class StoreError(BulkscribeError):
+class StoreError(BulkscribeError, kind="store", blocks=True):
     """The session store cannot write (a full disk, a quota, a read-only data folder).
 
     Every other item would meet it too and nothing is wrong with the item: pause, don't fail.
     """
 
-    kind = "store"
-    blocks = True
 
-
-class Cancelled(BulkscribeError):
+class Cancelled(BulkscribeError, kind="cancelled"):
     """The item was cancelled by the user or the engine is stopping."""
-
-    kind = "cancelled"
 
 
 def describe(exc: BaseException) -> tuple[str, str, bool]:
@@ -190,9 +164,5 @@ def _describe(exc: BaseException) -> tuple[str, str, bool]:
     return "internal", f"{type(exc).__name__}: {exc}", False
 
 
-class QuotaUnavailable(BulkscribeError):
+class QuotaUnavailable(BulkscribeError, kind="quota", transient=True, blocks=True):
     """The shared quota (Redis) cannot be reached: admit nothing, pause, carry on when it answers."""
-
-    kind = "quota"
-    transient = True
-    blocks = True

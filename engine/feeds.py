@@ -35,15 +35,16 @@ class Episode:
 
     url: str
     title: str
-    show: str | None = None
-    published: datetime | None = None
-    duration: float | None = None
-    description: str | None = None
-    link: str | None = None
-    guid: str | None = None
-    season: int | None = None
-    episode: int | None = None
-    image: str | None = None
+    # Both readers give every one of these; None where the feed does not say.
+    show: str | None
+    published: datetime | None
+    duration: float | None
+    description: str | None
+    link: str | None
+    guid: str | None
+    season: int | None
+    episode: int | None
+    image: str | None
     position: int = 0  # 1 = the oldest entry in the feed
 
     @property

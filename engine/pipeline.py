@@ -10,8 +10,9 @@ import errno
 import shutil
 import tempfile
 from collections.abc import Mapping
+from dataclasses import KW_ONLY, InitVar, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from engine.errors import OutputError
 from engine.events import EventKind
@@ -37,9 +38,13 @@ from engine.stages.write import (
     write_doc,
 )
 
+if TYPE_CHECKING:
+    from engine.outputs import NameBook
+
 _DISK_FULL = {errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)}
 
 
+@dataclass(eq=False, repr=False)  # equal only to itself; no repr that would print its settings
 class Pipeline:
     """The work function: ``pipeline(job)`` turns one queued item into transcript files.
 
@@ -47,28 +52,25 @@ class Pipeline:
     overrides to ship its results instead of writing them.
     """
 
-    def __init__(
-        self,
-        settings: Settings,
-        output_dir: Path,
-        transcriber: Transcriber,
-        *,
-        checkpoints: Checkpoints | None = None,
-        temp_root: Path | None = None,
-        stems: Mapping[int, tuple[str, str]] | None = None,
-    ) -> None:
+    settings: Settings
+    output_dir: Path
+    transcriber: Transcriber
+    _: KW_ONLY
+    checkpoints: Checkpoints | None = None
+    temp_root: Path | None = None
+    # Stems given out in an earlier run of this session (item id -> (location, stem)).
+    stems: InitVar[Mapping[int, tuple[str, str]] | None] = None
+    names: NameBook = field(init=False)
+    asr: AsrTier = field(init=False)
+    # Set by the runner: queues items found in playlists.
+    engine_add: Any = field(init=False, default=None)
+
+    def __post_init__(self, stems: Mapping[int, tuple[str, str]] | None) -> None:
         from engine.outputs import NameBook
 
-        self.settings = settings
-        self.output_dir = output_dir
-        self.transcriber = transcriber
-        self.checkpoints = checkpoints
-        self.temp_root = temp_root
-        # Stems given out in an earlier run of this session (item id -> (location, stem)).
         claimed = {name_key(i, loc): stem for i, (loc, stem) in (stems or {}).items()}
-        self.names = NameBook(output_dir, claimed=claimed)
-        self.asr = AsrTier(settings, transcriber, checkpoints)
-        self.engine_add: Any = None  # set by the runner: queues items found in playlists
+        self.names = NameBook(self.output_dir, claimed=claimed)
+        self.asr = AsrTier(self.settings, self.transcriber, self.checkpoints)
 
     def __call__(self, job: Job) -> None:
         item = job.item

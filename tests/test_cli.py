@@ -158,3 +158,11 @@ def test_every_option_sets_a_setting_by_its_own_name() -> None:
     assert flags["languages"] == "fr,en" and flags["asr_language"] == "fr"
     assert flags["workers"] == 3 and flags["parallel"] is None and flags["api_keys"] is None
     assert not {o.dest for o in OPTIONS if o.dest} & set(flags)  # run-only options are not settings
+
+
+def test_a_misspelt_key_in_the_options_file_is_refused() -> None:
+    from tui.options import load_options
+
+    text = '[[group]]\n[[group.option]]\nflags = ["--x"]\nhelp = "x"\nmetvar = "N"\n'
+    with pytest.raises(ValueError, match="metvar"):
+        load_options(text)

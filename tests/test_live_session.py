@@ -246,7 +246,7 @@ def test_changes_made_while_running_come_back_on_resume(
         assert again.batch.engine.workers == 6 and again.batch.engine.parallel
         assert str(again.batch.limits[Service.ASR].spec) == "120/min"
         assert again.batch.limits[Service.ASR].mode == "independent"
-        assert again.batch.engine.order == "longest"
+        assert again.batch.engine.view.order == "longest"
     finally:
         again.close(interrupted=True)
 

@@ -21,6 +21,7 @@ from sessions import schema
 from sessions import store as store_module
 from sessions.store import SessionEvent, SessionInfo, Store
 from sessions.transfer import FORMAT_VERSION, export_session, import_session
+from tests.itemgen import listed_video
 
 
 @pytest.fixture
@@ -38,13 +39,9 @@ def store(data_home: Path) -> Iterator[Store]:
 
 def full_item(n: int) -> Item:
     """An item with every field away from its default."""
-    return Item(
-        id=n,
-        source=f"https://example.test/watch?v={n}",
-        kind="youtube",
-        location=f"https://example.test/watch?v={n}",
-        row=n + 2,
-        origin="list.csv",
+    return listed_video(
+        n,
+        f"https://example.test/watch?v={n}",
         title=f"Épisode {n} — “quotes” ✓",
         duration=3600.25,
         state=State.FAILED,

@@ -512,9 +512,9 @@ async def test_palette_commands_do_what_they_say(tmp_path: Path) -> None:
         assert not batch.engine.paused
         for order in ("shortest", "longest"):
             await run(f"Order: {order} first")
-            assert batch.engine.order == order
+            assert batch.engine.view.order == order
         await run("Order: input order")
-        assert batch.engine.order == "input"
+        assert batch.engine.view.order == "input"
         for view in ("queued", "done", "failed", "active", "all"):
             await run(f"View: {view}")
             assert table.view_name == view

@@ -1,10 +1,13 @@
-"""The command line's options, declared once: the table builds the parser and maps flags to settings."""
+"""The command line's options, declared once in options.toml: they build the parser and map flags
+to settings."""
 
 from __future__ import annotations
 
 import argparse
+import tomllib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from importlib import resources
 from typing import Any, NoReturn
 
 from engine.errors import UsageError
@@ -57,99 +60,57 @@ class Option:
         return self.setting or self.dest or self.flags[-1].lstrip("-").replace("-", "_")
 
 
-def _opt(*flags: str, help: str, **kwargs: Any) -> Option:
-    spec = {k: kwargs.pop(k) for k in ("setting", "dest", "group", "read", "also") if k in kwargs}
-    return Option(flags, help, kwargs=kwargs, **spec)
+# What the data file names and only code can be: the engine's word lists and the functions.
+CHOICES: dict[str, tuple[str, ...]] = {
+    "ASR_ENGINES": ASR_ENGINES,
+    "DEAPI_PLANS": DEAPI_PLANS,
+    "MODES": MODES,
+    "NOTIFY": NOTIFY,
+    "ORDERS": ORDERS,
+    "RESPONSE_FORMATS": RESPONSE_FORMATS,
+}
+FUNCTIONS: dict[str, Callable[[Any], Any]] = {
+    "int": int,
+    "float": float,
+    "split_keys": split_keys,
+    "first_language": first_language,
+}
+ARGPARSE_KEYS = frozenset({"action", "nargs", "const", "metavar", "choices", "type"})
+OPTION_KEYS = frozenset({"flags", "help", "setting", "dest", "read", "also"}) | ARGPARSE_KEYS
 
 
-RUN, ASR, EPISODES, OUTPUT, ENGINE, QUOTA = (
-    None, "transcription", "episodes of feeds and playlists", "output", "engine", "shared quota",
-)  # fmt: skip
-TRUE, FALSE = {"action": "store_const", "const": True}, {"action": "store_const", "const": False}
+def load_options(text: str) -> tuple[Option, ...]:
+    """The options that a TOML text like tui/options.toml declares, names resolved."""
+    options = []
+    for group in tomllib.loads(text)["group"]:
+        for row in group["option"]:
+            unknown = set(row) - OPTION_KEYS
+            if unknown:
+                raise ValueError(f"option {row['flags']}: unknown keys {sorted(unknown)}")
+            kwargs = {k: v for k, v in row.items() if k in ARGPARSE_KEYS}
+            if "choices" in kwargs:
+                kwargs["choices"] = CHOICES[kwargs["choices"]]
+            if "type" in kwargs:
+                kwargs["type"] = FUNCTIONS[kwargs["type"]]
+            also = row.get("also")
+            options.append(
+                Option(
+                    flags=tuple(row["flags"]),
+                    help=row["help"].format(FORMATS=",".join(FORMATS)),
+                    setting=row.get("setting"),
+                    dest=row.get("dest"),
+                    group=group.get("title"),
+                    read=FUNCTIONS[row["read"]] if "read" in row else None,
+                    also=(also[0], FUNCTIONS[also[1]]) if also else None,
+                    kwargs=kwargs,
+                )
+            )
+    return tuple(options)
 
-OPTIONS: tuple[Option, ...] = (
-    _opt("--headless", dest="headless", action="store_true",
-         help="no full-screen app: progress on stderr, for scripts"),
-    _opt("--resume", dest="resume", nargs="?", const="latest", metavar="ID",
-         help="carry on the last unfinished session (or session ID) without asking"),
-    _opt("--new", dest="new", action="store_true",
-         help="start a new session; never offer to resume"),
-    _opt("--dry-run", dest="dry_run", action="store_true",
-         help="parse and count inputs, estimate requests and time; touch no API"),
-    _opt("--asr", setting="asr", group=ASR, choices=ASR_ENGINES,
-         help="ASR engine (default auto: captions, then API if a key is set, else whisper, else sphinx)"),
-    _opt("--api-base", setting="api_base", group=ASR,
-         help="API root (default https://api.openai.com/v1; with --asr deapi https://api.deapi.ai)"),
-    _opt("--api-key", setting="api_keys", group=ASR, action="append", read=split_keys,
-         help="API key (repeat or comma-separate for several keys); default $OPENAI_API_KEY "
-         "($DEAPI_API_KEY with --asr deapi)"),
-    _opt("--model", setting="model", group=ASR,
-         help="transcription model for the API (default whisper-1)"),
-    _opt("--whisper-model", setting="whisper_model", group=ASR,
-         help="faster-whisper model name, fetched once into its cache, or a model folder (default small)"),
-    _opt("--lang", setting="languages", group=ASR, also=("asr_language", first_language),
-         help="preferred caption languages, e.g. en,en-US; the first is also sent to the API "
-         "(without it the API detects the language)"),
-    _opt("--response-format", setting="response_format", group=ASR, choices=RESPONSE_FORMATS,
-         help="what to ask the API for (default auto: by model, json if verbose_json is refused)"),
-    _opt("--no-captions", setting="captions", group=ASR, **FALSE,
-         help="always transcribe audio, never use existing captions"),
-    _opt("--chunk-seconds", setting="chunk_seconds", group=ASR, type=float,
-         help="cut long media into chunks of this many seconds (default 600)"),
-    _opt("--deapi-plan", setting="deapi_plan", group=ASR, choices=DEAPI_PLANS,
-         help="deAPI account type, for its limits: basic 1/min and 10/day, premium 300/min"),
-    _opt("--daily-limit", setting="daily_limit", group=ASR, type=int,
-         help="requests per UTC day for deAPI (default: the plan's)"),
-    _opt("--yes", dest="yes", group=ASR, action="store_true",
-         help="run even when the estimated price is above the deAPI balance (no question asked)"),
-    _opt("--cookies", setting="cookies", group=ASR,
-         help="cookies.txt for sites that need a signed-in browser session"),
-    _opt("--columns", dest="columns", group=ASR,
-         help="spreadsheet column mapping, e.g. url=Link,title=Name"),
-    _opt("--sheet", dest="sheet", group=ASR,
-         help="workbook sheet to read (default: the first visible one)"),
-    _opt("--captions-only", setting="captions_only", group=ASR, **TRUE,
-         help="fail an item that has no usable captions instead of transcribing its audio"),
-    _opt("--since", setting="since", group=EPISODES,
-         help="only episodes published on or after DATE (YYYY-MM-DD)"),
-    _opt("--latest", setting="latest", group=EPISODES, type=int, metavar="N",
-         help="only the N newest episodes"),
-    _opt("--episodes", setting="episodes", group=EPISODES, metavar="LIST",
-         help="only these episode numbers, e.g. 3,5-9"),
-    _opt("-o", "--output", setting="output", group=OUTPUT,
-         help="output folder (default ./transcripts-DATE-TIME)"),
-    _opt("--formats", setting="formats", group=OUTPUT,
-         help=f"comma-separated, from {','.join(FORMATS)} (default md)"),
-    _opt("--timestamps", setting="timestamps", group=OUTPUT, **TRUE,
-         help="timestamps at each paragraph"),
-    _opt("--notify", setting="notify", group=OUTPUT, choices=NOTIFY,
-         help="when a batch finishes: a bell, or a desktop notification via the terminal "
-         "(OSC 9 or 777); default off"),
-    _opt("--workers", setting="workers", group=ENGINE, type=int,
-         help="worker threads, 1-64 (above 1 turns parallel on; default 2 when parallel)"),
-    _opt("--parallel", setting="parallel", group=ENGINE, **TRUE,
-         help="run items in parallel (default off)"),
-    _opt("--no-parallel", setting="parallel", group=ENGINE, **FALSE, help="one item at a time"),
-    _opt("--rate-limit", setting="rate_limit", group=ENGINE,
-         help="transcription API limit, e.g. 300/min or 5/s,300/min (default 300/min)"),
-    _opt("--media-rate-limit", setting="media_rate_limit", group=ENGINE,
-         help="limit for YouTube and media hosts (default 60/min)"),
-    _opt("--rate-mode", setting="rate_mode", group=ENGINE, choices=MODES,
-         help="one pool for all workers (shared) or one per worker/key"),
-    _opt("--max-retry-after", setting="max_retry_after", group=ENGINE, type=float,
-         help="longest Retry-After pause obeyed at once, in seconds (default 900)"),
-    _opt("--order", setting="order", group=ENGINE, choices=ORDERS,
-         help="processing order (default input)"),
-    _opt("--retries", setting="retries", group=ENGINE, type=int,
-         help="retries of transient errors per request (default 3)"),
-    _opt("--redis", setting="redis", group=QUOTA, metavar="URL",
-         help="share the API quota with every bulkscribe using this Redis (redis://host:6379/0)"),
-    _opt("--quota", setting="quota", group=QUOTA, metavar="NAME",
-         help="name of the shared quota (default: a hash of the API base and key)"),
-    _opt("--distribute", setting="distribute", group=QUOTA, **TRUE,
-         help="spread the batch over 'bulkscribe worker' processes on any host using --redis "
-         "(--workers 0: this process only coordinates)"),
-)  # fmt: skip
+
+OPTIONS: tuple[Option, ...] = load_options(
+    resources.files("tui").joinpath("options.toml").read_text(encoding="utf-8")
+)
 
 
 def add_options(parser: argparse.ArgumentParser, options: Iterable[Option] = OPTIONS) -> None:

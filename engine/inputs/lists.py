@@ -13,6 +13,7 @@ from engine.inputs.classify import MEDIA_EXTENSIONS, looks_like_url
 from engine.inputs.columns import plan_columns, row_sources
 from engine.inputs.reading import MAX_CELL_CHARS, MAX_LINE_CHARS, decode_text, read_bytes, shorten
 from engine.inputs.source import Place, ReadOptions, Source, entry_source, invalid_source
+from engine.storable import has_surrogates
 
 __all__ = ["decode_text", "read_bytes"]  # tables read through the same guards
 
@@ -167,21 +168,13 @@ def _item_sources(
 def _unpaired_surrogate(item: Any) -> str | None:
     """Which part of a JSON entry holds a lone surrogate ("the title", "the entry"), if any."""
     if isinstance(item, str):
-        return "the entry" if _has_surrogate(item) else None
+        return "the entry" if has_surrogates(item) else None
     if isinstance(item, dict):
         for key, value in item.items():
             text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
-            if _has_surrogate(str(key)) or _has_surrogate(text):
+            if has_surrogates(str(key)) or has_surrogates(text):
                 return f"the field {json.dumps(key)}"
     return None
-
-
-def _has_surrogate(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return True
-    return False
 
 
 def _json_text(value: Any) -> str:

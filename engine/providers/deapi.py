@@ -11,6 +11,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any, Unpack
 from urllib.parse import urlsplit
 
@@ -38,6 +39,20 @@ VIDEO_HOSTS = ("youtube.com", "youtu.be", "x.com", "twitter.com", "twitch.tv", "
 # aud2txt: "URL of Twitter Spaces audio to transcribe" (docs.deapi.ai/api/analysis/
 # audio-to-text-spaces-price).
 SPACES_HOSTS = ("x.com", "twitter.com")
+
+
+@dataclass(frozen=True)
+class JobPolling:
+    """How a submitted job is waited for: pauses from ``first`` growing by half up to ``cap``,
+    for ``deadline`` seconds in all."""
+
+    first: float = 1.0
+    cap: float = 10.0
+    deadline: float = JOB_DEADLINE
+
+    def after(self, pause: float) -> float:
+        """The pause that follows one of ``pause`` seconds."""
+        return min(self.cap, pause * 1.5)
 
 
 def url_endpoint(url: str) -> str | None:
@@ -84,9 +99,7 @@ class DeapiTranscriber(Transcriber):
         self.api_base = api_base.rstrip("/")
         self.model = model
         self.day_quota = day_quota
-        self.poll_first = poll_first
-        self.poll_cap = poll_cap
-        self.job_deadline = job_deadline
+        self.polling = JobPolling(poll_first, poll_cap, job_deadline)
         self.max_upload_bytes = max_upload_bytes
         self._balance: tuple[float, float] | None = None  # (value, monotonic time read)
         self._balance_lock = threading.Lock()
@@ -157,8 +170,8 @@ class DeapiTranscriber(Transcriber):
                 on_submitted(request_id)
             data = self._http.status(request_id, key)
         assert request_id is not None
-        delay = self.poll_first
-        deadline = time.monotonic() + self.job_deadline
+        delay = self.polling.first
+        deadline = time.monotonic() + self.polling.deadline
         while True:
             if data is None:
                 raise ProviderError(f"deAPI lost job {request_id} (404 while polling)")
@@ -181,11 +194,11 @@ class DeapiTranscriber(Transcriber):
                 # The id stays saved: retrying the item later polls the same job again.
                 raise ProviderError(
                     f"deAPI job {request_id} is still {status or 'unfinished'} after "
-                    f"{self.job_deadline / 3600:.1f} h",
+                    f"{self.polling.deadline / 3600:.1f} h",
                     hint="retry the item later to look at the job again",
                 )
             sleep(delay)
-            delay = min(self.poll_cap, delay * 1.5)
+            delay = self.polling.after(delay)
             data = self._http.status(request_id, key)
 
     def _submit(

@@ -82,25 +82,18 @@ class Engine:
         return self._parallel
 
     @property
-    def last_parallel(self) -> int:
-        """The worker count that switching parallel on brings back."""
-        return self._last_parallel
-
-    @property
-    def paused(self) -> bool:
-        return self._loop.hold is not Hold.NONE
-
-    @property
-    def phase(self) -> Phase:
-        return self._loop.phase
-
-    @property
-    def order(self) -> str:
-        return self._queue.order
-
-    @property
-    def retries(self) -> int:
-        return self.retry_policy.retries
+    def view(self) -> EngineView:
+        """The settings as they are now, as readers show them and a session keeps them
+        (``last_parallel``: the worker count that switching parallel on brings back)."""
+        return EngineView(
+            workers=self._workers.target,
+            parallel=self._parallel,
+            last_parallel=self._last_parallel,
+            paused=self.paused,
+            running=self._loop.phase.live,
+            finished=self._loop.announced,
+            order=self._queue.order,
+        )
 
     @property
     def backoff(self) -> float:
@@ -220,6 +213,11 @@ class Engine:
         self._publish()
 
     @property
+    def paused(self) -> bool:
+        """Paused by the person or blocked by a problem: running items finish, nothing new starts."""
+        return self._loop.hold is not Hold.NONE
+
+    @property
     def blocked(self) -> str | None:
         """Why the engine paused itself (bad key, output not writable), or None."""
         return self._blocked
@@ -273,17 +271,7 @@ class Engine:
         self.board.post(kind, text)
 
     def _publish(self) -> None:
-        self.board.set_engine(
-            EngineView(
-                workers=self._workers.target,
-                parallel=self._parallel,
-                last_parallel=self._last_parallel,
-                paused=self._loop.hold is not Hold.NONE,
-                running=self._loop.phase.live,
-                finished=self._loop.announced,
-                order=self._queue.order,
-            )
-        )
+        self.board.set_engine(self.view)
 
 
 def _clamp(n: int | None) -> int:
