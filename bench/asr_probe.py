@@ -20,8 +20,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.local_asr import cpu_seconds, live_children  # noqa: E402
-from engine.decode import probe  # noqa: E402
-from engine.media import split_audio  # noqa: E402
+from engine.audio.decode import probe  # noqa: E402
+from engine.audio.media import split_audio  # noqa: E402
 from engine.providers.base import Chunk, Transcriber  # noqa: E402
 from engine.stitch import stitch  # noqa: E402
 

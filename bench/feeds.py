@@ -15,9 +15,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from engine.episodes import EpisodeChoice
-from engine.feed_fetch import fetch_feed
-from engine.feeds import feed_number, read_with_feedparser
+from engine.sources.episodes import EpisodeChoice
+from engine.sources.feed_fetch import fetch_feed
+from engine.sources.feeds import feed_number, read_with_feedparser
 from tests.feedgen import big_feed
 from tests.servers.media_host import MediaHost
 

@@ -34,7 +34,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from engine.decode import read_pcm  # noqa: E402
+from engine.audio.decode import read_pcm  # noqa: E402
 from engine.providers.base import Chunk  # noqa: E402
 from engine.providers.sphinx import SphinxTranscriber  # noqa: E402
 from engine.providers.whisper import whisper_available  # noqa: E402
@@ -154,7 +154,7 @@ def measure_sphinx(chunk: Chunk, jobs: int, repeats: int) -> list[dict[str, obje
 _SPLIT_PROBE = """
 import sys, time
 sys.path.insert(0, sys.argv[1])
-from engine.media import split_audio
+from engine.audio.media import split_audio
 
 def status(field):
     for line in open("/proc/self/status"):

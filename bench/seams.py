@@ -28,8 +28,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.local_asr import cpu_seconds  # noqa: E402
-from engine.decode import probe  # noqa: E402
-from engine.media import balanced_chunk_seconds, split_audio  # noqa: E402
+from engine.audio.decode import probe  # noqa: E402
+from engine.audio.media import balanced_chunk_seconds, split_audio  # noqa: E402
 from engine.providers.base import Chunk  # noqa: E402
 from engine.providers.sphinx import SphinxTranscriber  # noqa: E402
 from engine.segments import Segment  # noqa: E402

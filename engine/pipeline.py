@@ -16,14 +16,14 @@ from typing import TYPE_CHECKING, Any
 
 from engine.errors import OutputError
 from engine.events import EventKind
-from engine.expand import MEDIA_SERVICE, expand_feed_item, expand_playlist_item
-from engine.feeds import Feed
 from engine.items import Item
 from engine.langcodes import language_code
 from engine.providers.base import Transcriber, takes_url
 from engine.run.job import Job
 from engine.segments import Segment
 from engine.settings import Settings
+from engine.sources.expand import MEDIA_SERVICE, expand_feed_item, expand_playlist_item
+from engine.sources.feeds import Feed
 from engine.stages.captions import captions_tier
 from engine.stages.checkpoints import Checkpoints
 from engine.stages.metadata import read_metadata
@@ -145,8 +145,8 @@ class Pipeline:
             job.note(EventKind.NO_SPEECH, f"{job.item.label}: {NO_SPEECH}")
 
     def _download(self, job: Job, item: Item, workdir: Path) -> Path:
-        from engine.download_guard import MB
-        from engine.remote import download_audio
+        from engine.sources.download_guard import MB
+        from engine.sources.remote import download_audio
 
         job.stage("download")
         job.acquire(MEDIA_SERVICE)

@@ -147,7 +147,7 @@ class _RedactingFilter(logging.Filter):
 # Loggers that quote request URLs: httpx logs every request line at INFO, yt-dlp's messages reach
 # the engine's remote module at DEBUG. A logger's filters see only its own records, not its
 # children's, so each is named.
-_LOGGERS = ("httpx", "httpcore.connection", "httpcore.http11", "engine.remote", "yt_dlp")
+_LOGGERS = ("httpx", "httpcore.connection", "httpcore.http11", "engine.sources.remote", "yt_dlp")
 _FILTER = _RedactingFilter()
 
 

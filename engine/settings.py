@@ -5,8 +5,6 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
-from engine.download_guard import DEFAULT_MAX_MB
-from engine.episodes import EpisodeChoice
 from engine.errors import UsageError
 from engine.limits.pools import MODES
 from engine.limits.ratespec import parse_rate
@@ -15,6 +13,8 @@ from engine.providers.formats import FORMATS as RESPONSE_FORMATS
 from engine.redact import redact_text, remember_secret
 from engine.run.queue import ORDERS
 from engine.run.workers import MAX_WORKERS, MIN_WORKERS
+from engine.sources.download_guard import DEFAULT_MAX_MB
+from engine.sources.episodes import EpisodeChoice
 
 ASR_ENGINES = ("auto", "openai", "whisper", "sphinx", "deapi")
 DEAPI_PLANS = ("basic", "premium")
@@ -53,7 +53,7 @@ class Settings:
     max_retry_after: float = 900.0  # longest Retry-After obeyed at once, in seconds
     captions: bool = True
     captions_only: bool = False  # no usable captions fails the item instead of running ASR
-    since: str | None = None  # episodes of feeds and playlists to take (engine/episodes.py)
+    since: str | None = None  # episodes of feeds and playlists to take (engine/sources/episodes.py)
     latest: int | None = None
     episodes: str | None = None
     timestamps: bool = False

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from engine.caption_fetch import decode_caption
-from engine.caption_tracks import try_captions
-from engine.remote import RemoteInfo
+from engine.sources.caption_fetch import decode_caption
+from engine.sources.caption_tracks import try_captions
+from engine.sources.remote import RemoteInfo
 from tests.mediagen import write_tone
 from tests.servers.media_host import MediaHost, Track
 from tests.servers.openai_api import OpenAIServer

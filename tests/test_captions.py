@@ -8,9 +8,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from engine.captions import dedupe_rolling, parse_json3, parse_srt, parse_vtt
 from engine.errors import MediaError
 from engine.segments import Segment
+from engine.sources.captions import dedupe_rolling, parse_json3, parse_srt, parse_vtt
 
 # Shaped like YouTube's json3 for an automatic (ASR) track: a window-definition event
 # without segs, word segs with offsets, and aAppend events that only add a line break.

@@ -207,8 +207,8 @@ def test_a_worker_stopped_cleanly_hands_its_items_back_at_once(
 def test_an_item_redone_elsewhere_starts_from_the_chunks_already_finished(
     tmp_path: Path, api: OpenAIServer, streams: Streams
 ) -> None:
+    from engine.audio.media import split_audio
     from engine.distributed.checkpoints import RedisCheckpoints
-    from engine.media import split_audio
     from engine.segments import Segment
 
     coord = _coordinator(tmp_path, api, streams)

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from engine import download_guard
-from engine.download_guard import MB, DownloadTooLarge
 from engine.errors import OutputError
-from engine.remote import download_audio
+from engine.sources import download_guard
+from engine.sources.download_guard import MB, DownloadTooLarge
+from engine.sources.remote import download_audio
 from tests.servers.hostile_http import Behaviour, HostileServer
 
 HUGE = 200 * MB

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-import engine.remote as remote
+import engine.sources.remote as remote
 from engine.batch import Batch
 from engine.inputs import read_inputs
 from engine.items import State

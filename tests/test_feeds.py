@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from engine.episodes import EpisodeChoice
 from engine.errors import SourceError, UsageError
-from engine.feed_fetch import fetch_feed, may_be_feed
-from engine.feed_text import parse_duration, plain_text
-from engine.feeds import feed_number, parse_feed, read_with_feedparser
+from engine.sources.episodes import EpisodeChoice
+from engine.sources.feed_fetch import fetch_feed, may_be_feed
+from engine.sources.feed_text import parse_duration, plain_text
+from engine.sources.feeds import feed_number, parse_feed, read_with_feedparser
 from tests.feedgen import atom_feed, big_feed, podtrac, rss_feed
 from tests.mediagen import write_tone
 from tests.servers.media_host import MediaHost
@@ -326,9 +326,9 @@ class _Notes:
 
 
 def test_the_dialog_choice_on_an_item_wins_over_the_flags() -> None:
-    from engine.expand import choose_entries
     from engine.items import Item
     from engine.settings import Settings
+    from engine.sources.expand import choose_entries
 
     listed = [(f"https://youtu.be/video{n:06d}", f"Video {n}") for n in range(1, 11)]
     settings = Settings(latest=2)
@@ -345,9 +345,9 @@ def test_the_dialog_choice_on_an_item_wins_over_the_flags() -> None:
 
 
 def test_since_keeps_undated_playlist_entries_and_says_so() -> None:
-    from engine.expand import choose_entries
     from engine.items import Item
     from engine.settings import Settings
+    from engine.sources.expand import choose_entries
 
     job = _Notes()
     listed = [("https://youtu.be/aaaaaaaaaaa", "A")]
@@ -402,7 +402,7 @@ def test_a_listed_redirecting_media_link_keeps_its_own_url(
 def test_a_reply_is_taken_for_a_feed_only_by_its_first_element(
     head: bytes, ctype: str, feed: bool
 ) -> None:
-    from engine.feeds import looks_like_feed
+    from engine.sources.feeds import looks_like_feed
 
     assert looks_like_feed(head, ctype) is feed
 

@@ -8,12 +8,12 @@ from pathlib import Path
 import httpx
 import pytest
 
-from engine.caption_tracks import fetch_captions, try_captions
 from engine.errors import ReplyTooLarge, ReplyTooSlow, describe
 from engine.http_bounds import MB, Deadline, ReplyBounds, read_chunks
 from engine.providers.base import Chunk
 from engine.providers.openai import OpenAITranscriber
-from engine.remote import RemoteInfo
+from engine.sources.caption_tracks import fetch_captions, try_captions
+from engine.sources.remote import RemoteInfo
 from tests.mediagen import write_tone
 from tests.servers.hostile_http import Behaviour, HostileServer
 
@@ -146,7 +146,7 @@ def _track_info(url: str) -> RemoteInfo:
 def test_caption_downloads_are_bounded(
     monkeypatch: pytest.MonkeyPatch, behaviour: Behaviour, error: type[Exception], text: str
 ) -> None:
-    monkeypatch.setattr("engine.caption_fetch.CAPTION_BOUNDS", SMALL)
+    monkeypatch.setattr("engine.sources.caption_fetch.CAPTION_BOUNDS", SMALL)
     with HostileServer(behaviour) as server:
         attempt = try_captions(_track_info(server.url("talk.en.vtt")), ["en"])
         sent = server.sent
@@ -158,7 +158,7 @@ def test_caption_downloads_are_bounded(
 
 
 def test_a_normal_caption_track_still_reads(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("engine.caption_fetch.CAPTION_BOUNDS", SMALL)
+    monkeypatch.setattr("engine.sources.caption_fetch.CAPTION_BOUNDS", SMALL)
     with HostileServer(Behaviour("ok")) as server:
         found = fetch_captions(_track_info(server.url("talk.en.vtt")), ["en"])
     assert found is not None and [s.text for s in found.segments] == ["hello"]

@@ -7,10 +7,10 @@ from datetime import date, timedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine.episodes import EpisodeChoice
-from engine.feed_text import parse_duration
 from engine.inputs.cells import split_links
 from engine.inputs.reading import decode_text
+from engine.sources.episodes import EpisodeChoice
+from engine.sources.feed_text import parse_duration
 
 # Characters whose Windows-1252 bytes are all 0xC0 or above: a line holding one can never be read
 # as UTF-8 by accident, so the decoder's choice per line is observable.

@@ -8,9 +8,9 @@ from pathlib import Path
 import av
 import pytest
 
-from engine.decode import probe, read_pcm
+from engine.audio.decode import probe, read_pcm
+from engine.audio.media import split_audio
 from engine.errors import InputError, MediaError
-from engine.media import split_audio
 from tests.mediagen import write_tone
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
@@ -196,7 +196,7 @@ def test_cuts_at_once_never_exceed_the_encode_slots(
     """Sixteen threads cutting at once keep at most ENCODE_SLOTS FLAC encoders (~7 MB each) open."""
     import threading
 
-    import engine.media as media
+    import engine.audio.media as media
 
     slots = threading.BoundedSemaphore(2)
     monkeypatch.setattr(media, "ENCODE_SLOTS", slots)
@@ -246,7 +246,7 @@ def test_the_app_caps_malloc_arenas_on_glibc() -> None:
 
 
 def test_local_engines_get_a_multiple_of_their_processes_in_chunks() -> None:
-    from engine.media import balanced_chunk_seconds
+    from engine.audio.media import balanced_chunk_seconds
 
     # 200 s at 30 s is 7 chunks: on 2 processes the last one runs alone. 8 of 25 s do not.
     assert balanced_chunk_seconds(200.0, 30.0, 2) == 25.0

@@ -14,10 +14,10 @@ import pytest
 from yt_dlp.extractor.youtube import YoutubeIE
 from yt_dlp.utils import DownloadError, ExtractorError, GeoRestrictedError, UnsupportedError
 
-from engine.caption_tracks import fetch_captions, try_captions
 from engine.errors import InputError, SourceError
-from engine.remote import RemoteInfo, download_audio, expand_playlist, fetch_info
-from engine.source_errors import source_error
+from engine.sources.caption_tracks import fetch_captions, try_captions
+from engine.sources.remote import RemoteInfo, download_audio, expand_playlist, fetch_info
+from engine.sources.source_errors import source_error
 from tests.mediagen import write_tone
 from tests.servers.media_host import MediaHost, Track
 

@@ -9,11 +9,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from engine.decode import read_pcm
-from engine.media import split_audio
+from engine.audio.decode import read_pcm
+from engine.audio.media import split_audio
+from engine.audio.quiet import FRAME, PAUSE_DB, speech_spans
 from engine.providers.base import Chunk
 from engine.providers.sphinx import SphinxTranscriber
-from engine.quiet import FRAME, PAUSE_DB, speech_spans
 from engine.segments import Segment
 from engine.stitch import stitch
 from tests.seam_metrics import SeamReport, compare

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from engine.decode import probe
+from engine.audio.decode import probe
+from engine.audio.media import split_audio
 from engine.errors import MediaError, ProviderError
-from engine.media import split_audio
 from engine.providers.base import Chunk, Transcriber
 from engine.providers.sphinx import SphinxTranscriber, Word, group_words
 from engine.stitch import stitch
@@ -107,7 +107,7 @@ def test_words_are_grouped_at_pauses_and_length() -> None:
 SCRIPT_UNDER_THE_APP = """
 import sys
 from pathlib import Path
-from engine.media import split_audio
+from engine.audio.media import split_audio
 from engine.providers.sphinx import SphinxTranscriber
 
 

@@ -205,20 +205,20 @@ def test_a_full_scratch_folder_beside_the_store_pauses_instead_of_failing(
 ) -> None:
     # Chunks are cut into a scratch folder beside sessions.db: on a full data drive that fails
     # first, with the OSError PyAV raises (errno 28) when it cannot write a chunk.
-    import engine.media
+    import engine.audio.media
 
     media = tmp_path / "media"
     make_tones(media, 3, first=3.0, step=0.5)
-    real_split = engine.media.split_audio
+    real_split = engine.audio.media.split_audio
 
     def no_space(path: Path, folder: Path, *args: Any, **kwargs: Any) -> Any:
         raise OSError(errno.ENOSPC, "No space left on device", str(folder / "raw-0000.flac"))
 
     with OpenAIServer(latency=0.05) as api:
-        monkeypatch.setattr(engine.media, "split_audio", no_space)
+        monkeypatch.setattr(engine.audio.media, "split_audio", no_space)
         first = run_cli([str(media), *api_flags(api, workers=2)], tmp_path, monkeypatch)
         first_states = {row["status"] for row in first.items}  # read before the resume rewrites it
-        monkeypatch.setattr(engine.media, "split_audio", real_split)
+        monkeypatch.setattr(engine.audio.media, "split_audio", real_split)
         again = run_cli(["--resume", *api_flags(api, workers=2)], tmp_path, monkeypatch)
     assert_no_traceback(first)
     assert first.code == 1, first.stderr

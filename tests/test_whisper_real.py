@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
+from engine.audio.decode import probe
 from engine.batch import Batch
-from engine.decode import probe
 from engine.errors import Cancelled
 from engine.items import State
 from engine.providers.base import Chunk, Transcriber, Transcript

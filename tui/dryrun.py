@@ -21,7 +21,7 @@ ASSUMED_REMOTE_MINUTES = (
 
 
 def dry_run(batch: Any, settings: Settings, out: Console) -> int:
-    from engine.decode import probe
+    from engine.audio.decode import probe
 
     counts = batch.counts()
     table = Table(title="Inputs", show_header=True, header_style="bold")

@@ -9,11 +9,11 @@ from rich.table import Table
 from rich.text import Text
 
 from engine.errors import BulkscribeError
-from engine.expand import choose_entries, chosen_episodes
-from engine.feed_fetch import fetch_feed, may_be_feed
-from engine.feeds import feed_number
 from engine.items import Item
 from engine.settings import Settings
+from engine.sources.expand import choose_entries, chosen_episodes
+from engine.sources.feed_fetch import fetch_feed, may_be_feed
+from engine.sources.feeds import feed_number
 from tui.format import hms
 
 SHOWN_PER_FEED = 50
@@ -40,7 +40,7 @@ def list_chosen(batch: Any, settings: Settings, out: Console) -> list[str]:
             ]
             _print(out, f"{feed.title or source.raw}: {len(taken)} of {len(feed.episodes)}", rows)
         elif source.kind == "playlist":
-            from engine.remote import expand_playlist
+            from engine.sources.remote import expand_playlist
 
             try:
                 listed = expand_playlist(source.location)

@@ -7,11 +7,11 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from engine.distributed.wire import Result
-from engine.expand import expand_feed_item, expand_playlist_item
-from engine.feeds import Feed
 from engine.items import Item
 from engine.pipeline import Pipeline
 from engine.run.job import Job
+from engine.sources.expand import expand_feed_item, expand_playlist_item
+from engine.sources.feeds import Feed
 from engine.stages.write import ItemRecord, Outputs, Transcribed
 
 

@@ -57,7 +57,7 @@ def estimate(
     """Price every valid source; with ``sample_urls``, a quick estimate: that many URLs stand for
     the rest, and the local files are priced together by their total length."""
     if probe is None:
-        from engine.decode import probe as probe_media
+        from engine.audio.decode import probe as probe_media
 
         probe = probe_media
     pool = limiter or Limiter(PRICE_SERVICE, PRICE_RATE)

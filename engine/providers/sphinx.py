@@ -20,10 +20,10 @@ from typing import TYPE_CHECKING, Unpack
 import numpy as np
 
 from engine import errors
-from engine.decode import read_pcm
+from engine.audio.decode import read_pcm
+from engine.audio.quiet import speech_spans
 from engine.errors import BulkscribeError, ProviderError
 from engine.providers.base import Chunk, SendOptions, Transcriber, Transcript
-from engine.quiet import speech_spans
 from engine.segments import Segment, Word
 
 if TYPE_CHECKING:

@@ -7,20 +7,20 @@ from typing import TYPE_CHECKING
 
 from engine.errors import SourceError
 from engine.events import EventKind
-from engine.expand import MEDIA_SERVICE
 from engine.run.job import Job
 from engine.settings import Settings
+from engine.sources.expand import MEDIA_SERVICE
 
 if TYPE_CHECKING:  # yt-dlp is imported when a page is first read, not with the pipeline
-    from engine.caption_tracks import CaptionResult
-    from engine.remote import RemoteInfo
+    from engine.sources.caption_tracks import CaptionResult
+    from engine.sources.remote import RemoteInfo
 
 
 def captions_tier(
     job: Job, info: RemoteInfo, settings: Settings, cookies: Path | None
 ) -> CaptionResult | None:
     """Captions from the site, trying every format and track; None means ASR is next."""
-    from engine.caption_tracks import try_captions
+    from engine.sources.caption_tracks import try_captions
 
     job.stage("captions")
     attempt = try_captions(

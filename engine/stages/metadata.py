@@ -8,10 +8,10 @@ from typing import Any
 
 from engine.errors import MediaError, SourceError
 from engine.events import EventKind
-from engine.expand import MEDIA_SERVICE
 from engine.item_caps import cap_meta, cap_title
 from engine.items import Item
 from engine.run.job import Job
+from engine.sources.expand import MEDIA_SERVICE
 from engine.storable import shown
 
 Found = tuple[dict[str, Any], Any, Path | None]
@@ -31,7 +31,7 @@ def read_metadata(
         return _episode_metadata(job, item, meta, episode)
     if item.kind == "file":
         return _file_metadata(job, item, meta)
-    from engine.remote import fetch_info
+    from engine.sources.remote import fetch_info
 
     if by_url and not captions:
         # No captions wanted and the service fetches the video itself: nothing is fetched here.
@@ -74,7 +74,7 @@ def read_metadata(
 
 
 def _file_metadata(job: Job, item: Item, meta: dict[str, Any]) -> Found:
-    from engine.decode import probe
+    from engine.audio.decode import probe
 
     path = Path(item.location)
     media = probe(path)

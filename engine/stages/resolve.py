@@ -6,16 +6,16 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from engine.episodes import EpisodeChoice
 from engine.errors import InputError
-from engine.expand import MEDIA_SERVICE
-from engine.feed_fetch import fetch_feed, may_be_feed
-from engine.feeds import Feed
 from engine.item_caps import cap_title, cap_value
 from engine.items import Item, State
 from engine.lifecycle import applied, finish
 from engine.redact import has_masked_secret
 from engine.run.job import Job
+from engine.sources.episodes import EpisodeChoice
+from engine.sources.expand import MEDIA_SERVICE
+from engine.sources.feed_fetch import fetch_feed, may_be_feed
+from engine.sources.feeds import Feed
 from engine.storable import shown
 
 

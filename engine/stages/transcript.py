@@ -10,7 +10,6 @@ from typing import Any
 
 from engine.errors import MediaError, TooLarge
 from engine.events import EventKind
-from engine.expand import MEDIA_SERVICE
 from engine.items import Item
 from engine.providers.base import Chunk, SendOptions, Transcriber, Transcript
 from engine.providers.formats import APPROXIMATE
@@ -18,6 +17,7 @@ from engine.run.job import Job
 from engine.segments import Segment
 from engine.service_jobs import ServiceJobs
 from engine.settings import Settings
+from engine.sources.expand import MEDIA_SERVICE
 from engine.stages.checkpoints import Checkpoints
 
 PREVIEW_LINES = 6
@@ -53,7 +53,7 @@ class AsrTier:
         self, job: Job, media: Path, workdir: Path
     ) -> tuple[list[Segment], str | None, bool]:
         """(stitched segments, language, approximate timing) for a media file, chunk by chunk."""
-        from engine.media import balanced_chunk_seconds, split_audio
+        from engine.audio.media import balanced_chunk_seconds, split_audio
         from engine.stitch import stitch
 
         job.stage("decode")

@@ -11,8 +11,8 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static, TextArea
 
-from engine.episodes import EpisodeChoice
 from engine.errors import UsageError
+from engine.sources.episodes import EpisodeChoice
 
 
 @dataclass(frozen=True)

@@ -12,9 +12,9 @@ import yt_dlp
 from yt_dlp.utils import YoutubeDLError
 
 from engine.errors import BulkscribeError, InputError
-from engine.source_errors import source_error
+from engine.sources.source_errors import source_error
 
-_log = logging.getLogger("engine.remote")
+_log = logging.getLogger("engine.sources.remote")
 
 
 class _CollectingLogger:

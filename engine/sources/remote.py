@@ -1,6 +1,6 @@
 """Remote sources through yt-dlp: metadata, playlists and audio, with errors a person can act on.
 
-Caption tracks are chosen and fetched in ``engine.caption_tracks``.
+Caption tracks are chosen and fetched in ``engine.sources.caption_tracks``.
 """
 
 from __future__ import annotations
@@ -14,15 +14,15 @@ from typing import Any
 
 from yt_dlp.utils import unsmuggle_url
 
-from engine.download_guard import (
+from engine.errors import OutputError, SourceError
+from engine.sources.download_guard import (
     DEFAULT_MAX_MB,
     MB,
     DownloadTooLarge,
     download_guard,
     remove_partial,
 )
-from engine.errors import OutputError, SourceError
-from engine.ytdl import ytdl_session
+from engine.sources.ytdl import ytdl_session
 
 CaptionTracks = Mapping[str, tuple[tuple[str, str], ...]]
 

@@ -9,17 +9,17 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from engine.caption_fetch import (
+from engine.segments import Segment
+from engine.sources.caption_fetch import (
     CaptionAttempt,
     decode_caption,
     fetch_caption_file,
     ordered_candidates,
     parse_or_none,
 )
-from engine.captions import dedupe_rolling, parse_json3, parse_srt, parse_vtt
-from engine.remote import RemoteInfo
-from engine.segments import Segment
-from engine.ytdl import ytdl_session
+from engine.sources.captions import dedupe_rolling, parse_json3, parse_srt, parse_vtt
+from engine.sources.remote import RemoteInfo
+from engine.sources.ytdl import ytdl_session
 
 # Formats we can parse, best first: json3 keeps YouTube's word timing without markup.
 _CAPTION_PARSERS = {"json3": parse_json3, "vtt": parse_vtt, "srt": parse_srt}

@@ -7,15 +7,15 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
-from engine.episodes import EpisodeChoice
 from engine.events import EventKind
-from engine.feeds import Episode, Feed, feed_number
 from engine.item_caps import cap_title
 from engine.items import Item
 from engine.limits.services import Service
 from engine.redact import redact_text
 from engine.run.job import Job
 from engine.settings import Settings
+from engine.sources.episodes import EpisodeChoice
+from engine.sources.feeds import Episode, Feed, feed_number
 
 MEDIA_SERVICE = Service.MEDIA  # the limiter for YouTube and media hosts (the pipeline uses it too)
 T = TypeVar("T")
@@ -26,7 +26,7 @@ def expand_playlist_item(
     job: Job, item: Item, settings: Settings, cookies: Path | None, add: AddItems
 ) -> None:
     """Queue the chosen entries of a playlist (or of a feed yt-dlp reads, such as a channel)."""
-    from engine.remote import expand_playlist
+    from engine.sources.remote import expand_playlist
 
     job.stage("expand")
     job.acquire(MEDIA_SERVICE)

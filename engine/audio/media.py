@@ -12,10 +12,10 @@ from pathlib import Path
 import av
 import numpy as np
 
-from engine.decode import SAMPLE_RATE, iter_pcm
+from engine.audio.decode import SAMPLE_RATE, iter_pcm
+from engine.audio.quiet import FRAME, find_cut
 from engine.errors import MediaError
 from engine.providers.base import Chunk
-from engine.quiet import FRAME, find_cut
 
 _WRITE_BLOCK = 8192  # samples per encoded frame
 SEARCH_SHARE = 0.1  # a cut may move this share of a chunk either way to land where nobody speaks

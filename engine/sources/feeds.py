@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from engine.errors import SourceError
-from engine.feed_text import parse_date, parse_duration, plain_text, plain_title
+from engine.sources.feed_text import parse_date, parse_duration, plain_text, plain_title
 
 ITUNES = "http://www.itunes.com/dtds/podcast-1.0.dtd"
 PODCAST = "https://podcastindex.org/namespace/1.0"

@@ -9,8 +9,8 @@ from urllib.parse import urlsplit
 import httpx
 
 from engine.errors import SourceError
-from engine.feeds import Feed, looks_like_feed, parse_feed
 from engine.inputs.classify import MEDIA_EXTENSIONS
+from engine.sources.feeds import Feed, looks_like_feed, parse_feed
 
 MAX_FEED_BYTES = 64 * 1024 * 1024  # the largest public feeds (10,000+ episodes) are ~40 MB
 _HEAD_BYTES = 4096

@@ -1,0 +1,1 @@
+"""Audio for ASR: reading media with PyAV, finding quiet moments, cutting FLAC chunks."""
