@@ -71,6 +71,12 @@ class MemoryWindows:
     def throttle(self, pause: float, factor: float, guard: float) -> None:
         return None
 
+    def offline(self, seconds: float) -> None:
+        return None
+
+    def online(self) -> None:
+        return None
+
     def stats(self) -> dict[str, Any]:
         return {}
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from engine.errors import QuotaUnavailable
-from engine.limits.shared_script import ADMIT, COUNT, SENT, THROTTLE
+from engine.limits.shared_script import ADMIT, COUNT, OFFLINE, SENT, THROTTLE
 
 # Seconds a process counts as present after its last heartbeat.
 PRESENCE_TTL = 15.0
@@ -61,6 +61,7 @@ class SharedQuota:
         self._throttle = client.register_script(THROTTLE)
         self._count = client.register_script(COUNT)
         self._sent = client.register_script(SENT)
+        self._offline = client.register_script(OFFLINE)
         self._member = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._counter = 0
         self._gen = ""
@@ -100,7 +101,7 @@ class SharedQuota:
         for limit, window in rules:
             args += [int(limit), int(round(window * 1_000_000))]
         keys = [self._key("log", pool), self._key("all"), self._key("pause"), self._key("alive")]
-        reply = self._call(self._admit, keys, args)
+        reply = self._call(self._admit, [*keys, self._key("offline")], args)
         admitted, wait_us, gen, factor, reason, at_us, guard = reply
         with self._lock:
             self._gen = str(gen)
@@ -135,6 +136,14 @@ class SharedQuota:
     def narrow(self, guard: float) -> None:
         """Let the shared guard shrink back after a quiet period."""
         self._call_plain("hset", self._key("alive"), "guard", repr(max(0.0, float(guard))))
+
+    def offline(self, seconds: float) -> None:
+        """The service is unreachable: everyone holds off for ``seconds`` (never shortened here)."""
+        self._call(self._offline, [self._key("offline")], [int(seconds * 1000)])
+
+    def online(self) -> None:
+        """The service answers again: nobody need hold off for it any longer."""
+        self._call_plain("delete", self._key("offline"))
 
     def recover(self, factor: float) -> None:
         """Raise the shared factor back after a quiet period (one process does it for all)."""

@@ -13,6 +13,12 @@ from engine.limits.ratespec import RateRule
 from engine.limits.shared import Decision, SharedQuota
 from engine.limits.windows import Admission
 
+# What the engine line adds while the quota holds permits back for a reason of its own.
+_NOTES = {
+    "restarted": "shared quota restarted empty: waiting one window",
+    "offline": "the service is unreachable from a process on this quota: holding off",
+}
+
 
 class SharedWindows:
     """A limiter's view of its shared quota: offline back-off, presence heartbeat, cached totals.
@@ -21,6 +27,9 @@ class SharedWindows:
     (growing to a few seconds) before asking again, so the batch pauses by itself and
     carries on when Redis answers. A call that timed out may have been admitted: its permit is lost,
     never sent, which errs on the safe side.
+
+    An outage of the service is everyone's too: while one process waits for its next probe, the
+    others hold off.
     """
 
     HEARTBEAT = 5.0
@@ -33,6 +42,8 @@ class SharedWindows:
         self._note = ""
         self._backoff = 0.0
         self._factor = 1.0
+        # Whether this process holds everyone off for an outage (or was held off), so a reply lifts it.
+        self._unreachable = False
         self._peers: int | None = None
         self._total: int | None = None
         self._beat: threading.Thread | None = None
@@ -66,11 +77,8 @@ class SharedWindows:
         with self._lock:
             self._backoff = 0.0
             self._factor = decision.factor
-            self._note = (
-                "shared quota restarted empty: waiting one window"
-                if decision.reason == "restarted"
-                else ""
-            )
+            self._unreachable = self._unreachable or decision.reason == "offline"
+            self._note = _NOTES.get(decision.reason, "")
         return decision
 
     def sent(self, pool: str, entry: Entry, token: object) -> None:
@@ -88,6 +96,24 @@ class SharedWindows:
             return
         with self._lock:
             self._factor = shared
+
+    def offline(self, seconds: float) -> None:
+        with self._lock:
+            self._unreachable = True
+        try:
+            self.quota.offline(seconds)
+        except QuotaUnavailable as exc:
+            self._offline(exc)
+
+    def online(self) -> None:
+        with self._lock:
+            if not self._unreachable:
+                return
+            self._unreachable = False
+        try:
+            self.quota.online()
+        except QuotaUnavailable as exc:
+            self._offline(exc)
 
     def recent(
         self, rules: Sequence[RateRule], cap: Callable[[RateRule], float]
@@ -108,7 +134,7 @@ class SharedWindows:
         with self._lock:
             if self._note.startswith("shared quota offline"):
                 return "quota offline"
-            return "quota restarted" if self._note else ""
+            return "quota restarted" if self._note.startswith("shared quota restarted") else ""
 
     def retry_in(self) -> float:
         with self._lock:

@@ -51,6 +51,14 @@ class Windows(Protocol):
         """Tell everyone on the windows of a 429: pause, slow down, widen the guard."""
         ...
 
+    def offline(self, seconds: float) -> None:
+        """The service is unreachable: everyone on the windows holds off for ``seconds``."""
+        ...
+
+    def online(self) -> None:
+        """The service answered: lift any hold ``offline`` set."""
+        ...
+
     @property
     def state(self) -> str:
         """A short phrase when the back end itself holds permits back, else ""."""
