@@ -1,5 +1,5 @@
 """What limiters on one shared quota (Redis) learn, as one limiter does alone: an unreachable service
-gets one probe at a time.
+gets one probe at a time, and the guard a 429 widened narrows again step by step.
 
 Each limiter here stands for one process: its own client of the quota, its own clock.
 """
@@ -11,17 +11,18 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from engine.batch import Batch
-from engine.clock import Clock
+from engine.clock import Clock, ManualClock
 from engine.errors import Cancelled
 from engine.inputs import read_inputs
 from engine.items import State
 from engine.limits.limiter import Limiter
 from engine.limits.services import Service
-from engine.limits.shared import SharedQuota
+from engine.limits.shared import Decision, SharedQuota
 from engine.settings import Settings
 from tests.mediagen import write_tone
 from tests.servers.openai_api import OpenAIServer
@@ -55,6 +56,133 @@ def attempt(limiter: Limiter) -> bool:
     except Cancelled:
         return False
     return True
+
+
+# -- the guard -------------------------------------------------------------------------------------
+
+
+def widened(limiter: Limiter, clock: ManualClock) -> None:
+    """Our own permits fill the 20/10s window, then a 429: arrival jitter, so the guard widens."""
+    for _ in range(20):
+        limiter.acquire()
+    clock.advance(0.5)
+    limiter.throttle(1.0)
+    assert limiter.guard == pytest.approx(0.2)
+
+
+def test_the_shared_guard_narrows_step_by_step_as_the_in_memory_one_does(
+    redis_server: RedisServer,
+) -> None:
+    clocks = {"memory": ManualClock(T0), "shared": ManualClock(T0)}
+    limiters = {
+        "memory": Limiter("asr", "20/10s", clock=clocks["memory"], pace=False),
+        "shared": shared(redis_server, "narrow", "20/10s", clocks["shared"]),
+    }
+    guards: dict[str, list[float]] = {"memory": [], "shared": []}
+    for name, limiter in limiters.items():
+        widened(limiter, clocks[name])
+        for _ in range(4):
+            clocks[name].advance(60.0)  # a quiet minute, then a worker asks again
+            attempt(limiter)
+            guards[name].append(limiter.guard)
+    assert guards["memory"] == pytest.approx([0.15, 0.1125, 0.1, 0.1])
+    # Before, every answer of the quota brought the widened guard back: 0.2 for ever.
+    assert guards["shared"] == pytest.approx(guards["memory"])
+    # What the quota holds narrowed too: a process that joins now starts from the base guard.
+    newcomer = shared(redis_server, "narrow", "20/10s", ManualClock(T0))
+    attempt(newcomer)
+    assert newcomer.guard == pytest.approx(0.1)
+
+
+def test_a_429_after_the_guard_narrowed_widens_it_again_from_there_for_everyone(
+    redis_server: RedisServer,
+) -> None:
+    clock_a, clock_b = ManualClock(T0), ManualClock(T0)
+    a = shared(redis_server, "again", "20/10s", clock_a)
+    b = shared(redis_server, "again", "20/10s", clock_b)
+    widened(a, clock_a)
+    attempt(b)
+    assert b.guard == pytest.approx(0.2)  # b never saw the 429: the quota told it
+    for clock in (clock_a, clock_b):
+        clock.advance(60.0)
+    attempt(a)
+    attempt(b)
+    assert (a.guard, b.guard) == (pytest.approx(0.15), pytest.approx(0.15))
+    # Another 429 while the window is full: the guard doubles from where it was, in every process.
+    clock_a.advance(1.0)
+    a.throttle(1.0)
+    attempt(b)
+    assert (a.guard, b.guard) == (pytest.approx(0.3), pytest.approx(0.3))
+    # And the quiet spell starts again for both: a minute later one step narrower, no more.
+    for clock in (clock_a, clock_b):
+        clock.advance(60.0)
+    attempt(a)
+    attempt(b)
+    assert (a.guard, b.guard) == (pytest.approx(0.225), pytest.approx(0.225))
+
+
+def test_a_second_429_after_the_rate_came_back_up_cuts_it_again_for_everyone(
+    redis_server: RedisServer,
+) -> None:
+    clock_a, clock_b = ManualClock(T0), ManualClock(T0)
+    a = shared(redis_server, "rate", "100/min", clock_a)
+    b = shared(redis_server, "rate", "100/min", clock_b)
+    a.acquire()
+    b.acquire()
+    a.throttle(1.0)  # two sent of a hundred: the server's limit is lower, halve
+    attempt(b)
+    assert a.factor == b.factor == 0.5
+    for clock in (clock_a, clock_b):
+        clock.advance(16.0)  # one quiet recovery period
+    attempt(a)
+    attempt(b)
+    assert a.factor == b.factor == pytest.approx(0.625)
+    clock_a.advance(1.0)
+    a.throttle(1.0)
+    attempt(b)
+    assert a.factor == b.factor == pytest.approx(0.3125)
+
+
+class HeldQuota(SharedQuota):
+    """A real shared quota whose next answer, once asked to, is held on its way back."""
+
+    def __init__(self, client: Any, name: str) -> None:
+        super().__init__(client, name)
+        self.hold, self.reached, self.release = (
+            threading.Event(),
+            threading.Event(),
+            threading.Event(),
+        )
+
+    def admit(self, pool: str, rules: list[tuple[int, float]]) -> Decision:
+        decision = super().admit(pool, rules)
+        if self.hold.is_set():
+            self.hold.clear()
+            self.reached.set()
+            self.release.wait(30)
+        return decision
+
+
+def test_an_answer_still_on_its_way_when_a_429_comes_does_not_undo_the_slow_down(
+    redis_server: RedisServer,
+) -> None:
+    quota = HeldQuota.connect(redis_server.url, "in-flight")
+    limiter = Limiter("asr", "100/min", quota=quota)
+    other = shared(redis_server, "in-flight", "100/min")
+    limiter.acquire()
+    quota.hold.set()
+    worker = threading.Thread(target=limiter.acquire)
+    worker.start()
+    assert quota.reached.wait(30)  # another worker's answer left Redis before the 429
+    limiter.throttle(1.0)
+    assert limiter.factor == 0.5
+    quota.release.set()
+    worker.join(30)
+    # Before, the factor that answer carried (1.0, from before the 429) became ours again.
+    assert limiter.factor == 0.5
+    attempt(limiter)
+    attempt(other)
+    assert limiter.factor == other.factor == 0.5
 
 
 # -- an unreachable service --------------------------------------------------------------------

@@ -89,11 +89,14 @@ class Learning:
         return react
 
     def follow(self, now: float, factor: float, guard: float) -> None:
-        """A shared quota's guard and factor are everyone's: a 429 elsewhere slows us too."""
-        self.guard.follow(guard)
-        if abs(factor - self.rate.value) > 1e-9:
-            if factor < self.rate.value:
-                self.last_throttle = now
+        """A 429 elsewhere, told by a shared quota: every process slows and keeps the widest guard.
+
+        ``factor`` and ``guard`` are what 429s taught since the quota's last answer (1.0 and 0.0
+        when nothing). Never a step back up: each process takes those on its own quiet periods.
+        """
+        self.guard.follow(guard, now)
+        if factor < self.rate.value - 1e-9:
+            self.last_throttle = now
             self.rate.value = factor
 
     def recover(self, now: float, spec: RateSpec) -> bool:

@@ -164,14 +164,14 @@ class Limiter:
             if learning.paused_until > now:
                 return None, learning.paused_until - now
             pool = key if self._mode == INDEPENDENT else SHARED
-            factor = learning.rate.value
+            factor, guard = learning.rate.value, learning.guard.widened
             probe = learning.claim(now)  # during an outage, the one probe: the rest wait for it
             if not self._windows.remote:
-                answer = self._windows.admit(pool, self._rules, factor, now)
+                answer = self._windows.admit(pool, self._rules, factor, guard, now)
                 return self._settle(pool, started, now, answer, probe)
             rules = self._rules()
         # A round trip (Redis): made outside the lock, so the other workers need not queue behind it.
-        answer = self._windows.admit(pool, lambda: rules, factor, now)
+        answer = self._windows.admit(pool, lambda: rules, factor, guard, now)
         with self._lock:
             return self._settle(pool, started, None, answer, probe)
 

@@ -30,7 +30,9 @@ class MemoryWindows:
         self._clock = clock
         self._buckets: dict[str, list[InMemoryBucket]] = {}
 
-    def admit(self, pool: str, rules: Callable[[], Rules], factor: float, now: float) -> Admission:
+    def admit(
+        self, pool: str, rules: Callable[[], Rules], factor: float, guard: float, now: float
+    ) -> Admission:
         item = RateItem(self._service, _ms(now))
         wait_ms = _admit(self._bucket(pool, rules, now), item)
         if wait_ms == 0:
