@@ -16,6 +16,7 @@ TIMED_MODULES = frozenset(
         "test_signals",
         "test_shared_quota",
         "test_shared_quota_hosts",
+        "test_shared_quota_learning",
         "test_shared_quota_processes",
     }
 )

@@ -58,10 +58,14 @@ class Guard:
     def widen(self, spec: RateSpec) -> None:
         self.widened = min(WIDE_MAX, 2 * self.widest(spec))
 
-    def follow(self, shared: float) -> None:
-        """A 429 elsewhere showed arrivals bunching: every process keeps the widest guard."""
+    def follow(self, shared: float, now: float) -> None:
+        """A 429 elsewhere showed arrivals bunching: every process keeps the widest guard.
+
+        Its quiet period starts now, as after a 429 of our own, then it narrows step by step.
+        """
         if shared > self.widened:
             self.widened = min(WIDE_MAX, shared)
+            self._last_narrow = max(self._last_narrow, now)
 
     def narrow(self, now: float, last_throttle: float, paused_until: float, spec: RateSpec) -> bool:
         """Shrink a widened guard for each quiet period gone by; True when it changed."""

@@ -14,7 +14,7 @@ from engine.limits.backoff import RateFactor
 from engine.limits.guard import Guard
 from engine.limits.headers import ServerQuota, learn_rule
 from engine.limits.history import PermitLog
-from engine.limits.offline import Outage
+from engine.limits.offline import Claim, Outage
 from engine.limits.ratespec import RateRule, RateSpec
 
 # Requests granted before we reacted to a 429 may still draw 429s for this long (grant-to-arrival
@@ -89,11 +89,14 @@ class Learning:
         return react
 
     def follow(self, now: float, factor: float, guard: float) -> None:
-        """A shared quota's guard and factor are everyone's: a 429 elsewhere slows us too."""
-        self.guard.follow(guard)
-        if abs(factor - self.rate.value) > 1e-9:
-            if factor < self.rate.value:
-                self.last_throttle = now
+        """A 429 elsewhere, told by a shared quota: every process slows and keeps the widest guard.
+
+        ``factor`` and ``guard`` are what 429s taught since the quota's last answer (1.0 and 0.0
+        when nothing). Never a step back up: each process takes those on its own quiet periods.
+        """
+        self.guard.follow(guard, now)
+        if factor < self.rate.value - 1e-9:
+            self.last_throttle = now
             self.rate.value = factor
 
     def recover(self, now: float, spec: RateSpec) -> bool:
@@ -125,16 +128,23 @@ class Learning:
         self.paused_until = min(self.paused_until, now)
         return True
 
-    def failed(self, now: float) -> tuple[bool, float]:
-        """The service cannot be reached: (whether this starts an outage, seconds to the next probe)."""
-        first, self.paused_until = self.outage.failed(now, self.paused_until)
-        return first, self.paused_until - now
+    def failed(self, now: float) -> tuple[bool, float, bool]:
+        """The service cannot be reached: (outage starts, seconds to the next probe, that moved)."""
+        before = self.paused_until
+        first, self.paused_until = self.outage.failed(now, before)
+        return first, self.paused_until - now, self.paused_until != before
 
-    def granted(self, now: float) -> None:
-        """A permit went out: during an outage it is the one probe, and the rest wait for it."""
-        probe_until = self.outage.granted(now)
-        if probe_until is not None:
-            self.paused_until = probe_until
+    def claim(self, now: float) -> Claim | None:
+        """During an outage this attempt is the one probe and the rest wait for it; else None."""
+        claim = self.outage.claim(now, self.paused_until)
+        if claim is not None:
+            self.paused_until = claim.until
+        return claim
+
+    def unclaim(self, claim: Claim | None) -> None:
+        """No permit came of the attempt: a claimed probe goes to the next one."""
+        if claim is not None:
+            self.paused_until = self.outage.unclaim(claim, self.paused_until)
 
     def learnt_text(self, spec: RateSpec) -> str:
         if self.learnt is not None:

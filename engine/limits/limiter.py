@@ -17,7 +17,7 @@ from engine.events import EventKind
 from engine.limits.guard import WIDE_MAX, cap
 from engine.limits.headers import ServerQuota
 from engine.limits.history import PermitLog
-from engine.limits.learning import Learning
+from engine.limits.learning import Claim, Learning
 from engine.limits.memory_windows import MemoryWindows
 from engine.limits.pacing import Rules, window_rules
 from engine.limits.permit import Permit
@@ -164,30 +164,27 @@ class Limiter:
             if learning.paused_until > now:
                 return None, learning.paused_until - now
             pool = key if self._mode == INDEPENDENT else SHARED
-            factor = learning.rate.value
+            factor, guard = learning.rate.value, learning.guard.widened
+            probe = learning.claim(now)  # during an outage, the one probe: the rest wait for it
             if not self._windows.remote:
-                answer = self._windows.admit(pool, self._rules, factor, now)
-                return self._settle(pool, started, now, answer)
+                answer = self._windows.admit(pool, self._rules, factor, guard, now)
+                return self._settle(pool, started, now, answer, probe)
             rules = self._rules()
         # A round trip (Redis): made outside the lock, so the other workers need not queue behind it.
-        answer = self._windows.admit(pool, lambda: rules, factor, now)
+        answer = self._windows.admit(pool, lambda: rules, factor, guard, now)
         with self._lock:
-            return self._settle(pool, started, None, answer)
+            return self._settle(pool, started, None, answer, probe)
 
     def _settle(
-        self, pool: str, started: float, now: float | None, answer: Admission
+        self, pool: str, started: float, now: float | None, answer: Admission, probe: Claim | None
     ) -> tuple[Permit | None, float]:
         """Turn a back end's answer into a permit; ``now`` is None after a round trip."""
         if answer.factor is not None:
             self._learning.follow(self._clock.now(), answer.factor, answer.guard)
         if not answer.admitted:
+            self._learning.unclaim(probe)
             return None, answer.wait
-        if now is None:
-            now = self._clock.now()
-        else:
-            # During an outage this permit is the one probe. (A shared quota's permits have never
-            # been held back this way: see "Rate limits" in docs/architecture.md.)
-            self._learning.granted(now)
+        now = self._clock.now() if now is None else now
         entry = self._log.add(now, pool, self._mode == SHARED)
         self._trim(now)
         self.granted += 1
@@ -232,13 +229,12 @@ class Limiter:
                 learnt = self._learning.learn(quota)
                 if learnt is not None:
                     self._windows.reset()
+        self._windows.online()  # lifts a shared quota's hold for an outage, if there is one
         if back:
             self._tell(EventKind.ONLINE, f"{self.service}: reachable again, carrying on")
         if learnt is not None:
-            self._tell(
-                EventKind.LEARNT,
-                f"{self.service}: server allows {learnt} (its x-ratelimit headers)",
-            )
+            text = f"{self.service}: server allows {learnt} (its x-ratelimit headers)"
+            self._tell(EventKind.LEARNT, text)
 
     def offline(self) -> tuple[bool, float]:
         """The service cannot be reached: hold every permit, then let one probe through at a time.
@@ -246,7 +242,10 @@ class Limiter:
         Returns (whether this starts an outage, seconds until the next probe).
         """
         with self._lock:
-            return self._learning.failed(self._clock.now())
+            first, probe, moved = self._learning.failed(self._clock.now())
+        if moved:  # everyone on a shared quota holds off until our next probe too (a round trip)
+            self._windows.offline(probe)
+        return first, probe
 
     # -- reading ---------------------------------------------------------------------------
 

@@ -30,7 +30,9 @@ class MemoryWindows:
         self._clock = clock
         self._buckets: dict[str, list[InMemoryBucket]] = {}
 
-    def admit(self, pool: str, rules: Callable[[], Rules], factor: float, now: float) -> Admission:
+    def admit(
+        self, pool: str, rules: Callable[[], Rules], factor: float, guard: float, now: float
+    ) -> Admission:
         item = RateItem(self._service, _ms(now))
         wait_ms = _admit(self._bucket(pool, rules, now), item)
         if wait_ms == 0:
@@ -69,6 +71,12 @@ class MemoryWindows:
         return None
 
     def throttle(self, pause: float, factor: float, guard: float) -> None:
+        return None
+
+    def offline(self, seconds: float) -> None:
+        return None
+
+    def online(self) -> None:
         return None
 
     def stats(self) -> dict[str, Any]:

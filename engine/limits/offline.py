@@ -2,9 +2,19 @@
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 # An unreachable service is probed again after these many seconds, doubling up to the last.
 _PROBE_FIRST = 1.0
 _PROBE_MAX = 60.0
+
+
+class Claim(NamedTuple):
+    """An attempt taken as the one probe: the pause end it set, and what it replaced."""
+
+    until: float
+    before: float
+    sent: bool
 
 
 class Outage:
@@ -32,13 +42,27 @@ class Outage:
             paused_until = max(paused_until, now + self.probe)
         return first, paused_until
 
-    def granted(self, now: float) -> float | None:
-        """A permit went out: during an outage it is the one probe, and the pause end is returned."""
+    def claim(self, now: float, paused_until: float) -> Claim | None:
+        """An attempt at a permit during an outage is the one probe; None outside an outage.
+
+        Taken before the windows are asked, so the other workers wait for it even while a shared
+        quota's round trip is under way; ``unclaim`` gives it back when no permit comes of it.
+        """
         if self.probe <= 0:
             return None
-        # Unreachable: this permit is the one probe; the rest wait for it.
+        claim = Claim(now + self.probe, paused_until, self._probe_sent)
         self._probe_sent = True
-        return now + self.probe
+        return claim
+
+    def unclaim(self, claim: Claim, paused_until: float) -> float:
+        """The windows refused the probe's permit: the next attempt probes instead; the pause end.
+
+        Left as it is when anything moved the pause meanwhile (a 429, a failure, a reply).
+        """
+        if self.probe <= 0 or paused_until != claim.until:
+            return paused_until
+        self._probe_sent = claim.sent
+        return claim.before
 
     def answered(self) -> bool:
         """A reply came; True when that ends an outage."""

@@ -19,13 +19,24 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from engine.errors import QuotaUnavailable
-from engine.limits.shared_script import ADMIT, COUNT, SENT, THROTTLE
+from engine.limits.shared_script import ADMIT, COUNT, NARROW, OFFLINE, RECOVER, SENT, THROTTLE
 
 # Seconds a process counts as present after its last heartbeat.
 PRESENCE_TTL = 15.0
+
+
+class Counts(NamedTuple):
+    """How many times 429s widened the shared guard and cut the shared factor.
+
+    Counted within one generation of the quota: a Redis that forgot everything starts a new one.
+    """
+
+    gen: str
+    widenings: int
+    cuts: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +53,8 @@ class Decision:
     guard: float = 0.0
     # The log entry of an admitted permit, for ``SharedQuota.sent``.
     member: str = ""
+    # What 429s taught is news to a process only when these counts moved since it last looked.
+    counts: Counts = Counts("", 0, 0)
 
 
 def quota_name(api_base: str, api_key: str | None) -> str:
@@ -61,6 +74,9 @@ class SharedQuota:
         self._throttle = client.register_script(THROTTLE)
         self._count = client.register_script(COUNT)
         self._sent = client.register_script(SENT)
+        self._narrow = client.register_script(NARROW)
+        self._recover = client.register_script(RECOVER)
+        self._offline = client.register_script(OFFLINE)
         self._member = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._counter = 0
         self._gen = ""
@@ -100,8 +116,8 @@ class SharedQuota:
         for limit, window in rules:
             args += [int(limit), int(round(window * 1_000_000))]
         keys = [self._key("log", pool), self._key("all"), self._key("pause"), self._key("alive")]
-        reply = self._call(self._admit, keys, args)
-        admitted, wait_us, gen, factor, reason, at_us, guard = reply
+        reply = self._call(self._admit, [*keys, self._key("offline")], args)
+        admitted, wait_us, gen, factor, reason, at_us, guard, widenings, cuts = reply
         with self._lock:
             self._gen = str(gen)
         return Decision(
@@ -112,6 +128,7 @@ class SharedQuota:
             int(at_us) / 1e6,
             float(guard),
             member if int(admitted) else "",
+            Counts(str(gen), int(widenings), int(cuts)),
         )
 
     def sent(self, pool: str, member: str) -> None:
@@ -124,21 +141,44 @@ class SharedQuota:
 
     def throttle(self, pause: float, factor: float, guard: float = 0.0) -> float:
         """Share a 429: pause everyone for ``pause`` s, lower the rate to ``factor``, widen the guard."""
+        return self.share_throttle(pause, factor, guard)[0]
+
+    def share_throttle(self, pause: float, factor: float, guard: float) -> tuple[float, Counts]:
+        """``throttle``, also giving the counts this call moved (0 for a count it left alone)."""
         keys = [self._key("pause"), self._key("alive")]
         args = [int(pause * 1000), repr(float(factor)), repr(float(guard))]
-        return float(self._call(self._throttle, keys, args))
+        shared, widened, cut = self._call(self._throttle, keys, args)
+        with self._lock:
+            gen = self._gen
+        return float(shared), Counts(gen, int(widened), int(cut))
 
     def recent(self, seconds: float) -> int:
         """Permits every process was granted in the last ``seconds`` (up to 60) of Redis time."""
         return int(self._call(self._count, [self._key("all")], [int(seconds * 1_000_000)]))
 
-    def narrow(self, guard: float) -> None:
-        """Let the shared guard shrink back after a quiet period."""
-        self._call_plain("hset", self._key("alive"), "guard", repr(max(0.0, float(guard))))
+    def narrow(self, guard: float, widenings: int) -> bool:
+        """Let the shared guard shrink back after a quiet period; True when it did.
 
-    def recover(self, factor: float) -> None:
-        """Raise the shared factor back after a quiet period (one process does it for all)."""
-        self._call_plain("hset", self._key("alive"), "factor", repr(min(1.0, float(factor))))
+        Left as it is when a 429 widened it since the caller saw ``widenings`` of them.
+        """
+        args = [repr(max(0.0, float(guard))), str(int(widenings))]
+        return bool(int(self._call(self._narrow, [self._key("alive")], args)))
+
+    def offline(self, seconds: float) -> None:
+        """The service is unreachable: everyone holds off for ``seconds`` (never shortened here)."""
+        self._call(self._offline, [self._key("offline")], [int(seconds * 1000)])
+
+    def online(self) -> None:
+        """The service answers again: nobody need hold off for it any longer."""
+        self._call_plain("delete", self._key("offline"))
+
+    def recover(self, factor: float, cuts: int | None = None) -> bool:
+        """Raise the shared factor back after a quiet period, so a process that joins starts there.
+
+        Left as it is when a 429 cut it since the caller saw ``cuts`` of them; True when it rose.
+        """
+        args = [repr(min(1.0, float(factor))), "" if cuts is None else str(int(cuts))]
+        return bool(int(self._call(self._recover, [self._key("alive")], args)))
 
     def heartbeat(self) -> int:
         """Say this process is here; return how many other processes use the quota now."""

@@ -18,7 +18,8 @@ class Admission:
     admitted: bool
     wait: float
     token: object = None
-    # A shared quota's rate factor and guard, everyone's; None for a back end of one process.
+    # A shared quota's rate factor and guard when 429s elsewhere moved them since its last answer
+    # (1.0 and 0.0 when not); factor None for a back end of one process.
     factor: float | None = None
     guard: float = 0.0
 
@@ -29,8 +30,13 @@ class Windows(Protocol):
     # True when ``admit`` is a round trip, made outside the limiter's lock.
     remote: bool
 
-    def admit(self, pool: str, rules: Callable[[], Rules], factor: float, now: float) -> Admission:
-        """Take one permit from ``pool`` under every window ``rules()`` names (asked only when needed)."""
+    def admit(
+        self, pool: str, rules: Callable[[], Rules], factor: float, guard: float, now: float
+    ) -> Admission:
+        """Take one permit from ``pool`` under every window ``rules()`` names (asked only when needed).
+
+        ``factor`` and ``guard`` are the limiter's own, for a back end that shares them.
+        """
         ...
 
     def sent(self, pool: str, entry: Entry, token: object) -> None:
@@ -49,6 +55,14 @@ class Windows(Protocol):
 
     def throttle(self, pause: float, factor: float, guard: float) -> None:
         """Tell everyone on the windows of a 429: pause, slow down, widen the guard."""
+        ...
+
+    def offline(self, seconds: float) -> None:
+        """The service is unreachable: everyone on the windows holds off for ``seconds``."""
+        ...
+
+    def online(self) -> None:
+        """The service answered: lift any hold ``offline`` set."""
         ...
 
     @property
