@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import socket
 import time
 from pathlib import Path
 
@@ -16,6 +15,7 @@ from engine.items import State
 from engine.limits.services import Service
 from engine.settings import Settings
 from tests.mediagen import write_tone
+from tests.outage_support import come_back, free_port, start_until_offline
 from tests.servers.openai_api import OpenAIServer
 
 KEY = "sk-test"
@@ -143,18 +143,9 @@ def test_a_far_retry_after_is_capped(media: list[Path], tmp_path: Path) -> None:
 def test_an_api_that_is_not_there_yet_pauses_the_batch_and_it_carries_on_once_it_answers(
     media: list[Path], tmp_path: Path
 ) -> None:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     batch = batch_for(f"http://127.0.0.1:{port}/v1", tmp_path / "out", retries=1)
-    cursor = batch.board.cursor()
-    batch.add_sources(read_inputs([str(m) for m in media]).sources)
-    batch.engine.start()
-    seen: list = []
-    deadline = time.monotonic() + 30
-    while not any(e.kind == "offline" for e in seen) and time.monotonic() < deadline:
-        time.sleep(0.05)
-        seen += cursor.pull().events
+    cursor, seen, deadline = start_until_offline(batch, media)
     offline = [e for e in seen if e.kind == "offline"]
     assert len(offline) == 1 and "cannot reach" in offline[0].text
     limiter = batch.limits[Service.ASR]
@@ -167,14 +158,4 @@ def test_an_api_that_is_not_there_yet_pauses_the_batch_and_it_carries_on_once_it
     assert stats.granted >= probes_before + 3
     assert stats.rate_state.startswith("offline, probe in") and stats.offline_for is not None
     assert not [i for i in batch.board.items() if i.state is State.FAILED]
-    with OpenAIServer(port=port) as server:
-        assert batch.engine.wait_finished(60)
-        answered = server.count(200)
-    batch.engine.stop()
-    batch.close()
-    seen += cursor.pull().events
-    assert {item.state for item in batch.board.items()} == {State.DONE}
-    assert answered == len(media)
-    assert [e.kind for e in seen].count("offline") == 1
-    assert [e.kind for e in seen].count("online") == 1
-    assert not [e for e in seen if e.kind == "failed"]
+    come_back(batch, cursor, seen, port, media)

@@ -6,7 +6,6 @@ Each limiter here stands for one process: its own client of the quota, its own c
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -18,14 +17,13 @@ import pytest
 from engine.batch import Batch
 from engine.clock import Clock, ManualClock
 from engine.errors import Cancelled
-from engine.inputs import read_inputs
 from engine.items import State
 from engine.limits.limiter import Limiter
 from engine.limits.services import Service
 from engine.limits.shared import Decision, SharedQuota
 from engine.settings import Settings
 from tests.mediagen import write_tone
-from tests.servers.openai_api import OpenAIServer
+from tests.outage_support import come_back, free_port, start_until_offline
 from tests.servers.redis_server import RedisServer, redis_binary
 
 pytestmark = [
@@ -70,6 +68,25 @@ def widened(limiter: Limiter, clock: ManualClock) -> None:
     assert limiter.guard == pytest.approx(0.2)
 
 
+def two_processes(
+    server: RedisServer, name: str, spec: str
+) -> tuple[tuple[Limiter, ManualClock], tuple[Limiter, ManualClock]]:
+    """Two processes' limiters on the quota ``name``, each with its own clock."""
+    clock_a, clock_b = ManualClock(T0), ManualClock(T0)
+    return (shared(server, name, spec, clock_a), clock_a), (
+        shared(server, name, spec, clock_b),
+        clock_b,
+    )
+
+
+def quiet(seconds: float, *processes: tuple[Limiter, ManualClock]) -> None:
+    """``seconds`` with no 429 pass for every process, then a worker of each asks again."""
+    for _, clock in processes:
+        clock.advance(seconds)
+    for limiter, _ in processes:
+        attempt(limiter)
+
+
 def test_the_shared_guard_narrows_step_by_step_as_the_in_memory_one_does(
     redis_server: RedisServer,
 ) -> None:
@@ -97,16 +114,11 @@ def test_the_shared_guard_narrows_step_by_step_as_the_in_memory_one_does(
 def test_a_429_after_the_guard_narrowed_widens_it_again_from_there_for_everyone(
     redis_server: RedisServer,
 ) -> None:
-    clock_a, clock_b = ManualClock(T0), ManualClock(T0)
-    a = shared(redis_server, "again", "20/10s", clock_a)
-    b = shared(redis_server, "again", "20/10s", clock_b)
+    (a, clock_a), (b, clock_b) = two_processes(redis_server, "again", "20/10s")
     widened(a, clock_a)
     attempt(b)
     assert b.guard == pytest.approx(0.2)  # b never saw the 429: the quota told it
-    for clock in (clock_a, clock_b):
-        clock.advance(60.0)
-    attempt(a)
-    attempt(b)
+    quiet(60.0, (a, clock_a), (b, clock_b))
     assert (a.guard, b.guard) == (pytest.approx(0.15), pytest.approx(0.15))
     # Another 429 while the window is full: the guard doubles from where it was, in every process.
     clock_a.advance(1.0)
@@ -114,28 +126,20 @@ def test_a_429_after_the_guard_narrowed_widens_it_again_from_there_for_everyone(
     attempt(b)
     assert (a.guard, b.guard) == (pytest.approx(0.3), pytest.approx(0.3))
     # And the quiet spell starts again for both: a minute later one step narrower, no more.
-    for clock in (clock_a, clock_b):
-        clock.advance(60.0)
-    attempt(a)
-    attempt(b)
+    quiet(60.0, (a, clock_a), (b, clock_b))
     assert (a.guard, b.guard) == (pytest.approx(0.225), pytest.approx(0.225))
 
 
 def test_a_second_429_after_the_rate_came_back_up_cuts_it_again_for_everyone(
     redis_server: RedisServer,
 ) -> None:
-    clock_a, clock_b = ManualClock(T0), ManualClock(T0)
-    a = shared(redis_server, "rate", "100/min", clock_a)
-    b = shared(redis_server, "rate", "100/min", clock_b)
+    (a, clock_a), (b, clock_b) = two_processes(redis_server, "rate", "100/min")
     a.acquire()
     b.acquire()
     a.throttle(1.0)  # two sent of a hundred: the server's limit is lower, halve
     attempt(b)
     assert a.factor == b.factor == 0.5
-    for clock in (clock_a, clock_b):
-        clock.advance(16.0)  # one quiet recovery period
-    attempt(a)
-    attempt(b)
+    quiet(16.0, (a, clock_a), (b, clock_b))  # one quiet recovery period
     assert a.factor == b.factor == pytest.approx(0.625)
     clock_a.advance(1.0)
     a.throttle(1.0)
@@ -259,9 +263,7 @@ def media(tmp_path: Path) -> list[Path]:
 def test_a_batch_on_a_shared_quota_probes_a_dead_api_and_carries_on_once_it_answers(
     media: list[Path], tmp_path: Path, redis_server: RedisServer
 ) -> None:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     config = Settings(
         asr="openai",
         api_base=f"http://127.0.0.1:{port}/v1",
@@ -273,14 +275,7 @@ def test_a_batch_on_a_shared_quota_probes_a_dead_api_and_carries_on_once_it_answ
     )
     batch = Batch(config, tmp_path / "out")
     batch.engine.backoff = 0.02
-    cursor = batch.board.cursor()
-    batch.add_sources(read_inputs([str(m) for m in media]).sources)
-    batch.engine.start()
-    seen: list = []
-    deadline = time.monotonic() + 30
-    while not any(e.kind == "offline" for e in seen) and time.monotonic() < deadline:
-        time.sleep(0.05)
-        seen += cursor.pull().events
+    cursor, seen, _ = start_until_offline(batch, media)
     assert [e.kind for e in seen].count("offline") == 1
     limiter = batch.limits[Service.ASR]
     before = limiter.stats().granted
@@ -291,14 +286,4 @@ def test_a_batch_on_a_shared_quota_probes_a_dead_api_and_carries_on_once_it_answ
     assert during <= 6, during
     assert limiter.stats().rate_state.startswith("offline, probe in")
     assert not [i for i in batch.board.items() if i.state is State.FAILED]
-    with OpenAIServer(port=port) as server:
-        assert batch.engine.wait_finished(60)
-        answered = server.count(200)
-    batch.engine.stop()
-    batch.close()
-    seen += cursor.pull().events
-    assert {item.state for item in batch.board.items()} == {State.DONE}
-    assert answered == len(media)
-    assert [e.kind for e in seen].count("offline") == 1
-    assert [e.kind for e in seen].count("online") == 1
-    assert not [e for e in seen if e.kind == "failed"]
+    come_back(batch, cursor, seen, port, media)
