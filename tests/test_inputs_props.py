@@ -72,11 +72,15 @@ def test_every_text_line_becomes_one_source_or_one_duplicate(
 
 @FAST
 @given(rows=st.lists(st.tuples(cell_text, cell_text, cell_text), max_size=20))
-# Found by this test: "WWW.0" and "YOUTU.BE" passed for bare web addresses, so an empty url column
-# lost to the column holding them.
+# Found by this test: "WWW.0" and "YOUTU.BE" passed for bare web addresses, and "HTTP://" (no host)
+# for a link, so an empty url column lost to the column holding them.
 @example(rows=[("", "WWW.0", "")])
 @example(rows=[("", "YOUTU.BE", "")])
 @example(rows=[("", "", "www.txt")])
+# And a web address with no host: "HTTP://" in the title or notes column.
+@example(rows=[("", "HTTP://", "")])
+@example(rows=[("", "", "HTTP://")])
+@example(rows=[("", "file://", "")])
 def test_every_csv_row_with_data_becomes_one_source_or_one_duplicate(
     workdir: Path, rows: list[tuple[str, str, str]]
 ) -> None:

@@ -42,8 +42,22 @@ def is_link(text: str) -> bool:
     if looks_like_url(text) and (_WEB.match(text) or not has_url_scheme(text)):
         # "A0:" or "Note:" has a scheme's shape but is no link; a thumbnail or a slide deck is
         # a link, but a column of them must not win over the column of media.
-        return _suffix(text) not in _NOT_MEDIA
+        return _reaches_somewhere(text) and _suffix(text) not in _NOT_MEDIA
     return is_media_path(text)
+
+
+def _reaches_somewhere(text: str) -> bool:
+    """A web link names a host ("HTTP://" alone does not); a file link names a path."""
+    if not _WEB.match(text):
+        return True  # a bare address: looks_like_url has checked its host
+    try:
+        parts = urlsplit(text)
+        host = parts.hostname
+    except ValueError:  # a malformed host such as "http://[::1"
+        return False
+    if parts.scheme.lower() == "file":
+        return bool(parts.path.strip("/"))
+    return bool(host)
 
 
 def is_media_path(text: str) -> bool:
