@@ -119,7 +119,7 @@ class Item:
             if key in _MAPPINGS and not isinstance(value, MappingProxyType):
                 value = MappingProxyType(dict(value))
             values[position] = value
-        new = object.__new__(Item)
+        new = object.__new__(type(self))
         for put, value in zip(_SETTERS, values, strict=True):
             put(new, value)
         return new
