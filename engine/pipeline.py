@@ -145,7 +145,7 @@ class Pipeline:
             job.note(EventKind.NO_SPEECH, f"{job.item.label}: {NO_SPEECH}")
 
     def _download(self, job: Job, item: Item, workdir: Path) -> Path:
-        from engine.sources.download_guard import MB
+        from engine.http_bounds import MB
         from engine.sources.remote import download_audio
 
         job.stage("download")

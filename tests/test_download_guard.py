@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 
 from engine.errors import OutputError
+from engine.http_bounds import MB
 from engine.sources import download_guard
-from engine.sources.download_guard import MB, DownloadTooLarge
+from engine.sources.download_guard import DownloadTooLarge
 from engine.sources.remote import download_audio
 from tests.servers.hostile_http import Behaviour, HostileServer
 

@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from engine.errors import OutputError, SourceError
+from engine.http_bounds import MB
 
-MB = 1024 * 1024
 # A ten-hour podcast at 128 kb/s is about 580 MB; a two-hour film with no audio-only format ~4 GB.
 DEFAULT_MAX_MB = 4096
 DISK_RESERVE_BYTES = 512 * MB  # left free for the decoded chunks, the session and the outputs

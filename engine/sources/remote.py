@@ -15,9 +15,9 @@ from typing import Any
 from yt_dlp.utils import unsmuggle_url
 
 from engine.errors import OutputError, SourceError
+from engine.http_bounds import MB
 from engine.sources.download_guard import (
     DEFAULT_MAX_MB,
-    MB,
     DownloadTooLarge,
     download_guard,
     remove_partial,
