@@ -268,6 +268,7 @@ def test_random_kills_then_resume_give_every_transcript_once_and_right(
 # -- 2. SIGTERM and SIGINT ---------------------------------------------------------------------
 
 
+@pytest.mark.timeout(300)
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
 def test_a_signal_stops_cleanly_and_resume_finishes(
     homes: Homes, processes: list[Started], tmp_path: Path, signum: int
@@ -299,8 +300,12 @@ def test_a_signal_stops_cleanly_and_resume_finishes(
             "run",
         )
         processes.append(process)
-        wait_until(lambda: homes.db.exists() and bool(_running_ids(homes)), what="items running")
-        wait_until(arrived.is_set, what="a request at the server")
+        # A bound for a stuck run, not a timing: on a loaded machine the process's start-up alone
+        # (imports, the session) took over 20 s once.
+        started = lambda: homes.db.exists() and bool(_running_ids(homes))  # noqa: E731
+        wait_until(lambda: started() or process.proc.poll() is not None, 90, "items running")
+        assert process.proc.poll() is None, process.stderr
+        wait_until(arrived.is_set, 90, "a request at the server")
         running = _running_ids(homes)
         process.proc.send_signal(signum)
         assert process.wait() == 130, process.stderr
